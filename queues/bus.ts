@@ -1,0 +1,73 @@
+import type { Envelope } from './envelope.ts';
+import type { Operation } from './operation.ts';
+import { resultRoutingKey, type ResultEvent } from './result-event.ts';
+import {
+  DEAD_EXCHANGE,
+  DEAD_QUEUE,
+  OPS_EXCHANGE,
+  RECORDER_QUEUE,
+  RESULTS_EXCHANGE,
+  opQueue,
+  retryQueue,
+  topologyFor,
+} from './topology.ts';
+import type { Consumer, Delivery, QueueStats, Transport } from './transport.ts';
+
+/** Header on dead letters that `up` itself routed there: why it gave up. */
+export const DEAD_REASON_HEADER = 'x-up-dead-reason';
+export const DEAD_OP_HEADER = 'x-up-op';
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+/** The messaging vocabulary of `up`, on top of either transport. */
+export class Bus {
+  constructor(
+    readonly transport: Transport,
+    readonly operations: readonly Operation[],
+  ) {}
+
+  start(): Promise<void> {
+    return this.transport.start(topologyFor(this.operations));
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  isReady(): boolean {
+    return this.transport.isReady();
+  }
+
+  publishOp(envelope: Envelope): Promise<void> {
+    return this.transport.publish(OPS_EXCHANGE, envelope.op, json(envelope), { messageId: envelope.id });
+  }
+
+  /** Park the next attempt in the op's retry tier; it expires back onto the op queue. */
+  publishRetry(envelope: Envelope, delayMs: number): Promise<void> {
+    return this.transport.publish('', retryQueue(envelope.op, delayMs), json(envelope), { messageId: envelope.id });
+  }
+
+  publishDead(content: Buffer, op: string, reason: string): Promise<void> {
+    return this.transport.publish(DEAD_EXCHANGE, '', content, { headers: { [DEAD_REASON_HEADER]: reason, [DEAD_OP_HEADER]: op } });
+  }
+
+  publishResult(event: ResultEvent): Promise<void> {
+    return this.transport.publish(RESULTS_EXCHANGE, resultRoutingKey(event), json(event));
+  }
+
+  consumeOp(op: string, prefetch: number, onDelivery: (d: Delivery) => void): Promise<Consumer> {
+    return this.transport.consume(opQueue(op), { prefetch }, onDelivery);
+  }
+
+  consumeResults(prefetch: number, onDelivery: (d: Delivery) => void): Promise<Consumer> {
+    return this.transport.consume(RECORDER_QUEUE, { prefetch }, onDelivery);
+  }
+
+  consumeDead(prefetch: number, onDelivery: (d: Delivery) => void): Promise<Consumer> {
+    return this.transport.consume(DEAD_QUEUE, { prefetch }, onDelivery);
+  }
+
+  queueStats(): Promise<QueueStats[]> {
+    return Promise.all([...this.operations.map((op) => opQueue(op.name)), DEAD_QUEUE].map((q) => this.transport.queueStats(q)));
+  }
+}

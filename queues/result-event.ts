@@ -1,0 +1,35 @@
+import { Type, type Static } from 'typebox';
+import { JOB_STATUSES } from './job-status.ts';
+
+/** Statuses a handler reports on `up.results` (the gateway owns `accepted` and `queued`). */
+export const REPORTED_STATUSES = JOB_STATUSES.filter((s) => s !== 'accepted' && s !== 'queued');
+
+/**
+ * One transition of one attempt of a job, published on `up.results` with routing key
+ * `job.<id>.<status>`. Duplicates and reordering are expected; the recorder folds them.
+ */
+export const ResultEvent = Type.Object({
+  v: Type.Literal(1),
+  jobId: Type.String(),
+  op: Type.String(),
+  status: Type.Union(REPORTED_STATUSES.map((s) => Type.Literal(s))),
+  attempt: Type.Integer({ minimum: 1 }),
+  at: Type.String({ format: 'date-time' }),
+  handler: Type.Object({ host: Type.String(), pid: Type.Integer() }),
+  target: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  durationMs: Type.Optional(Type.Number()),
+  /** When `retrying`: how long until the next attempt. */
+  retryInMs: Type.Optional(Type.Integer()),
+  result: Type.Optional(Type.Unknown()),
+  error: Type.Optional(
+    Type.Object({
+      kind: Type.Union([Type.Literal('retryable'), Type.Literal('permanent'), Type.Literal('unknown'), Type.Literal('invalid')]),
+      message: Type.String(),
+      code: Type.Optional(Type.String()),
+    }),
+  ),
+});
+export type ResultEvent = Static<typeof ResultEvent>;
+export type ReportedStatus = ResultEvent['status'];
+
+export const resultRoutingKey = (event: Pick<ResultEvent, 'jobId' | 'status'>) => `job.${event.jobId}.${event.status}`;

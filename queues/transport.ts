@@ -1,0 +1,55 @@
+import type { Topology } from './topology.ts';
+
+/** One message handed to a consumer. Settling twice is a no-op, never a channel error. */
+export interface Delivery {
+  content: Buffer;
+  headers: Record<string, unknown>;
+  routingKey: string;
+  /** How many times the broker handed this message out before (0 on first delivery). */
+  deliveryCount: number;
+  ack(): void;
+  /** Give the message back: requeued (counts against the delivery limit), or dead-lettered. */
+  nack(options?: { requeue?: boolean }): void;
+}
+
+export interface Consumer {
+  /** Stop receiving new messages; deliveries in flight may still be settled. */
+  cancel(): Promise<void>;
+}
+
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  /** null when the transport cannot tell (AMQP without the management API). */
+  unacked: number | null;
+  consumers: number;
+}
+
+export interface PublishOptions {
+  headers?: Record<string, unknown>;
+  messageId?: string;
+}
+
+export interface ConsumeOptions {
+  prefetch: number;
+}
+
+/**
+ * The few broker primitives `up` needs. Two implementations with the same semantics:
+ * AMQP (RabbitMQ) and in-process (the embedded default). Exchange `''` is the default
+ * exchange: the routing key names the queue. Queue arguments honoured by both:
+ * `x-message-ttl`, `x-dead-letter-exchange`, `x-dead-letter-routing-key`, `x-delivery-limit`.
+ */
+export interface Transport {
+  readonly kind: 'amqp' | 'memory';
+  /** Connect (AMQP) and declare the topology; after a reconnect it is declared again. */
+  start(topology: Topology): Promise<void>;
+  /** Resolves once the broker has confirmed the message; rejects with a RetryableError otherwise. */
+  publish(exchange: string, routingKey: string, content: Buffer, options?: PublishOptions): Promise<void>;
+  /** Consumers survive reconnects: they are re-created on the new channel. */
+  consume(queue: string, options: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer>;
+  queueStats(queue: string): Promise<QueueStats>;
+  /** True while connected and able to publish. */
+  isReady(): boolean;
+  close(): Promise<void>;
+}
