@@ -37,3 +37,11 @@ export function describe(error: unknown): { kind: ErrorKind; message: string; co
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' ? { kind, message, code } : { kind, message };
 }
+
+/** The host already holds a newer generation of this resource: the message is stale. */
+export class SupersededError extends Error {
+  override readonly name = 'SupersededError';
+  constructor(message = 'a newer generation is already applied') {
+    super(message);
+  }
+}

@@ -1,8 +1,14 @@
 import { Type, type Static } from 'typebox';
-import { JOB_STATUSES } from './job-status.ts';
 
 /** Statuses a handler reports on `up.results` (the gateway owns `accepted` and `queued`). */
-export const REPORTED_STATUSES = JOB_STATUSES.filter((s) => s !== 'accepted' && s !== 'queued');
+const ReportedStatus = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('retrying'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('dead'),
+  Type.Literal('superseded'),
+]);
 
 /**
  * One transition of one attempt of a job, published on `up.results` with routing key
@@ -12,7 +18,7 @@ export const ResultEvent = Type.Object({
   v: Type.Literal(1),
   jobId: Type.String(),
   op: Type.String(),
-  status: Type.Union(REPORTED_STATUSES.map((s) => Type.Literal(s))),
+  status: ReportedStatus,
   attempt: Type.Integer({ minimum: 1 }),
   at: Type.String({ format: 'date-time' }),
   handler: Type.Object({ host: Type.String(), pid: Type.Integer() }),

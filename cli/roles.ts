@@ -1,0 +1,145 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../lib/config.ts';
+import { ensureAdminToken } from '../lib/admin-token.ts';
+import { openDatabase, type Database } from '../lib/db/connect.ts';
+import { migrateLatest } from '../lib/db/migrate.ts';
+import { buildGateway } from '../gateway/app.ts';
+import { Outbox } from '../gateway/outbox.ts';
+import { startRecorder } from '../gateway/recorder.ts';
+import type { Handler } from '../handlers/define.ts';
+import { startHandlers } from '../handlers/runtime.ts';
+import { AmqpTransport } from '../queues/amqp-transport.ts';
+import { Bus } from '../queues/bus.ts';
+import { operations } from '../queues/catalogue.ts';
+import { describe } from '../queues/errors.ts';
+import { MemoryTransport } from '../queues/memory-transport.ts';
+import { electLeader } from '../schedulers/leader.ts';
+import { startScheduler } from '../schedulers/scheduler.ts';
+
+export type Role = 'gateway' | 'handlers' | 'recorder' | 'scheduler';
+
+export interface RoleOptions {
+  config: Config;
+  log: Logger;
+  roles: ReadonlySet<Role>;
+  /** For the handlers role: which handlers, how many messages in flight each. */
+  handlers?: readonly Handler[];
+  concurrency?: number;
+  /** Tests: the embedded database in memory instead of the data directory. */
+  inMemoryDatabase?: boolean;
+}
+
+export interface Running {
+  app: FastifyInstance | null;
+  /** Where the gateway listens, when it runs. */
+  url: string | null;
+  bus: Bus;
+  database: Database | null;
+  adminToken: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the requested roles in this process. Handlers never open the database; every
+ * other role does. Without UP_AMQP_URL the bus is in-process, which only makes sense when
+ * every role shares this process (`up serve`).
+ */
+export async function startRoles(options: RoleOptions): Promise<Running> {
+  const { config, log, roles } = options;
+  const stops: (() => Promise<unknown>)[] = [];
+  const needsDatabase = roles.has('gateway') || roles.has('recorder') || roles.has('scheduler');
+
+  const transport = config.amqpUrl
+    ? new AmqpTransport(config.amqpUrl, { managementUrl: config.amqpManagementUrl ?? undefined, logger: log.child({ component: 'amqp' }) })
+    : new MemoryTransport();
+  const bus = new Bus(transport, operations);
+  await startBus(bus, log);
+  stops.push(() => bus.close());
+
+  let database: Database | null = null;
+  if (needsDatabase) {
+    database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, inMemory: options.inMemoryDatabase });
+    stops.unshift(() => database!.close());
+    const applied = await migrateLatest(database.knex);
+    if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  }
+
+  const outbox = database ? new Outbox(database.knex, bus, log.child({ component: 'outbox' })) : null;
+  if (outbox) stops.unshift(() => outbox.drain());
+
+  if (roles.has('recorder')) {
+    const recorder = await startRecorder({ db: database!.knex, bus, log: log.child({ component: 'recorder' }) });
+    stops.unshift(() => recorder.stop());
+  }
+  if (roles.has('handlers')) {
+    const runtime = await startHandlers({
+      bus,
+      handlers: options.handlers ?? [],
+      concurrency: options.concurrency ?? 16,
+      log: log.child({ component: 'handler' }),
+    });
+    stops.unshift(() => runtime.stop());
+  }
+  if (roles.has('scheduler')) {
+    const leadership = electLeader({ databaseUrl: config.databaseUrl, log: log.child({ component: 'leader' }) });
+    const scheduler = startScheduler({
+      db: database!.knex,
+      outbox: outbox!,
+      leadership,
+      log: log.child({ component: 'scheduler' }),
+      reconcileIntervalMs: config.reconcileIntervalMs,
+      canaryIntervalMs: config.canaryIntervalMs,
+      canaryTimeoutMs: config.canaryTimeoutMs,
+    });
+    stops.unshift(() => leadership.release());
+    stops.unshift(() => scheduler.stop());
+  }
+
+  let app: FastifyInstance | null = null;
+  let url: string | null = null;
+  let adminToken: string | null = null;
+  if (roles.has('gateway')) {
+    const token = ensureAdminToken({ configured: config.adminToken, dataDir: config.dataDir });
+    adminToken = token.token;
+    if (token.created) {
+      // Shown once, on purpose: it is the key to everything.
+      process.stderr.write(`\nA new admin token was created and stored in ${config.dataDir}/admin-token (mode 0600):\n\n  ${token.token}\n\n`);
+    }
+    app = await buildGateway({ db: database!.knex, bus, outbox: outbox!, adminToken: token.token, log: log.child({ component: 'gateway' }) });
+    url = await app.listen({ host: config.httpHost, port: config.httpPort });
+    stops.unshift(() => app!.close());
+    log.info({ url, database: database!.kind, bus: transport.kind }, 'gateway listening');
+  }
+
+  let stopped: Promise<void> | null = null;
+  return {
+    app,
+    url,
+    bus,
+    database,
+    adminToken,
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const stop of stops) await stop().catch((error) => log.warn({ err: describe(error) }, 'error while stopping'));
+      })()),
+  };
+}
+
+/** A broker that is down at start is not fatal: the transport keeps trying in the background. */
+async function startBus(bus: Bus, log: Logger): Promise<void> {
+  try {
+    await bus.start();
+  } catch (error) {
+    log.warn({ err: describe(error) }, 'broker unavailable at start; retrying in the background');
+    const retry = async (): Promise<void> => {
+      try {
+        await bus.start();
+        log.info('broker connected');
+      } catch {
+        setTimeout(retry, 2_000).unref();
+      }
+    };
+    setTimeout(retry, 2_000).unref();
+  }
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { applyResultEvents, recordDeadLetter } from '../lib/db/jobs.ts';
+import { jobsTotal } from '../lib/metrics.ts';
+import { DEAD_OP_HEADER, DEAD_REASON_HEADER, type Bus } from '../queues/bus.ts';
+import { describe } from '../queues/errors.ts';
+import { isFinal } from '../queues/job-status.ts';
+import { ResultEvent } from '../queues/result-event.ts';
+import type { Consumer, Delivery } from '../queues/transport.ts';
+import { validator } from '../queues/validate.ts';
+
+const resultValidator = validator<ResultEvent>(ResultEvent);
+
+export interface RecorderOptions {
+  db: Knex;
+  bus: Bus;
+  log: Logger;
+  /** Events written per transaction at most. */
+  batchSize?: number;
+}
+
+export interface Recorder {
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes what handlers report into PostgreSQL: result events (batched, one transaction
+ * per batch, acked only after commit) and dead letters.
+ */
+export async function startRecorder(options: RecorderOptions): Promise<Recorder> {
+  const { db, bus, log } = options;
+  const batchSize = options.batchSize ?? 500;
+  let stopping = false;
+  let pending: Delivery[] = [];
+  let writing: Promise<void> | null = null;
+
+  const results = await bus.consumeResults(batchSize * 2, (delivery) => {
+    pending.push(delivery);
+    if (!writing) writing = writeLoop();
+  });
+  const dead = await bus.consumeDead(16, (delivery) => void keepDeadLetter(delivery));
+  const consumers: Consumer[] = [results, dead];
+
+  async function writeLoop(): Promise<void> {
+    try {
+      while (pending.length > 0 && !stopping) {
+        const batch = pending.splice(0, batchSize);
+        await writeBatch(batch);
+      }
+    } finally {
+      writing = null;
+    }
+  }
+
+  async function writeBatch(batch: Delivery[]): Promise<void> {
+    const events: ResultEvent[] = [];
+    for (const delivery of batch) {
+      const event = parseEvent(delivery.content);
+      if (event) events.push(event);
+      else log.warn({ routingKey: delivery.routingKey }, 'dropping a malformed result event');
+    }
+    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        await applyResultEvents(db, events);
+        break;
+      } catch (error) {
+        if (stopping) {
+          batch.forEach((d) => d.nack({ requeue: true }));
+          return;
+        }
+        log.warn({ err: describe(error), retryInMs: wait }, 'could not record results; retrying');
+        await sleep(wait);
+      }
+    }
+    for (const event of events) if (isFinal(event.status)) jobsTotal.inc({ op: event.op, outcome: event.status });
+    batch.forEach((d) => d.ack());
+  }
+
+  async function keepDeadLetter(delivery: Delivery): Promise<void> {
+    const content = delivery.content.toString('utf8');
+    // Handlers that give up say why, and report the job's outcome themselves.
+    const byHandler = typeof delivery.headers[DEAD_REASON_HEADER] === 'string';
+    const reason = byHandler ? String(delivery.headers[DEAD_REASON_HEADER]) : brokerReason(delivery.headers);
+    const { jobId, op } = identify(content, delivery.headers);
+    for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        await recordDeadLetter(db, { id: letterId(content, reason), job_id: jobId, op, reason, content }, { markJobDead: !byHandler });
+        delivery.ack();
+        log.warn({ jobId, op, reason }, 'dead letter recorded');
+        return;
+      } catch (error) {
+        if (stopping) return delivery.nack({ requeue: true });
+        log.warn({ err: describe(error), retryInMs: wait }, 'could not record a dead letter; retrying');
+        await sleep(wait);
+      }
+    }
+  }
+
+  return {
+    async stop() {
+      await Promise.all(consumers.map((c) => c.cancel().catch(() => undefined)));
+      if (writing) await writing;
+      stopping = true;
+      pending.forEach((d) => d.nack({ requeue: true }));
+      pending = [];
+    },
+  };
+}
+
+function parseEvent(content: Buffer): ResultEvent | null {
+  try {
+    const value = JSON.parse(content.toString('utf8'));
+    return resultValidator.check(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A dead letter's job and op, when its content is a readable envelope. */
+function identify(content: string, headers: Record<string, unknown>): { jobId: string | null; op: string | null } {
+  let jobId: string | null = null;
+  let op = typeof headers[DEAD_OP_HEADER] === 'string' ? (headers[DEAD_OP_HEADER] as string) : null;
+  try {
+    const parsed = JSON.parse(content) as { id?: unknown; op?: unknown };
+    if (typeof parsed.id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(parsed.id)) jobId = parsed.id;
+    if (!op && typeof parsed.op === 'string') op = parsed.op.slice(0, 200);
+  } catch {
+    // A poison message: kept as it came.
+  }
+  return { jobId, op };
+}
+
+/** Dead-lettered by the broker itself (delivery limit, expiry), not by a handler. */
+function brokerReason(headers: Record<string, unknown>): string {
+  const reason = headers['x-first-death-reason'] ?? (headers['x-death'] as { reason?: string }[] | undefined)?.[0]?.reason;
+  return reason === 'delivery_limit' ? 'delivery limit reached (the handler crashed or gave the message back too often)' : `dead-lettered by the broker (${String(reason ?? 'unknown')})`;
+}
+
+/** The same dead letter seen twice (a redelivery) is one row. */
+function letterId(content: string, reason: string): string {
+  const h = createHash('sha256').update(reason).update('\0').update(content).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}

@@ -1,0 +1,50 @@
+import type { DeadLetterRow, JobEventRow, JobRow } from '../lib/db/jobs.ts';
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+/** A job row as the API shows it. */
+export function jobView(job: JobRow, events?: JobEventRow[]) {
+  return {
+    id: job.id,
+    op: job.op,
+    status: job.status,
+    tenant: job.tenant,
+    actor: job.actor,
+    attempt: job.attempt,
+    maxAttempts: job.max_attempts,
+    payload: job.payload,
+    result: job.result ?? null,
+    error: job.error ?? null,
+    correlationId: job.correlation_id,
+    retryOf: job.retry_of,
+    target: job.target,
+    createdAt: iso(job.created_at)!,
+    updatedAt: iso(job.updated_at)!,
+    finishedAt: iso(job.finished_at),
+    ...(events
+      ? {
+          events: events.map((e) => ({
+            attempt: e.attempt,
+            status: e.status,
+            at: iso(e.at)!,
+            handler: e.handler_host === null ? null : { host: e.handler_host, pid: e.handler_pid ?? 0 },
+            target: e.target,
+            durationMs: e.duration_ms,
+            message: e.message,
+          })),
+        }
+      : {}),
+  };
+}
+
+export function deadLetterView(letter: DeadLetterRow) {
+  return {
+    id: letter.id,
+    jobId: letter.job_id,
+    op: letter.op,
+    reason: letter.reason,
+    deadAt: iso(letter.dead_at)!,
+    replayedAt: iso(letter.replayed_at),
+    replayJobId: letter.replay_job_id,
+  };
+}

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Operation, PayloadOf, ResultOf } from '../queues/operation.ts';
+
+/** What a handler's `run` gets besides its payload. */
+export interface HandlerContext {
+  /** Aborted on timeout and on shutdown: pass it to everything that waits. */
+  signal: AbortSignal;
+  /** A child logger bound to the job (job id, op, attempt). */
+  log: Logger;
+  job: { id: string; attempt: number; tenant: string | null; actor: string; target: string | null; generation?: number };
+}
+
+export interface Handler<O extends Operation = Operation> {
+  op: O;
+  run(payload: PayloadOf<O>, ctx: HandlerContext): Promise<ResultOf<O>>;
+}
+
+/**
+ * A unit of work is a plain async function; its policy (timeout, retries, queue) lives
+ * with the operation in the catalogue, and the runtime applies it.
+ */
+export function defineHandler<O extends Operation>(handler: Handler<O>): Handler<O> {
+  return handler;
+}

@@ -1,0 +1,215 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Bus } from '../queues/bus.ts';
+import { Envelope } from '../queues/envelope.ts';
+import { SupersededError, classify, describe } from '../queues/errors.ts';
+import type { Operation } from '../queues/operation.ts';
+import type { ReportedStatus, ResultEvent } from '../queues/result-event.ts';
+import { retryDelay } from '../queues/topology.ts';
+import type { Consumer, Delivery } from '../queues/transport.ts';
+import { validator, type Validator } from '../queues/validate.ts';
+import { handlerDuration, timedPublish } from '../lib/metrics.ts';
+import type { Handler } from './define.ts';
+
+export interface HandlerRuntimeOptions {
+  bus: Bus;
+  handlers: readonly Handler[];
+  /** Messages in flight per operation (the consumer's prefetch). */
+  concurrency: number;
+  log: Logger;
+  /** How long shutdown waits for work in flight before aborting it. */
+  shutdownGraceMs?: number;
+}
+
+export interface HandlerRuntime {
+  /** Stop consuming, let work in flight finish (then abort it), and return. */
+  stop(): Promise<void>;
+}
+
+const envelopeValidator = validator<Envelope>(Envelope);
+const self = { host: hostname(), pid: process.pid };
+
+class InvalidMessage extends Error {}
+
+interface Compiled {
+  handler: Handler;
+  op: Operation;
+  payload: Validator<unknown>;
+  result: Validator<unknown>;
+}
+
+/** Consumes the queues of the given handlers until stopped. Handlers never see queue mechanics. */
+export async function startHandlers(options: HandlerRuntimeOptions): Promise<HandlerRuntime> {
+  const { bus, log } = options;
+  const shutdown = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  const consumers: Consumer[] = [];
+
+  for (const handler of options.handlers) {
+    const compiled: Compiled = { handler, op: handler.op, payload: validator(handler.op.payload), result: validator(handler.op.result) };
+    const consumer = await bus.consumeOp(handler.op.name, options.concurrency, (delivery) => {
+      const work = processDelivery(compiled, delivery).finally(() => inFlight.delete(work));
+      inFlight.add(work);
+    });
+    consumers.push(consumer);
+  }
+  log.info({ ops: options.handlers.map((h) => h.op.name), concurrency: options.concurrency }, 'handlers consuming');
+
+  async function processDelivery(c: Compiled, delivery: Delivery): Promise<void> {
+    let envelope: Envelope;
+    try {
+      envelope = parse(c, delivery.content);
+    } catch (error) {
+      await deadLetterInvalid(c, delivery, (error as Error).message);
+      return;
+    }
+    const jobLog = log.child({ jobId: envelope.id, op: envelope.op, attempt: envelope.attempt });
+    const started = performance.now();
+    const report = (status: ReportedStatus, extra: Partial<ResultEvent> = {}): ResultEvent => ({
+      v: 1,
+      jobId: envelope.id,
+      op: envelope.op,
+      status,
+      attempt: envelope.attempt,
+      at: new Date().toISOString(),
+      handler: self,
+      target: envelope.target ?? null,
+      ...extra,
+    });
+
+    try {
+      // "running" is informative: not worth holding the job for its confirm.
+      bus.publishResult(report('running')).catch((error) => jobLog.warn({ err: describe(error) }, 'could not report running'));
+      let outcome: ResultEvent;
+      let deadReason: string | null = null;
+      try {
+        const result = await runWithTimeout(c, envelope, jobLog);
+        if (!c.result.check(result)) throw new InvalidMessage(`handler returned an invalid result: ${c.result.errors(result).join('; ')}`);
+        outcome = report('succeeded', { result, durationMs: performance.now() - started });
+      } catch (error) {
+        const durationMs = performance.now() - started;
+        const err = describe(error);
+        if (error instanceof SupersededError) {
+          outcome = report('superseded', { durationMs, error: { ...err, kind: 'permanent' } });
+        } else if (classify(error) === 'permanent' || error instanceof InvalidMessage) {
+          outcome = report('failed', { durationMs, error: { ...err, kind: 'permanent' } });
+          deadReason = `failed: ${err.message}`;
+        } else if (envelope.attempt < c.op.retry.maxAttempts) {
+          const delay = retryDelay(c.op, envelope.attempt + 1);
+          await timedPublish('retry', () => bus.publishRetry({ ...envelope, attempt: envelope.attempt + 1 }, delay));
+          outcome = report('retrying', { durationMs, error: err, retryInMs: delay });
+        } else {
+          outcome = report('dead', { durationMs, error: err });
+          deadReason = `retries exhausted after ${envelope.attempt} attempts: ${err.message}`;
+        }
+      }
+      if (deadReason) await timedPublish('dead', () => bus.publishDead(delivery.content, envelope.op, deadReason));
+      await timedPublish('result', () => bus.publishResult(outcome));
+      handlerDuration.observe({ op: envelope.op, outcome: outcome.status }, (performance.now() - started) / 1000);
+      (outcome.status === 'succeeded' ? jobLog.info.bind(jobLog) : jobLog.warn.bind(jobLog))(
+        { status: outcome.status, durationMs: Math.round(outcome.durationMs ?? 0), error: outcome.error?.message },
+        'job attempt finished',
+      );
+      delivery.ack();
+    } catch (error) {
+      // Could not hand the outcome over (broker gone): let the broker deliver it again.
+      jobLog.error({ err: describe(error) }, 'could not publish the outcome; message returned to the queue');
+      delivery.nack({ requeue: true });
+    }
+  }
+
+  async function runWithTimeout(c: Compiled, envelope: Envelope, jobLog: Logger): Promise<unknown> {
+    const signal = AbortSignal.any([AbortSignal.timeout(c.op.timeoutMs), shutdown.signal]);
+    const ctx = {
+      signal,
+      log: jobLog,
+      job: {
+        id: envelope.id,
+        attempt: envelope.attempt,
+        tenant: envelope.tenant,
+        actor: envelope.actor,
+        target: envelope.target ?? null,
+        ...(envelope.generation !== undefined ? { generation: envelope.generation } : {}),
+      },
+    };
+    // A handler that ignores its signal still loses the race: the attempt ends on time.
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = () => reject(describeAbort(signal.reason, c.op.timeoutMs));
+      if (signal.aborted) fail();
+      else signal.addEventListener('abort', fail, { once: true });
+    });
+    return Promise.race([c.handler.run(envelope.payload as never, ctx), aborted]);
+  }
+
+  async function deadLetterInvalid(c: Compiled, delivery: Delivery, reason: string): Promise<void> {
+    try {
+      await bus.publishDead(delivery.content, c.op.name, `invalid message: ${reason}`);
+      const id = jobIdOf(delivery.content);
+      if (id) {
+        await bus.publishResult({
+          v: 1,
+          jobId: id,
+          op: c.op.name,
+          status: 'dead',
+          attempt: 1,
+          at: new Date().toISOString(),
+          handler: self,
+          error: { kind: 'invalid', message: reason },
+        });
+      }
+      log.warn({ op: c.op.name, reason }, 'invalid message sent to dead letters');
+      delivery.ack();
+    } catch (error) {
+      log.error({ err: describe(error) }, 'could not dead-letter an invalid message');
+      delivery.nack({ requeue: true });
+    }
+  }
+
+  return {
+    async stop() {
+      await Promise.all(consumers.map((c) => c.cancel().catch(() => undefined)));
+      const grace = options.shutdownGraceMs ?? 30_000;
+      const drained = Promise.allSettled([...inFlight]);
+      const timer = new Promise((resolve) => setTimeout(resolve, grace).unref());
+      if ((await Promise.race([drained.then(() => 'drained'), timer])) !== 'drained') {
+        shutdown.abort(new Error('handler shutting down'));
+        await drained;
+      }
+      log.info('handlers stopped');
+    },
+  };
+}
+
+function parse(c: Compiled, content: Buffer): Envelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(content.toString('utf8'));
+  } catch {
+    throw new InvalidMessage('not JSON');
+  }
+  if (!envelopeValidator.check(value)) throw new InvalidMessage(`bad envelope: ${envelopeValidator.errors(value).join('; ')}`);
+  if (value.op !== c.op.name) throw new InvalidMessage(`operation ${value.op} on the queue of ${c.op.name}`);
+  if (value.payloadVersion !== c.op.version) {
+    throw new InvalidMessage(`payload version ${value.payloadVersion} is not supported by this handler (it reads ${c.op.version})`);
+  }
+  if (!c.payload.check(value.payload)) throw new InvalidMessage(`bad payload: ${c.payload.errors(value.payload).join('; ')}`);
+  if (value.deadline && Date.parse(value.deadline) < Date.now()) throw new InvalidMessage(`deadline ${value.deadline} has passed`);
+  return value;
+}
+
+function jobIdOf(content: Buffer): string | null {
+  try {
+    const id = (JSON.parse(content.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+function describeAbort(reason: unknown, timeoutMs: number): Error {
+  if (reason instanceof DOMException && reason.name === 'TimeoutError') {
+    const error = new Error(`timed out after ${timeoutMs} ms`);
+    return error;
+  }
+  return reason instanceof Error ? reason : new Error(String(reason));
+}

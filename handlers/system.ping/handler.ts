@@ -1,0 +1,16 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { systemPing } from '../../queues/ops/system-ping.ts';
+import { defineHandler } from '../define.ts';
+
+export default defineHandler({
+  op: systemPing,
+  async run(payload, { signal, job }) {
+    if (payload.delayMs) await sleep(payload.delayMs, undefined, { signal });
+    const failing = payload.failAttempts === undefined || job.attempt <= payload.failAttempts;
+    if (payload.fail === 'permanent') throw new PermanentError('asked to fail permanently');
+    if (payload.fail === 'transient' && failing) throw new RetryableError(`asked to fail transiently (attempt ${job.attempt})`);
+    return { handler: { host: hostname(), pid: process.pid }, at: new Date().toISOString() };
+  },
+});

@@ -1,0 +1,100 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** Thrown at start when a variable is wrong; the message names the variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface Config {
+  databaseUrl: string | null;
+  amqpUrl: string | null;
+  amqpManagementUrl: string | null;
+  httpHost: string;
+  httpPort: number;
+  dataDir: string;
+  adminToken: string | null;
+  logLevel: string;
+  canaryIntervalMs: number;
+  canaryTimeoutMs: number;
+  reconcileIntervalMs: number;
+}
+
+export interface ClientConfig {
+  url: string;
+  token: string | null;
+  dataDir: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const value = env[name]?.trim();
+  if (!value) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')} (got ${parsed.protocol}//)`);
+  }
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
+  }
+  return Number(value);
+}
+
+function dataDir(env: Env): string {
+  const value = env.UP_DATA_DIR?.trim();
+  if (value) {
+    if (!value.startsWith('/')) throw new ConfigError('UP_DATA_DIR must be an absolute path');
+    return value;
+  }
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'up');
+}
+
+/** The server roles' configuration, validated once at start. */
+export function loadConfig(env: Env = process.env): Config {
+  const adminToken = env.UP_ADMIN_TOKEN?.trim() || null;
+  if (adminToken !== null && !/^[A-Za-z0-9._~+/=-]{24,256}$/.test(adminToken)) {
+    throw new ConfigError('UP_ADMIN_TOKEN must be 24 to 256 characters of letters, digits and ._~+/=-');
+  }
+  const logLevel = env.UP_LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`UP_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  const httpHost = env.UP_HTTP_HOST?.trim() || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(httpHost)) throw new ConfigError('UP_HTTP_HOST must be a host name or an address');
+  return {
+    databaseUrl: url(env, 'UP_DATABASE_URL', ['postgres:', 'postgresql:']),
+    amqpUrl: url(env, 'UP_AMQP_URL', ['amqp:', 'amqps:']),
+    amqpManagementUrl: url(env, 'UP_AMQP_MANAGEMENT_URL', ['http:', 'https:']),
+    httpHost,
+    httpPort: integer(env, 'UP_HTTP_PORT', 8470, 0, 65535),
+    dataDir: dataDir(env),
+    adminToken,
+    logLevel,
+    canaryIntervalMs: integer(env, 'UP_CANARY_INTERVAL_MS', 60_000, 100, 86_400_000),
+    canaryTimeoutMs: integer(env, 'UP_CANARY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    reconcileIntervalMs: integer(env, 'UP_RECONCILE_INTERVAL_MS', 5_000, 50, 3_600_000),
+  };
+}
+
+/** What the `up` client needs: where the gateway is and who we are. */
+export function loadClientConfig(env: Env = process.env): ClientConfig {
+  const url = env.UP_URL?.trim() || `http://127.0.0.1:${env.UP_HTTP_PORT?.trim() || 8470}`;
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError('UP_URL is not a valid URL');
+  }
+  return { url: url.replace(/\/+$/, ''), token: env.UP_TOKEN?.trim() || null, dataDir: dataDir(env) };
+}

@@ -1,0 +1,229 @@
+import type { Knex } from 'knex';
+import { ENVELOPE_VERSION, type Envelope } from '../../queues/envelope.ts';
+import { FINAL_STATUSES, type JobStatus } from '../../queues/job-status.ts';
+import type { ResultEvent } from '../../queues/result-event.ts';
+
+export interface JobRow {
+  id: string;
+  op: string;
+  payload_version: number;
+  status: JobStatus;
+  tenant: string | null;
+  actor: string;
+  payload: unknown;
+  attempt: number;
+  max_attempts: number;
+  correlation_id: string;
+  idempotency_key: string | null;
+  retry_of: string | null;
+  target: string | null;
+  generation: number | null;
+  result: unknown;
+  error: { kind: string; message: string; code?: string } | null;
+  deadline: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  published_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface JobEventRow {
+  job_id: string;
+  attempt: number;
+  status: string;
+  at: Date;
+  handler_host: string | null;
+  handler_pid: number | null;
+  target: string | null;
+  duration_ms: number | null;
+  message: string | null;
+}
+
+export type NewJob = Pick<JobRow, 'id' | 'op' | 'payload_version' | 'tenant' | 'actor' | 'payload' | 'max_attempts' | 'correlation_id'> &
+  Partial<Pick<JobRow, 'idempotency_key' | 'retry_of' | 'target' | 'generation' | 'deadline'>>;
+
+const FINAL = [...FINAL_STATUSES];
+
+/** Order of statuses within one attempt; a later attempt always wins. */
+const RANK_SQL = (column: string) =>
+  `CASE ${column} WHEN 'accepted' THEN 0 WHEN 'queued' THEN 0 WHEN 'running' THEN 1 WHEN 'retrying' THEN 2 ELSE 3 END`;
+const rank = (status: string) => ({ accepted: 0, queued: 0, running: 1, retrying: 2 })[status] ?? 3;
+
+/**
+ * Inserts a job in `accepted` (the outbox state). With an idempotency key already used by
+ * the same actor, returns that earlier job instead and `created: false`.
+ */
+export async function insertJob(db: Knex, job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+  const rows: JobRow[] = await db('jobs')
+    .insert({ ...job, payload: JSON.stringify(job.payload), status: 'accepted' })
+    .onConflict(db.raw('(actor, idempotency_key) WHERE idempotency_key IS NOT NULL'))
+    .ignore()
+    .returning('*');
+  if (rows.length > 0) return { job: rows[0], created: true };
+  const existing: JobRow | undefined = await db('jobs').where({ actor: job.actor, idempotency_key: job.idempotency_key }).first();
+  if (!existing) throw new Error('idempotent insert found neither a new nor an existing job');
+  return { job: existing, created: false };
+}
+
+export function envelopeOf(job: JobRow, attempt = 1): Envelope {
+  return {
+    v: ENVELOPE_VERSION,
+    id: job.id,
+    op: job.op,
+    payloadVersion: job.payload_version,
+    tenant: job.tenant,
+    actor: job.actor,
+    attempt,
+    correlationId: job.correlation_id,
+    requestedAt: new Date(job.created_at).toISOString(),
+    deadline: job.deadline ? new Date(job.deadline).toISOString() : null,
+    ...(job.generation !== null ? { generation: job.generation } : {}),
+    ...(job.target !== null ? { target: job.target } : {}),
+    payload: job.payload,
+  };
+}
+
+/** The broker confirmed these jobs: they leave the outbox. */
+export async function markQueued(db: Knex, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db('jobs')
+    .whereIn('id', ids)
+    .andWhere('status', 'accepted')
+    .update({ status: 'queued', published_at: db.fn.now(), updated_at: db.fn.now() });
+}
+
+/** Accepted jobs that nobody published within `olderThanMs` (a crash between commit and publish). */
+export function staleOutbox(db: Knex, olderThanMs: number, limit: number): Promise<JobRow[]> {
+  return db('jobs')
+    .where('status', 'accepted')
+    .andWhere('created_at', '<', db.raw(`now() - (? * interval '1 millisecond')`, [olderThanMs]))
+    .orderBy('created_at')
+    .limit(limit);
+}
+
+export async function outboxBacklog(db: Knex): Promise<number> {
+  const row = await db('jobs').where('status', 'accepted').count<{ count: string }[]>({ count: '*' }).first();
+  return Number(row?.count ?? 0);
+}
+
+export function getJob(db: Knex, id: string): Promise<JobRow | undefined> {
+  return db('jobs').where({ id }).first();
+}
+
+export function jobEvents(db: Knex, id: string): Promise<JobEventRow[]> {
+  return db('job_events').where({ job_id: id }).orderBy([{ column: 'at' }, { column: 'id' }]);
+}
+
+export interface JobFilter {
+  status?: JobStatus;
+  op?: string;
+  /** Only jobs created before this id (UUIDv7 ids sort by time): the next page's cursor. */
+  before?: string;
+  limit: number;
+}
+
+export function listJobs(db: Knex, filter: JobFilter): Promise<JobRow[]> {
+  const query = db('jobs').orderBy('id', 'desc').limit(filter.limit);
+  if (filter.status) query.where('status', filter.status);
+  if (filter.op) query.where('op', filter.op);
+  if (filter.before) query.where('id', '<', filter.before);
+  return query;
+}
+
+/**
+ * Folds result events into job rows and keeps each as a job event. Safe against
+ * duplicates (unique per job, attempt and status) and reordering (a final status is never
+ * left; within a job, a later attempt or a later step of the same attempt wins).
+ */
+export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const latest = new Map<string, ResultEvent>();
+  for (const event of events) {
+    const seen = latest.get(event.jobId);
+    if (!seen || event.attempt > seen.attempt || (event.attempt === seen.attempt && rank(event.status) > rank(seen.status))) {
+      latest.set(event.jobId, event);
+    }
+  }
+  await db.transaction(async (trx) => {
+    await trx('job_events')
+      .insert(
+        events.map((e) => ({
+          job_id: e.jobId,
+          attempt: e.attempt,
+          status: e.status,
+          at: e.at,
+          handler_host: e.handler.host,
+          handler_pid: e.handler.pid,
+          target: e.target ?? null,
+          duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
+          message: e.error?.message ?? null,
+        })),
+      )
+      .onConflict(['job_id', 'attempt', 'status'])
+      .ignore();
+
+    const values = [...latest.values()];
+    const placeholders = values.map(() => '(?::uuid, ?::text, ?::int, ?::jsonb, ?::jsonb, ?::timestamptz)').join(', ');
+    const bindings = values.flatMap((e) => [
+      e.jobId,
+      e.status,
+      e.attempt,
+      e.result === undefined ? null : JSON.stringify(e.result),
+      e.error === undefined ? null : JSON.stringify(e.error),
+      e.at,
+    ]);
+    await trx.raw(
+      `UPDATE jobs AS j
+          SET status = v.status, attempt = v.attempt,
+              result = COALESCE(v.result, j.result), error = v.error, updated_at = now(),
+              finished_at = CASE WHEN v.status IN (${FINAL.map(() => '?').join(', ')}) THEN v.at ELSE j.finished_at END
+         FROM (VALUES ${placeholders}) AS v(id, status, attempt, result, error, at)
+        WHERE j.id = v.id
+          AND j.status NOT IN (${FINAL.map(() => '?').join(', ')})
+          AND (j.attempt < v.attempt OR (j.attempt = v.attempt AND ${RANK_SQL('j.status')} < ${RANK_SQL('v.status')}))`,
+      [...FINAL, ...bindings, ...FINAL],
+    );
+  });
+}
+
+export interface DeadLetterRow {
+  id: string;
+  job_id: string | null;
+  op: string | null;
+  reason: string;
+  content: string;
+  dead_at: Date;
+  replayed_at: Date | null;
+  replay_job_id: string | null;
+}
+
+/**
+ * Keeps a dead letter. With `markJobDead` (the broker gave up on it, so no handler reported
+ * an outcome) its job, when not final yet, becomes `dead`.
+ */
+export async function recordDeadLetter(
+  db: Knex,
+  letter: Omit<DeadLetterRow, 'dead_at' | 'replayed_at' | 'replay_job_id'>,
+  options: { markJobDead: boolean },
+): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('dead_letters').insert(letter).onConflict('id').ignore();
+    if (letter.job_id && options.markJobDead) {
+      await trx('jobs')
+        .where('id', letter.job_id)
+        .whereNotIn('status', FINAL)
+        .update({
+          status: 'dead',
+          error: JSON.stringify({ kind: 'unknown', message: letter.reason }),
+          finished_at: trx.fn.now(),
+          updated_at: trx.fn.now(),
+        });
+    }
+  });
+}
+
+export function listDeadLetters(db: Knex, options: { includeReplayed: boolean; limit: number }): Promise<DeadLetterRow[]> {
+  const query = db('dead_letters').orderBy('dead_at', 'desc').limit(options.limit);
+  if (!options.includeReplayed) query.whereNull('replayed_at');
+  return query;
+}

@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import * as jobs from './migrations/001-jobs.ts';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** Migrations in order; listed in code so that they run the same under tsx and in a bundle. */
+const MIGRATIONS: Record<string, Migration> = {
+  '001-jobs': jobs,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name],
+};
+
+/** Brings the schema up to date; returns the names of the migrations it applied. */
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource: source, tableName: 'up_migrations' })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,217 @@
+/**
+ * Everything both executors do the same way, on top of one primitive each supplies: start a
+ * command under `sh -c` with piped stdin/stdout/stderr. Running, scripts, atomic file
+ * installation and host-wide locks are built here once.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { PermanentError } from '../../queues/errors.ts';
+import { script, sh, type Command } from './command.ts';
+import { CommandError, TransientExecError } from './errors.ts';
+import * as files from './put-file.ts';
+import type {
+  ExecResult,
+  Executor,
+  LockOptions,
+  PutFileOptions,
+  RunOptions,
+  ScriptOptions,
+} from './types.ts';
+
+export interface ProcessExit {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export interface StartedProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Settles when the process is gone; rejects with TransientExecError when the transport broke. */
+  readonly exited: Promise<ProcessExit>;
+  /** Kills the process with its children and frees the transport. */
+  kill(): void;
+}
+
+export interface ShellExecutorOptions {
+  /** Default for RunOptions.timeoutMs. */
+  commandTimeoutMs?: number;
+  /** Where withLock's lock files live on the host. */
+  lockDir?: string;
+  /** Default for LockOptions.waitMs. */
+  lockWaitMs?: number;
+}
+
+const LOCK_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const LOCK_BUSY_EXIT = 75; // EX_TEMPFAIL, so flock's timeout is told apart from its other failures
+
+export abstract class ShellExecutor implements Executor {
+  abstract readonly host: string;
+  protected readonly commandTimeoutMs: number;
+  protected readonly lockDir: string;
+  protected readonly lockWaitMs: number;
+
+  constructor(options: ShellExecutorOptions = {}) {
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 300_000;
+    this.lockDir = options.lockDir ?? '/var/lock/up';
+    this.lockWaitMs = options.lockWaitMs ?? 60_000;
+    files.assertAbsolutePath(this.lockDir);
+  }
+
+  /** Starts `cmd` under POSIX sh with all three standard streams piped. */
+  protected abstract start(cmd: Command): Promise<StartedProcess>;
+  /** Creates `path` (which must not exist) with mode 0600 and `content`, flushed to disk. */
+  protected abstract writeNewFile(path: string, content: Buffer): Promise<void>;
+  abstract readFile(path: string): Promise<Buffer | null>;
+  abstract close(): Promise<void>;
+
+  /** Where a subclass rate-limits; runs immediately by default. */
+  protected schedule<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
+  run(cmd: Command, opts: RunOptions = {}): Promise<ExecResult> {
+    return this.schedule(() => this.execute(cmd, opts));
+  }
+
+  runScript(commands: Command | readonly Command[], opts: ScriptOptions = {}): Promise<ExecResult> {
+    const body = isCommandList(commands) ? script(...commands) : commands;
+    const text = body.text.startsWith('set -eu\n') ? body.text : script(body).text;
+    return this.run(sh`sh -s`, { ...opts, stdin: text });
+  }
+
+  async putFile(path: string, content: string | Buffer, opts: PutFileOptions = {}): Promise<{ changed: boolean }> {
+    files.assertAbsolutePath(path);
+    files.assertPutFileOptions(opts);
+    const data = typeof content === 'string' ? Buffer.from(content) : content;
+    const state = files.parseFileState((await this.run(files.inspectFileCommand(path))).stdout);
+    if (state && files.contentMatches(state, data)) {
+      if (files.metadataMatches(state, opts)) return { changed: false };
+      await this.run(files.fixMetadataCommand(path, opts));
+      return { changed: true };
+    }
+    const temp = files.tempPathFor(path);
+    try {
+      await this.schedule(() => this.writeNewFile(temp, data));
+      await this.run(files.installTempCommand(temp, path, opts, state !== null));
+    } catch (error) {
+      await this.run(files.removeTempCommand(temp)).catch(() => undefined);
+      throw error;
+    }
+    return { changed: true };
+  }
+
+  async withLock<T>(name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+    if (!LOCK_NAME.test(name)) throw new PermanentError(`invalid lock name: ${JSON.stringify(name)}`);
+    const waitMs = opts.waitMs ?? this.lockWaitMs;
+    const file = `${this.lockDir}/${name}.lock`;
+    // The lock lives as long as this process reads its stdin: closing stdin (or losing the
+    // connection) ends `read`, the shell exits, and flock lets go. Not rate-limited: a
+    // limiter slot held while fn runs would starve fn's own commands.
+    const holder = await this.start(
+      sh`mkdir -p ${this.lockDir} && exec flock -E ${LOCK_BUSY_EXIT} -w ${waitMs / 1000} ${file} sh -c 'echo locked; read _ || :'`,
+    );
+    await this.awaitLocked(holder, name, waitMs);
+
+    let releasing = false;
+    let lost = false;
+    const over = holder.exited.then(
+      () => void (lost = !releasing),
+      () => void (lost = !releasing),
+    );
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      releasing = true;
+      holder.stdin.end();
+      const stuck = setTimeout(() => holder.kill(), 10_000);
+      await over;
+      clearTimeout(stuck);
+    }
+    if (lost) throw new TransientExecError(this.host, 'LOCK_LOST', `lock ${name} was lost while held`);
+    return result;
+  }
+
+  private async awaitLocked(holder: StartedProcess, name: string, waitMs: number): Promise<void> {
+    let stdout = '';
+    let stderr = '';
+    holder.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    holder.stdin.on('error', () => undefined);
+    const locked = new Promise<'locked'>((resolve) =>
+      holder.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('locked\n')) resolve('locked');
+      }),
+    );
+    const guard = setTimeout(() => holder.kill(), waitMs + 15_000);
+    try {
+      const outcome = await Promise.race([locked, holder.exited]);
+      if (outcome === 'locked') return;
+      if (outcome.exitCode === LOCK_BUSY_EXIT) {
+        throw new TransientExecError(this.host, 'LOCK_BUSY', `lock ${name} still busy after ${waitMs} ms`);
+      }
+      throw new CommandError({ host: this.host, ...outcome, stdout, stderr }, `taking lock ${name}`);
+    } finally {
+      clearTimeout(guard);
+    }
+  }
+
+  private async execute(cmd: Command, opts: RunOptions): Promise<ExecResult> {
+    const { signal, okExitCodes = [0] } = opts;
+    const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
+    signal?.throwIfAborted();
+    const startedAt = performance.now();
+    const proc = await this.start(cmd);
+    proc.exited.catch(() => undefined); // it may lose the race below
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    proc.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    proc.stdin.on('error', () => undefined); // a command may exit without reading its stdin
+    proc.stdin.end(opts.stdin);
+
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const interrupted = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        proc.kill();
+        reject(
+          new TransientExecError(this.host, 'TIMEOUT', `command killed after ${timeoutMs} ms`, {
+            stderr: Buffer.concat(stderr).toString(),
+          }),
+        );
+      }, timeoutMs);
+      onAbort = () => {
+        proc.kill();
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    let exit: ProcessExit;
+    try {
+      exit = await Promise.race([proc.exited, interrupted]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+
+    const result = {
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      stdout: Buffer.concat(stdout).toString(),
+      stderr: Buffer.concat(stderr).toString(),
+    };
+    if (result.exitCode !== null && okExitCodes.includes(result.exitCode)) {
+      const { exitCode, stdout, stderr } = result;
+      return { exitCode, stdout, stderr, durationMs: performance.now() - startedAt };
+    }
+    if (result.exitCode === 255) {
+      throw new TransientExecError(this.host, 'EXIT_255', 'command exited 255', result);
+    }
+    throw new CommandError({ host: this.host, ...result });
+  }
+}
+
+function isCommandList(commands: Command | readonly Command[]): commands is readonly Command[] {
+  return Array.isArray(commands);
+}

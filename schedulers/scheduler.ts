@@ -1,0 +1,67 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { getJob } from '../lib/db/jobs.ts';
+import type { Outbox } from '../gateway/outbox.ts';
+import { describe } from '../queues/errors.ts';
+import { systemPing } from '../queues/ops/system-ping.ts';
+import type { Leadership } from './leader.ts';
+
+export interface SchedulerOptions {
+  db: Knex;
+  outbox: Outbox;
+  leadership: Leadership;
+  log: Logger;
+  reconcileIntervalMs: number;
+  canaryIntervalMs: number;
+  canaryTimeoutMs: number;
+}
+
+export interface Scheduler {
+  stop(): Promise<void>;
+}
+
+/** A task that runs every `everyMs` on the active scheduler only, never overlapping itself. */
+function every(everyMs: number, leadership: Leadership, task: () => Promise<void>, onError: (e: unknown) => void) {
+  let running: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (running || !leadership.isLeader()) return;
+    running = task()
+      .catch(onError)
+      .finally(() => (running = null));
+  }, everyMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/** Timed publishers: the outbox reconciler and the pipeline canary. */
+export function startScheduler(options: SchedulerOptions): Scheduler {
+  const { db, outbox, leadership, log } = options;
+  const onError = (task: string) => (error: unknown) => log.warn({ task, err: describe(error) }, 'scheduled task failed');
+
+  const stopReconciler = every(options.reconcileIntervalMs, leadership, async () => {
+    await outbox.reconcile(Math.max(1_000, Math.min(options.reconcileIntervalMs, 10_000)));
+  }, onError('reconcile'));
+
+  const stopCanary = every(options.canaryIntervalMs, leadership, async () => {
+    const started = Date.now();
+    const { job } = await outbox.submit({ op: systemPing, payload: {}, actor: 'system:scheduler', tenant: null });
+    const deadline = started + options.canaryTimeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(250, options.canaryTimeoutMs)));
+      const now = await getJob(db, job.id);
+      if (now?.status === 'succeeded') {
+        log.debug({ jobId: job.id, ms: Date.now() - started }, 'canary came back');
+        return;
+      }
+    }
+    log.error({ jobId: job.id, timeoutMs: options.canaryTimeoutMs }, 'the system.ping canary did not come back in time: the pipeline is not healthy');
+  }, onError('canary'));
+
+  return {
+    async stop() {
+      await Promise.all([stopReconciler(), stopCanary()]);
+    },
+  };
+}
