@@ -54,7 +54,8 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     ? new AmqpTransport(config.amqpUrl, { managementUrl: config.amqpManagementUrl ?? undefined, logger: log.child({ component: 'amqp' }) })
     : new MemoryTransport();
   const bus = new Bus(transport, operations);
-  await startBus(bus, log);
+  // Consumers need the broker to exist; the gateway and scheduler can start without it.
+  await startBus(bus, log, { wait: roles.has('handlers') || roles.has('recorder') });
   stops.push(() => bus.close());
 
   let database: Database | null = null;
@@ -126,20 +127,21 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
   };
 }
 
-/** A broker that is down at start is not fatal: the transport keeps trying in the background. */
-async function startBus(bus: Bus, log: Logger): Promise<void> {
-  try {
-    await bus.start();
-  } catch (error) {
-    log.warn({ err: describe(error) }, 'broker unavailable at start; retrying in the background');
-    const retry = async (): Promise<void> => {
-      try {
-        await bus.start();
-        log.info('broker connected');
-      } catch {
-        setTimeout(retry, 2_000).unref();
-      }
-    };
-    setTimeout(retry, 2_000).unref();
-  }
+/** A broker that is down at start is waited for, or (`wait: false`) connected in the background. */
+async function startBus(bus: Bus, log: Logger, options: { wait: boolean }): Promise<void> {
+  const attempt = () =>
+    bus.start().then(
+      () => true,
+      (error) => {
+        log.warn({ err: describe(error) }, 'broker unavailable; retrying');
+        return false;
+      },
+    );
+  if (await attempt()) return;
+  const retry = async (): Promise<void> => {
+    while (!(await attempt())) await new Promise((r) => setTimeout(r, 2_000).unref());
+    log.info('broker connected');
+  };
+  if (options.wait) await retry();
+  else void retry();
 }

@@ -42,6 +42,7 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
   });
   const dead = await bus.consumeDead(16, (delivery) => void keepDeadLetter(delivery));
   const consumers: Consumer[] = [results, dead];
+  log.info('recorder consuming results and dead letters');
 
   async function writeLoop(): Promise<void> {
     try {

@@ -59,6 +59,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     log.error({ jobId: job.id, timeoutMs: options.canaryTimeoutMs }, 'the system.ping canary did not come back in time: the pipeline is not healthy');
   }, onError('canary'));
 
+  log.info({ reconcileIntervalMs: options.reconcileIntervalMs, canaryIntervalMs: options.canaryIntervalMs }, 'scheduler started');
   return {
     async stop() {
       await Promise.all([stopReconciler(), stopCanary()]);
