@@ -1,7 +1,7 @@
 /** Talking to an authoritative server: signed RFC 2136 updates and signed zone transfers, with replies verified. */
 import { PermanentError, RetryableError } from '../../queues/errors.ts';
 import { presentRdata } from './records.ts';
-import { createStreamVerifier, findTsig, signMessage, verifyResponse } from './tsig.ts';
+import { TSIG_ERRORS, createStreamVerifier, findTsig, signMessage, verifyResponse } from './tsig.ts';
 import type { TsigKey } from './tsig.ts';
 import { exchangeTcp, exchangeUdp } from './transport.ts';
 import type { DnsServer } from './transport.ts';
@@ -108,10 +108,10 @@ function verifySigned(reply: Buffer, rcode: number, verify: () => void, context:
   try {
     verify();
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'BADSIG' || code === 'BADKEY' || code === 'BADTIME' || code === 'BADTRUNC') {
-      const detail = (error as Error).message.replace(/^server rejected our TSIG \(\w+\): /, '');
-      throw new PermanentError(`${context} failed: ${rcodeName(rcode)}(${code}): ${detail}`, { code: rcodeName(rcode), cause: error });
+    // The server's TSIG error (BADSIG, BADKEY, ...) explains the RCODE (NOTAUTH), which stays the code.
+    const code = (error as { code?: string }).code ?? '';
+    if (rcode !== 0 && (Object.values(TSIG_ERRORS).includes(code) || code.startsWith('TSIG_ERROR_'))) {
+      throw new PermanentError(`${context} failed: ${rcodeName(rcode)}, ${(error as Error).message}`, { code: rcodeName(rcode), cause: error });
     }
     throw error;
   }

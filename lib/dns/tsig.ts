@@ -70,7 +70,7 @@ export interface VerifyOptions {
 export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffer, opts: VerifyOptions = {}): Buffer {
   const tsig = findTsig(response);
   if (!tsig) throw invalid('the reply carries no TSIG record, so it cannot be trusted');
-  const serverError = TSIG_ERRORS[tsig.error] ?? (tsig.error ? `TSIG error ${tsig.error}` : undefined);
+  const serverError = tsig.error ? TSIG_ERRORS[tsig.error] ?? `TSIG_ERROR_${tsig.error}` : undefined;
   if (serverError && serverError !== 'BADTIME') {
     throw new PermanentError(`server rejected our TSIG (${serverError}): ${TSIG_ERROR_CAUSES[serverError] ?? 'unknown cause'} (key "${key.name}")`, { code: serverError });
   }
