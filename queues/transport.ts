@@ -13,7 +13,10 @@ export interface Delivery {
 }
 
 export interface Consumer {
-  /** Stop receiving new messages; deliveries in flight may still be settled. */
+  /**
+   * Stop receiving new messages; deliveries in flight may still be settled. Whatever is still
+   * unsettled when the transport closes goes back to the queue, as when a consumer crashes.
+   */
   cancel(): Promise<void>;
 }
 
@@ -23,6 +26,13 @@ export interface QueueStats {
   /** null when the transport cannot tell (AMQP without the management API). */
   unacked: number | null;
   consumers: number;
+}
+
+/** pino's `(fields, message)` shape; console fits too. */
+export interface TransportLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
 }
 
 export interface PublishOptions {
