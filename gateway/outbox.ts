@@ -38,24 +38,28 @@ export class Outbox {
 
   async submit(s: Submission): Promise<{ job: JobRow; created: boolean }> {
     const id = newJobId();
-    const outcome = await this.db.transaction(async (trx) => {
-      const inserted = await insertJob(trx, {
-        id,
-        op: s.op.name,
-        payload_version: s.op.version,
-        tenant: s.tenant,
-        actor: s.actor,
-        payload: s.payload,
-        max_attempts: s.op.retry.maxAttempts,
-        correlation_id: s.correlationId ?? id,
-        idempotency_key: s.idempotencyKey ?? null,
-        retry_of: s.retryOf ?? null,
-        target: s.target ?? null,
-        generation: s.generation ?? null,
-      });
-      if (inserted.created && s.alsoInTransaction) await s.alsoInTransaction(trx, id);
-      return inserted;
-    });
+    const row = {
+      id,
+      op: s.op.name,
+      payload_version: s.op.version,
+      tenant: s.tenant,
+      actor: s.actor,
+      payload: s.payload,
+      max_attempts: s.op.retry.maxAttempts,
+      correlation_id: s.correlationId ?? id,
+      idempotency_key: s.idempotencyKey ?? null,
+      retry_of: s.retryOf ?? null,
+      target: s.target ?? null,
+      generation: s.generation ?? null,
+    };
+    // A lone INSERT is atomic by itself; a transaction only when other writes go with it.
+    const outcome = s.alsoInTransaction
+      ? await this.db.transaction(async (trx) => {
+          const inserted = await insertJob(trx, row);
+          if (inserted.created) await s.alsoInTransaction!(trx, id);
+          return inserted;
+        })
+      : await insertJob(this.db, row);
     if (outcome.created) {
       jobsAccepted.inc({ op: s.op.name });
       this.publish([outcome.job]);

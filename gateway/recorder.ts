@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../lib/db/connect.ts';
 import { applyResultEvents, recordDeadLetter } from '../lib/db/jobs.ts';
 import { jobsTotal } from '../lib/metrics.ts';
 import { DEAD_OP_HEADER, DEAD_REASON_HEADER, type Bus } from '../queues/bus.ts';
@@ -67,6 +68,11 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
         await applyResultEvents(db, events);
         break;
       } catch (error) {
+        if (!isDatabaseUnavailable(error)) {
+          // Not an outage: find the events that cannot be written, and keep the rest.
+          await applyOneByOne(events);
+          break;
+        }
         if (stopping) {
           batch.forEach((d) => d.nack({ requeue: true }));
           return;
@@ -77,6 +83,24 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
     }
     for (const event of events) if (isFinal(event.status)) jobsTotal.inc({ op: event.op, outcome: event.status });
     batch.forEach((d) => d.ack());
+  }
+
+  async function applyOneByOne(events: ResultEvent[]): Promise<void> {
+    for (const event of events) {
+      for (;;) {
+        try {
+          await applyResultEvents(db, [event]);
+          break;
+        } catch (error) {
+          if (isDatabaseUnavailable(error) && !stopping) {
+            await sleep(1_000);
+            continue;
+          }
+          log.error({ jobId: event.jobId, status: event.status, err: describe(error) }, 'dropping a result event that cannot be recorded');
+          break;
+        }
+      }
+    }
   }
 
   async function keepDeadLetter(delivery: Delivery): Promise<void> {

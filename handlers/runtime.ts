@@ -27,6 +27,8 @@ export interface HandlerRuntime {
 }
 
 const envelopeValidator = validator<Envelope>(Envelope);
+/** Attempts that last longer than this report `running` while they work. */
+const RUNNING_REPORT_DELAY_MS = 100;
 const self = { host: hostname(), pid: process.pid };
 
 class InvalidMessage extends Error {}
@@ -77,13 +79,16 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
       ...extra,
     });
 
-    try {
-      // "running" is informative: not worth holding the job for its confirm.
+    // "running" is for people watching long work: a job that ends quickly reports only its
+    // outcome (which names the handler too), halving result traffic on the hot path.
+    const running = setTimeout(() => {
       bus.publishResult(report('running')).catch((error) => jobLog.warn({ err: describe(error) }, 'could not report running'));
+    }, RUNNING_REPORT_DELAY_MS);
+    try {
       let outcome: ResultEvent;
       let deadReason: string | null = null;
       try {
-        const result = await runWithTimeout(c, envelope, jobLog);
+        const result = await runWithTimeout(c, envelope, jobLog).finally(() => clearTimeout(running));
         if (!c.result.check(result)) throw new InvalidMessage(`handler returned an invalid result: ${c.result.errors(result).join('; ')}`);
         outcome = report('succeeded', { result, durationMs: performance.now() - started });
       } catch (error) {

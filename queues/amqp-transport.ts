@@ -79,8 +79,8 @@ export class AmqpTransport implements Transport {
   async publish(exchange: string, routingKey: string, content: Buffer, options: PublishOptions = {}): Promise<void> {
     if (!this.isReady()) throw new RetryableError('not connected to the message broker', { code: 'BROKER_UNAVAILABLE' });
     const confirmed = this.publishConfirmed(exchange, routingKey, content, options);
-    const timeout = new RetryableError(`the broker did not confirm within ${this.publishTimeoutMs} ms`, { code: 'PUBLISH_TIMEOUT' });
-    return withTimeout(confirmed, this.publishTimeoutMs, timeout);
+    // The error is built only when the timer fires: a stack trace per publish is not free.
+    return withTimeout(confirmed, this.publishTimeoutMs, () => new RetryableError(`the broker did not confirm within ${this.publishTimeoutMs} ms`, { code: 'PUBLISH_TIMEOUT' }));
   }
 
   async consume(queue: string, { prefetch }: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer> {
@@ -373,10 +373,10 @@ function toDelivery(attachment: Attachment, message: ConsumeMessage, onSettled: 
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: Error): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError), ms);
+    timer = setTimeout(() => reject(timeoutError()), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

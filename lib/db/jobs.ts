@@ -145,22 +145,25 @@ export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]
     }
   }
   await db.transaction(async (trx) => {
-    await trx('job_events')
-      .insert(
-        events.map((e) => ({
-          job_id: e.jobId,
-          attempt: e.attempt,
-          status: e.status,
-          at: e.at,
-          handler_host: e.handler.host,
-          handler_pid: e.handler.pid,
-          target: e.target ?? null,
-          duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
-          message: e.error?.message ?? null,
-        })),
-      )
-      .onConflict(['job_id', 'attempt', 'status'])
-      .ignore();
+    // Joined with jobs, so that an event of a job this database does not know is skipped.
+    const eventRows = events.map(() => '(?::uuid, ?::int, ?::text, ?::timestamptz, ?::text, ?::int, ?::text, ?::int, ?::text)').join(', ');
+    await trx.raw(
+      `INSERT INTO job_events (job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
+       SELECT e.* FROM (VALUES ${eventRows}) AS e(job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
+         JOIN jobs ON jobs.id = e.job_id
+       ON CONFLICT (job_id, attempt, status) DO NOTHING`,
+      events.flatMap((e) => [
+        e.jobId,
+        e.attempt,
+        e.status,
+        e.at,
+        e.handler.host,
+        e.handler.pid,
+        e.target ?? null,
+        e.durationMs === undefined ? null : Math.round(e.durationMs),
+        e.error?.message ?? null,
+      ]),
+    );
 
     const values = [...latest.values()];
     const placeholders = values.map(() => '(?::uuid, ?::text, ?::int, ?::jsonb, ?::jsonb, ?::timestamptz)').join(', ');

@@ -35,6 +35,20 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     assert.equal(done.result.handler.pid, process.pid);
     assert.deepEqual(
       done.events.map((e: { status: string }) => e.status),
+      ['succeeded'],
+      'a quick job reports only its outcome',
+    );
+    assert.equal(done.events[0].handler.pid, process.pid);
+  });
+
+  test('a job that takes a while reports running while it works', async () => {
+    const job = (await inject('POST', '/v1/system/ping', { delayMs: 400 })).json();
+    await sleep(250);
+    const midway = (await inject('GET', `/v1/jobs/${job.id}`)).json();
+    assert.equal(midway.status, 'running');
+    const done = await waitFinal(job.id);
+    assert.deepEqual(
+      done.events.map((e: { status: string }) => e.status),
       ['running', 'succeeded'],
     );
   });
@@ -105,6 +119,13 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     }
     assert.ok(reasons.some((r) => r.includes('not JSON')));
     assert.ok(reasons.some((r) => r.includes('bad envelope')));
+  });
+
+  test('results of jobs this database does not know are skipped and block nothing', async () => {
+    const stray = { v: 1, jobId: '0190a1b2-0000-7000-8000-00000000dead', op: 'system.ping', status: 'succeeded', attempt: 1, at: new Date().toISOString(), handler: { host: 'elsewhere', pid: 1 } };
+    await stack.bus.publishResult(stray as never);
+    const job = (await inject('POST', '/v1/system/ping', {})).json();
+    assert.equal((await waitFinal(job.id)).status, 'succeeded');
   });
 
   test('the same Idempotency-Key returns the same job', async () => {

@@ -1,0 +1,209 @@
+import amqp from 'amqplib';
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newJobId } from '../lib/ids.ts';
+import { envelopeOf, type JobRow } from '../lib/db/jobs.ts';
+import { RESULTS_EXCHANGE, opQueue } from '../queues/topology.ts';
+import { freshDatabase } from '../test/helpers/postgres.ts';
+import { runUp, spawnUp, type UpProcess } from '../test/helpers/processes.ts';
+import { freshVhost } from '../test/helpers/rabbitmq.ts';
+import { line, percentiles, round } from './stats.ts';
+
+const TOKEN = 'bench-admin-token-0123456789abcdef';
+
+/** A ping envelope as the gateway would publish it: the message size every figure shares. */
+function pingEnvelope(): { job: JobRow; body: Buffer } {
+  const now = new Date();
+  const job = {
+    id: newJobId(), op: 'system.ping', payload_version: 1, status: 'queued', tenant: null, actor: 'bench', payload: {}, attempt: 0,
+    max_attempts: 4, correlation_id: '', idempotency_key: null, retry_of: null, target: null, generation: null, result: null, error: null,
+    deadline: null, created_at: now, updated_at: now, published_at: null, finished_at: null,
+  } as JobRow;
+  job.correlation_id = job.id;
+  return { job, body: Buffer.from(JSON.stringify(envelopeOf(job))) };
+}
+
+/** (a) The broker's own limit: publish with confirms, consume with acks, persistent, quorum queue. */
+async function rawBroker(url: string, count: number) {
+  const connection = await amqp.connect(url);
+  const pub = await connection.createConfirmChannel();
+  const sub = await connection.createChannel();
+  const queue = 'bench.raw';
+  await pub.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  await sub.prefetch(200);
+  const latencies: number[] = [];
+  const sentAt = new Map<number, number>();
+  let received = 0;
+  const done = new Promise<void>((resolve) => {
+    sub.consume(queue, (msg) => {
+      if (!msg) return;
+      latencies.push(performance.now() - sentAt.get(msg.properties.correlationId ? Number(msg.properties.correlationId) : -1)!);
+      sub.ack(msg);
+      if (++received === count) resolve();
+    });
+  });
+  const { body } = pingEnvelope();
+  const started = performance.now();
+  const window = 500;
+  let inFlight: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    sentAt.set(i, performance.now());
+    inFlight.push(new Promise((resolve, reject) => pub.publish('', queue, body, { persistent: true, correlationId: String(i) }, (err) => (err ? reject(err) : resolve()))));
+    if (inFlight.length >= window) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  }
+  await Promise.all(inFlight);
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await pub.deleteQueue(queue);
+  await connection.close();
+  return { rate: round(count / seconds, 0), ...percentiles(latencies) };
+}
+
+/** (b) Through the handler runtime, results and the recorder: publish envelopes, wait for PostgreSQL. */
+async function handlerPath(url: string, db: pg.Pool, count: number) {
+  const connection = await amqp.connect(url);
+  const pub = await connection.createConfirmChannel();
+  const watch = await connection.createChannel();
+  const { queue } = await watch.assertQueue('', { exclusive: true, autoDelete: true });
+  await watch.bindQueue(queue, RESULTS_EXCHANGE, 'job.*.succeeded');
+  const messages = Array.from({ length: count }, pingEnvelope);
+  const jobs = messages.map((m) => m.job);
+  for (let i = 0; i < jobs.length; i += 1000) {
+    const chunk = jobs.slice(i, i + 1000);
+    const values = chunk.map((_, k) => `($${k * 3 + 1}::uuid, 'system.ping', 1, 'queued', 'bench', '{}'::jsonb, 4, $${k * 3 + 2}, $${k * 3 + 3}::timestamptz)`).join(',');
+    await db.query(`INSERT INTO jobs (id, op, payload_version, status, actor, payload, max_attempts, correlation_id, created_at) VALUES ${values}`, chunk.flatMap((j) => [j.id, j.id, j.created_at]));
+  }
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  watch.consume(queue, (msg) => {
+    if (!msg) return;
+    const event = JSON.parse(msg.content.toString()) as { jobId: string };
+    const t = sentAt.get(event.jobId);
+    if (t !== undefined) latencies.push(performance.now() - t);
+  }, { noAck: true });
+
+  const started = performance.now();
+  let inFlight: Promise<void>[] = [];
+  for (const { job, body } of messages) {
+    sentAt.set(job.id, performance.now());
+    inFlight.push(new Promise((resolve, reject) => pub.publish('up.ops', 'system.ping', body, { persistent: true, messageId: job.id }, (e) => (e ? reject(e) : resolve()))));
+    if (inFlight.length >= 500) {
+      await Promise.all(inFlight);
+      inFlight = [];
+    }
+  }
+  await Promise.all(inFlight);
+  await waitSucceeded(db, 'bench', count);
+  const seconds = (performance.now() - started) / 1000;
+  await connection.close();
+  return { rate: round(count / seconds, 0), ...percentiles(latencies) };
+}
+
+async function waitSucceeded(db: pg.Pool, actor: string, count: number, timeoutMs = 300_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE actor = $1 AND status = 'succeeded'", [actor]);
+    if (rows[0].n >= count) return;
+    if (Date.now() > until) throw new Error(`only ${rows[0].n} of ${count} jobs succeeded in time`);
+    await sleep(20);
+  }
+}
+
+/** (c) End to end over HTTP: concurrent POSTs until each job is `succeeded` in PostgreSQL. */
+async function endToEnd(baseUrl: string, db: pg.Pool, count: number, concurrency: number) {
+  const post = () =>
+    fetch(`${baseUrl}/v1/system/ping`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' }).then(async (r) => {
+      if (r.status !== 202) throw new Error(`POST answered ${r.status}`);
+      return ((await r.json()) as { id: string }).id;
+    });
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await post();
+    }),
+  );
+  await waitSucceeded(db, 'admin', count);
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: round(count / seconds, 0) };
+}
+
+/** (c') Latency at an offered rate: open loop, submit → succeeded as PostgreSQL records it. */
+async function latencyAtRate(baseUrl: string, db: pg.Pool, perSecond: number, seconds: number) {
+  const submitted: { id: Promise<string>; at: number; wall: number }[] = [];
+  const started = performance.now();
+  const total = perSecond * seconds;
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const wall = Date.now();
+    submitted.push({
+      wall,
+      at: performance.now(),
+      id: fetch(`${baseUrl}/v1/system/ping`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' }).then(async (r) => ((await r.json()) as { id: string }).id),
+    });
+  }
+  const ids = await Promise.all(submitted.map((s) => s.id));
+  const until = Date.now() + 120_000;
+  let rows: { id: string; finished: string }[] = [];
+  while (Date.now() < until) {
+    ({ rows } = await db.query("SELECT id, extract(epoch from finished_at) * 1000 AS finished FROM jobs WHERE id = ANY($1) AND status = 'succeeded'", [ids]));
+    if (rows.length === ids.length) break;
+    await sleep(50);
+  }
+  const finished = new Map(rows.map((r) => [r.id, Number(r.finished)]));
+  const latencies = ids.map((id, i) => finished.get(id)! - submitted[i].wall).filter((n) => Number.isFinite(n));
+  return { offered: perSecond, completed: latencies.length, ...percentiles(latencies) };
+}
+
+/** The job spine's figures, (a) (b) (c), on real RabbitMQ and PostgreSQL. */
+export async function benchPipeline(options: { messages?: number } = {}) {
+  const n = options.messages ?? 20_000;
+  const vhost = await freshVhost();
+  const database = await freshDatabase();
+  const env = { UP_DATABASE_URL: database.url, UP_AMQP_URL: vhost.url, UP_ADMIN_TOKEN: TOKEN, UP_HTTP_PORT: '0', UP_LOG_LEVEL: 'warn', UP_DATA_DIR: '/tmp/up-bench', UP_CANARY_INTERVAL_MS: '86400000' };
+  const procs: UpProcess[] = [];
+  const db = new pg.Pool({ connectionString: database.url, max: 4 });
+  try {
+    await runUp(['db', 'migrate'], env);
+    const a = await rawBroker(vhost.url, n);
+    console.log(line('(a) raw broker: confirm publish + ack consume', { 'msgs/s': a.rate, p50_ms: a.p50, p99_ms: a.p99 }));
+
+    const start = async (args: string[], ready: RegExp) => {
+      const p = spawnUp(args, { ...env, UP_LOG_LEVEL: 'info' });
+      procs.push(p);
+      await p.waitFor(ready);
+      return p;
+    };
+    await start(['recorder'], /recorder consuming/);
+    await start(['handler', 'system.ping', '--concurrency', '64'], /handlers consuming/);
+    const b = await handlerPath(vhost.url, db, n);
+    console.log(line('(b) handler path: runtime + results + recorder', { 'jobs/s': b.rate, p50_ms: b.p50, p99_ms: b.p99 }));
+
+    const gateway = await start(['gateway'], /gateway listening/);
+    const baseUrl = /"url":"(http:[^"]+)"/.exec(gateway.output())![1];
+    await start(['scheduler'], /scheduler started/);
+    const c = await endToEnd(baseUrl, db, Math.round(n / 2), 64);
+    console.log(line('(c) end to end: HTTP POST → succeeded in PG', { 'jobs/s': c.rate }));
+    const l = await latencyAtRate(baseUrl, db, 500, 6);
+    console.log(line('(c) latency at an offered 500 jobs/s', { completed: l.completed, p50_ms: l.p50, p99_ms: l.p99 }));
+
+    const figures = {
+      raw_msgs_per_s: a.rate, raw_p50_ms: a.p50, raw_p99_ms: a.p99,
+      handler_jobs_per_s: b.rate, handler_p50_ms: b.p50, handler_p99_ms: b.p99,
+      e2e_jobs_per_s: c.rate, e2e_p50_ms_at_500: l.p50, e2e_p99_ms_at_500: l.p99,
+      ratio_b_over_a: round(b.rate / a.rate), ratio_c_over_a: round(c.rate / a.rate),
+    };
+    console.log(line('ratios', { 'b/a': figures.ratio_b_over_a, 'c/a': figures.ratio_c_over_a, 'targets': 'b/a≥0.60 c≥1500/s p99≤50ms@500/s' }));
+    return figures;
+  } finally {
+    await Promise.all(procs.map((p) => p.kill('SIGTERM')));
+    await db.end();
+    await database.cleanup();
+    await vhost.cleanup();
+  }
+}
