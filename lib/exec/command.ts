@@ -48,10 +48,15 @@ function interpolate1(value: unknown): string {
   throw new TypeError(`cannot put a ${value === null ? 'null' : typeof value} in a command`);
 }
 
-/** sh`nginx -t -c ${conf}` — each `${}` becomes quoted literal data. */
+/**
+ * sh`nginx -t -c ${conf}` — each `${}` becomes quoted literal data. The literal parts are taken
+ * raw, as the shell author wrote them: sh`printf '%s\n'` passes a backslash-n to printf, and
+ * sed's `\.` stays `\.` (JavaScript's own escapes would silently eat backslashes).
+ */
 export function sh(strings: TemplateStringsArray, ...values: readonly Interpolation[]): Command {
-  let text = strings[0];
-  for (let i = 0; i < values.length; i++) text += interpolate(values[i]) + strings[i + 1];
+  let text = strings.raw[0];
+  for (let i = 0; i < values.length; i++) text += interpolate(values[i]) + strings.raw[i + 1];
+  if (text.includes('\0')) throw new TypeError('a command must not contain NUL');
   return new Command(constructing, text);
 }
 

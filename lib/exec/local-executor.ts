@@ -63,7 +63,7 @@ export class LocalExecutor extends ShellExecutor {
     }
   }
 
-  async readFile(path: string): Promise<Buffer | null> {
+  protected async readExisting(path: string): Promise<Buffer | null> {
     try {
       return await readFile(path);
     } catch (error) {

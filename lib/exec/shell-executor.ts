@@ -42,6 +42,17 @@ export interface ShellExecutorOptions {
 }
 
 const LOCK_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Linux refuses any single argv string over 128 KiB (MAX_ARG_STRLEN), and `sh -c` takes one. */
+const MAX_COMMAND_BYTES = 128 * 1024 - 1;
+
+export function assertCommandSize(host: string, text: string): void {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_COMMAND_BYTES) {
+    throw new PermanentError(
+      `${host}: a ${bytes}-byte command exceeds the 128 KiB argv limit; send data on stdin, by runScript or putFile`,
+    );
+  }
+}
 const LOCK_BUSY_EXIT = 75; // EX_TEMPFAIL, so flock's timeout is told apart from its other failures
 
 export abstract class ShellExecutor implements Executor {
@@ -61,7 +72,8 @@ export abstract class ShellExecutor implements Executor {
   protected abstract start(cmd: Command): Promise<StartedProcess>;
   /** Creates `path` (which must not exist) with mode 0600 and `content`, flushed to disk. */
   protected abstract writeNewFile(path: string, content: Buffer): Promise<void>;
-  abstract readFile(path: string): Promise<Buffer | null>;
+  /** The content of `path` (already validated), or null when it does not exist. */
+  protected abstract readExisting(path: string): Promise<Buffer | null>;
   abstract close(): Promise<void>;
 
   /** Where a subclass rate-limits; runs immediately by default. */
@@ -77,6 +89,11 @@ export abstract class ShellExecutor implements Executor {
     const body = isCommandList(commands) ? script(...commands) : commands;
     const text = body.text.startsWith('set -eu\n') ? body.text : script(body).text;
     return this.run(sh`sh -s`, { ...opts, stdin: text });
+  }
+
+  readFile(path: string): Promise<Buffer | null> {
+    files.assertAbsolutePath(path);
+    return this.schedule(() => this.readExisting(path));
   }
 
   async putFile(path: string, content: string | Buffer, opts: PutFileOptions = {}): Promise<{ changed: boolean }> {
@@ -143,10 +160,16 @@ export abstract class ShellExecutor implements Executor {
         if (stdout.includes('locked\n')) resolve('locked');
       }),
     );
-    const guard = setTimeout(() => holder.kill(), waitMs + 15_000);
+    // flock's own -w should end the wait; this catches a host that stops answering meanwhile.
+    let stalled = false;
+    const guard = setTimeout(() => {
+      stalled = true;
+      holder.kill();
+    }, waitMs + 15_000);
     try {
       const outcome = await Promise.race([locked, holder.exited]);
       if (outcome === 'locked') return;
+      if (stalled) throw new TransientExecError(this.host, 'TIMEOUT', `taking lock ${name} stalled`);
       if (outcome.exitCode === LOCK_BUSY_EXIT) {
         throw new TransientExecError(this.host, 'LOCK_BUSY', `lock ${name} still busy after ${waitMs} ms`);
       }
@@ -160,13 +183,14 @@ export abstract class ShellExecutor implements Executor {
     const { signal, okExitCodes = [0] } = opts;
     const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
     signal?.throwIfAborted();
+    assertCommandSize(this.host, cmd.text);
     const startedAt = performance.now();
     const proc = await this.start(cmd);
     proc.exited.catch(() => undefined); // it may lose the race below
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    proc.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const stdoutChunks: Buffer[] = [];
+    const stderrChunks: Buffer[] = [];
+    proc.stdout.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
+    proc.stderr.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
     proc.stdin.on('error', () => undefined); // a command may exit without reading its stdin
     proc.stdin.end(opts.stdin);
 
@@ -177,7 +201,7 @@ export abstract class ShellExecutor implements Executor {
         proc.kill();
         reject(
           new TransientExecError(this.host, 'TIMEOUT', `command killed after ${timeoutMs} ms`, {
-            stderr: Buffer.concat(stderr).toString(),
+            stderr: Buffer.concat(stderrChunks).toString(),
           }),
         );
       }, timeoutMs);
@@ -198,8 +222,8 @@ export abstract class ShellExecutor implements Executor {
     const result = {
       exitCode: exit.exitCode,
       signal: exit.signal,
-      stdout: Buffer.concat(stdout).toString(),
-      stderr: Buffer.concat(stderr).toString(),
+      stdout: Buffer.concat(stdoutChunks).toString(),
+      stderr: Buffer.concat(stderrChunks).toString(),
     };
     if (result.exitCode !== null && okExitCodes.includes(result.exitCode)) {
       const { exitCode, stdout, stderr } = result;

@@ -2,13 +2,15 @@
  * The executor for a remote host: commands as exec channels, files over SFTP, all through
  * one connection pool and one rate limiter per host.
  */
+import { PassThrough, type Readable } from 'node:stream';
+import { inspect } from 'node:util';
 import Bottleneck from 'bottleneck';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { PermanentError } from '../../queues/errors.ts';
 import { sh, type Command } from './command.ts';
 import { TransientExecError } from './errors.ts';
 import { SshPool, type HostSpec, type Lease, type PoolOptions } from './ssh-pool.ts';
-import { ShellExecutor, type ProcessExit, type ShellExecutorOptions, type StartedProcess } from './shell-executor.ts';
+import { assertCommandSize, ShellExecutor, type ProcessExit, type ShellExecutorOptions, type StartedProcess } from './shell-executor.ts';
 
 export interface SshExecutorOptions extends PoolOptions, ShellExecutorOptions {
   /** Commands in flight per host in this process. */
@@ -18,6 +20,7 @@ export interface SshExecutorOptions extends PoolOptions, ShellExecutorOptions {
 }
 
 const SFTP_NO_SUCH_FILE = 2;
+const PID_LINE = 'up-session-pid:';
 const WRITE_CHUNK = 32 * 1024;
 const WRITES_IN_FLIGHT = 16;
 
@@ -25,6 +28,7 @@ export class SshExecutor extends ShellExecutor {
   readonly host: string;
   readonly pool: SshPool;
   private readonly limiter: Bottleneck;
+  private closed = false;
 
   constructor(spec: HostSpec, options: SshExecutorOptions = {}) {
     super(options);
@@ -33,27 +37,38 @@ export class SshExecutor extends ShellExecutor {
     this.limiter = new Bottleneck({ maxConcurrent: options.maxConcurrent ?? 8, minTime: options.minTimeMs ?? 0 });
   }
 
+  toJSON(): Record<string, unknown> {
+    return { executor: 'ssh', ...this.pool.toJSON() };
+  }
+
+  [inspect.custom](): string {
+    return `SshExecutor ${JSON.stringify(this.toJSON())}`;
+  }
+
   protected override schedule<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new TransientExecError(this.host, 'CLOSED', 'executor is closed'));
     return this.limiter.schedule(work);
   }
 
   protected async start(cmd: Command): Promise<StartedProcess> {
+    const wrapped = wrapWithPid(cmd);
+    assertCommandSize(this.host, wrapped.text);
     const lease = await this.pool.acquire();
     let channel: ClientChannel;
+    let exit: ProcessExit | undefined;
     try {
-      // Run under sh whatever the account's login shell is, so a command means the same
-      // on every host (and locally).
-      channel = await new Promise<ClientChannel>((resolve, reject) =>
-        lease.client.exec(sh`exec sh -c ${cmd.text}`.text, (error, stream) => (error ? reject(error) : resolve(stream))),
+      // The exit status can arrive in the same packet batch as the channel confirmation, before
+      // an awaiting caller resumes: listen for it from inside the callback.
+      channel = await openExec(lease.client, wrapped, (opened) =>
+        opened.once('exit', (code: number | null, signal?: string) => {
+          exit = { exitCode: code ?? null, signal: signal ?? null };
+        }),
       );
     } catch (error) {
       lease.release();
       throw this.channelError(error);
     }
-    let exit: ProcessExit | undefined;
-    channel.on('exit', (code: number | null, signal?: string) => {
-      exit = { exitCode: code ?? null, signal: signal ?? null };
-    });
+    const { stderr, pid } = takePidLine(channel.stderr);
     const exited = new Promise<ProcessExit>((resolve, reject) =>
       channel.once('close', () => {
         lease.release();
@@ -61,20 +76,20 @@ export class SshExecutor extends ShellExecutor {
         else reject(new TransientExecError(this.host, 'CONNECTION_LOST', 'connection lost while the command ran'));
       }),
     );
-    return {
-      stdin: channel,
-      stdout: channel,
-      stderr: channel.stderr,
-      exited,
-      kill: () => {
-        try {
-          channel.signal('KILL'); // sshd delivers it to the session's process group
-        } catch {
-          // channel already gone
-        }
-        channel.close();
-      },
+    const kill = () => {
+      // sshd refuses channel signals for root sessions (no privsep child), and closing a
+      // channel leaves its processes running: kill the session's process group from a
+      // second channel instead. It goes beside the pool's accounting: one short channel,
+      // and the pool stays below MaxSessions.
+      void pid.then((leader) =>
+        openExec(lease.client, sh`kill -KILL -- ${-leader}`).then(
+          (killer) => killer.resume().stderr.resume(),
+          () => undefined,
+        ),
+      );
+      channel.close();
     };
+    return { stdin: channel, stdout: channel, stderr, exited, kill };
   }
 
   protected async writeNewFile(path: string, content: Buffer): Promise<void> {
@@ -89,20 +104,19 @@ export class SshExecutor extends ShellExecutor {
     }, `cannot write ${path}`);
   }
 
-  async readFile(path: string): Promise<Buffer | null> {
-    return this.schedule(() =>
-      this.withSftp(async (sftp) => {
-        try {
-          return await sftpCall<Buffer>((cb) => sftp.readFile(path, cb));
-        } catch (error) {
-          if ((error as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return null;
-          throw error;
-        }
-      }, `cannot read ${path}`),
-    );
+  protected readExisting(path: string): Promise<Buffer | null> {
+    return this.withSftp(async (sftp) => {
+      try {
+        return await sftpCall<Buffer>((cb) => sftp.readFile(path, cb));
+      } catch (error) {
+        if ((error as { code?: unknown }).code === SFTP_NO_SUCH_FILE) return null;
+        throw error;
+      }
+    }, `cannot read ${path}`);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool.close();
     await this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
   }
@@ -140,6 +154,48 @@ export class SshExecutor extends ShellExecutor {
       cause: error,
     });
   }
+}
+
+/**
+ * Runs cmd under sh whatever the account's login shell is (a command means the same on every
+ * host and locally), after reporting the session leader's PID on stderr: the session leader
+ * heads the process group that kill() has to take down.
+ */
+function wrapWithPid(cmd: Command): Command {
+  return sh`printf ${PID_LINE + '%s\n'} "$$" >&2; exec sh -c ${cmd.text}`;
+}
+
+/** Strips the PID line off stderr; the returned stream carries the command's own stderr. */
+function takePidLine(raw: Readable): { stderr: Readable; pid: Promise<number> } {
+  const stderr = new PassThrough();
+  let head = '';
+  let resolvePid!: (pid: number) => void;
+  const pid = new Promise<number>((resolve) => (resolvePid = resolve));
+  const onHead = (chunk: Buffer) => {
+    head += chunk.toString('latin1');
+    const newline = head.indexOf('\n');
+    if (newline === -1) return;
+    raw.off('data', onHead).off('end', onEarlyEnd);
+    const line = head.slice(0, newline);
+    const leader = Number(line.slice(PID_LINE.length));
+    if (line.startsWith(PID_LINE) && Number.isInteger(leader) && leader > 1) resolvePid(leader);
+    const rest = Buffer.from(head.slice(newline + 1), 'latin1');
+    if (rest.length) stderr.write(rest);
+    raw.pipe(stderr);
+  };
+  const onEarlyEnd = () => stderr.end(Buffer.from(head, 'latin1'));
+  raw.on('data', onHead).once('end', onEarlyEnd);
+  return { stderr, pid };
+}
+
+function openExec(client: Lease['client'], cmd: Command, onOpen?: (channel: ClientChannel) => void): Promise<ClientChannel> {
+  return new Promise<ClientChannel>((resolve, reject) =>
+    client.exec(cmd.text, (error, channel) => {
+      if (error) return reject(error);
+      onOpen?.(channel);
+      resolve(channel);
+    }),
+  );
 }
 
 function sftpCall<T = void>(call: (cb: (error: Error | null | undefined, value: T) => void) => void): Promise<T> {

@@ -3,29 +3,11 @@
  * A lease is one channel slot on a live connection; slots stay below sshd's MaxSessions, a
  * second connection opens when the first is full, and a connection closes only when idle.
  */
-import { createHash } from 'node:crypto';
-import type { Duplex } from 'node:stream';
-import ssh2, { type ConnectConfig } from 'ssh2';
-import { PermanentError } from '../../queues/errors.ts';
-import { AuthenticationError, HostKeyMismatchError, TransientExecError } from './errors.ts';
+import { inspect } from 'node:util';
+import { TransientExecError } from './errors.ts';
+import { assertHostSpec, Client, connectClient, type HostSpec, type Tunnel } from './ssh-connect.ts';
 
-// ssh2 is CommonJS whose exports Node cannot list statically: take them from the default export.
-const { Client, utils } = ssh2;
-type Client = InstanceType<typeof Client>;
-
-export interface HostSpec {
-  /** For messages and metrics; not resolved. */
-  name: string;
-  address: string;
-  port?: number;
-  username: string;
-  /** The key itself (the caller reads it from its *_FILE path); never logged. */
-  privateKey: Buffer;
-  /** The pinned host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:<base64>`. */
-  hostKeySha256: string;
-  /** Reach this host through another one (ssh -J). */
-  jump?: HostSpec;
-}
+export { fetchHostKey, fingerprintSha256, type HostSpec } from './ssh-connect.ts';
 
 export interface PoolOptions {
   connectTimeoutMs?: number;
@@ -47,10 +29,6 @@ const DEFAULTS: Required<PoolOptions> = {
   idleTimeoutMs: 30_000,
 };
 
-export function fingerprintSha256(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-
 export interface Lease {
   readonly client: Client;
   /** Gives the slot back; call exactly once, when the channel has closed. */
@@ -63,7 +41,6 @@ class Connection {
   channels = 0;
   /** Connections to other hosts tunnelled through this one; they keep it open. */
   tunnels = 0;
-  ready = false;
   closed = false;
   idleTimer?: NodeJS.Timeout;
   established!: Promise<void>;
@@ -87,22 +64,27 @@ export class SshPool {
   /** Connections opened over the pool's life, for tests and metrics. */
   connectsTotal = 0;
 
-  constructor(
-    private readonly spec: HostSpec,
-    options: PoolOptions = {},
-  ) {
+  /** Holds the private key: a #field, so neither util.inspect nor JSON.stringify reaches it. */
+  readonly #spec: HostSpec;
+
+  constructor(spec: HostSpec, options: PoolOptions = {}) {
+    this.#spec = spec;
     this.host = spec.name;
     this.options = { ...DEFAULTS, ...options };
     if (this.options.maxChannelsPerConnection < 1 || this.options.maxChannelsPerConnection > 9) {
       throw new RangeError('maxChannelsPerConnection must be 1..9 (below sshd MaxSessions 10)');
     }
-    if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(spec.hostKeySha256)) {
-      throw new RangeError(`${spec.name}: hostKeySha256 must look like SHA256:<43 base64 chars>`);
-    }
-    if (utils.parseKey(spec.privateKey) instanceof Error) {
-      throw new PermanentError(`${spec.name}: the private key cannot be parsed (encrypted keys are not supported)`);
-    }
+    assertHostSpec(spec);
     if (spec.jump) this.jumpPool = new SshPool(spec.jump, options);
+  }
+
+  /** What logs may see of a pool: never the key (ssh2 keeps it in each client's config). */
+  toJSON(): Record<string, unknown> {
+    return { host: this.host, ...this.stats };
+  }
+
+  [inspect.custom](): string {
+    return `SshPool ${JSON.stringify(this.toJSON())}`;
   }
 
   get stats(): { connections: number; channels: number; connectsTotal: number } {
@@ -150,7 +132,7 @@ export class SshPool {
   }
 
   /** A socket to address:port opened from this host (for a host behind it). */
-  async openTunnel(address: string, port: number): Promise<{ stream: Duplex; release(): void }> {
+  async openTunnel(address: string, port: number): Promise<Tunnel> {
     const lease = await this.acquire();
     const connection = [...this.connections].find((c) => c.client === lease.client)!;
     // A tunnel is not an sshd session: turn the slot into a tunnel reference.
@@ -164,7 +146,7 @@ export class SshPool {
       this.settle(connection);
     };
     try {
-      const stream = await new Promise<Duplex>((resolve, reject) =>
+      const stream = await new Promise<Tunnel['stream']>((resolve, reject) =>
         connection.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) =>
           error ? reject(error) : resolve(channel),
         ),
@@ -235,7 +217,8 @@ export class SshPool {
     connection.client.on('close', forget);
     // ssh2 emits 'error' before 'close' on a dropped connection; channels see it through 'close'.
     connection.client.on('error', () => undefined);
-    connection.established = this.handshake(connection).catch((error: unknown) => {
+    const tunnel = this.jumpPool && ((address: string, port: number) => this.jumpPool!.openTunnel(address, port));
+    connection.established = connectClient(connection.client, this.#spec, this.options, tunnel).catch((error: unknown) => {
       forget();
       connection.client.destroy();
       throw error;
@@ -243,96 +226,4 @@ export class SshPool {
     connection.established.catch(() => undefined);
     return connection;
   }
-
-  private async handshake(connection: Connection): Promise<void> {
-    const { spec, options } = this;
-    const port = spec.port ?? 22;
-    let offered: string | undefined;
-    let tunnel: { stream: Duplex; release(): void } | undefined;
-    const deadline = AbortSignal.timeout(options.connectTimeoutMs);
-    try {
-      if (this.jumpPool) {
-        tunnel = await raceDeadline(this.jumpPool.openTunnel(spec.address, port), deadline);
-        connection.client.once('close', tunnel.release);
-      }
-      const config: ConnectConfig = {
-        host: spec.address,
-        port,
-        username: spec.username,
-        privateKey: spec.privateKey,
-        sock: tunnel?.stream,
-        readyTimeout: options.connectTimeoutMs,
-        keepaliveInterval: options.keepaliveIntervalMs,
-        keepaliveCountMax: options.keepaliveCountMax,
-        hostVerifier: (key: Buffer) => {
-          offered = fingerprintSha256(key);
-          return offered === spec.hostKeySha256;
-        },
-      };
-      await raceDeadline(
-        new Promise<void>((resolve, reject) => {
-          connection.client.once('ready', resolve).once('error', reject);
-          connection.client.connect(config);
-        }),
-        deadline,
-      );
-      connection.ready = true;
-    } catch (error) {
-      tunnel?.release();
-      if (offered !== undefined && offered !== spec.hostKeySha256) {
-        throw new HostKeyMismatchError(spec.name, spec.hostKeySha256, offered);
-      }
-      if (error instanceof TransientExecError) throw error;
-      if ((error as { level?: string }).level === 'client-authentication') {
-        throw new AuthenticationError(spec.name, spec.username, error);
-      }
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new TransientExecError(spec.name, 'CONNECT_FAILED', `cannot connect to ${spec.address}:${port}: ${reason}`, {
-        cause: error,
-      });
-    }
-  }
-}
-
-async function raceDeadline<T>(work: Promise<T>, deadline: AbortSignal): Promise<T> {
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new Error('connect timeout'));
-    if (deadline.aborted) onAbort();
-    deadline.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    deadline.removeEventListener('abort', onAbort);
-  }
-}
-
-/** The fingerprint a host offers, without authenticating: for pinning a host when it is added. */
-export async function fetchHostKey(address: string, port = 22, timeoutMs = 10_000): Promise<string> {
-  const client = new Client();
-  let offered: string | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      client.on('error', (error) => (offered ? resolve() : reject(error)));
-      client.on('close', () => (offered ? resolve() : reject(new Error(`no host key from ${address}:${port}`))));
-      client.connect({
-        host: address,
-        port,
-        username: 'fetch-host-key',
-        readyTimeout: timeoutMs,
-        hostVerifier: (key: Buffer) => {
-          offered = fingerprintSha256(key);
-          return false; // stop before authenticating
-        },
-      });
-    });
-  } catch (error) {
-    throw new TransientExecError(address, 'CONNECT_FAILED', `cannot fetch host key from ${address}:${port}`, {
-      cause: error,
-    });
-  } finally {
-    client.end();
-  }
-  return offered!;
 }
