@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { Executor } from '../lib/exec/index.ts';
+import type { HostRef } from '../queues/host-ref.ts';
 import type { Operation, PayloadOf, ResultOf } from '../queues/operation.ts';
 
 /** What a handler's `run` gets besides its payload. */
@@ -8,6 +10,8 @@ export interface HandlerContext {
   /** A child logger bound to the job (job id, op, attempt). */
   log: Logger;
   job: { id: string; attempt: number; tenant: string | null; actor: string; target: string | null; generation?: number };
+  /** The executor for a host the message names: pooled per process, rate-limited per host. */
+  connect(host: HostRef): Executor;
 }
 
 export interface Handler<O extends Operation = Operation> {

@@ -3,12 +3,14 @@ import type { Logger } from 'pino';
 import type { Bus } from '../queues/bus.ts';
 import { Envelope } from '../queues/envelope.ts';
 import { SupersededError, classify, describe } from '../queues/errors.ts';
+import type { HostRef } from '../queues/host-ref.ts';
 import type { Operation } from '../queues/operation.ts';
 import type { ReportedStatus, ResultEvent } from '../queues/result-event.ts';
 import { retryDelay } from '../queues/topology.ts';
 import type { Consumer, Delivery } from '../queues/transport.ts';
 import { validator, type Validator } from '../queues/validate.ts';
 import { handlerDuration, timedPublish } from '../lib/metrics.ts';
+import { HostConnector } from './connector.ts';
 import type { Handler } from './define.ts';
 
 export interface HandlerRuntimeOptions {
@@ -19,6 +21,8 @@ export interface HandlerRuntimeOptions {
   log: Logger;
   /** How long shutdown waits for work in flight before aborting it. */
   shutdownGraceMs?: number;
+  /** Reaches hosts; default: SSH with UP_SSH_KEY_FILE, or locally for `local` hosts. */
+  connector?: HostConnector;
 }
 
 export interface HandlerRuntime {
@@ -46,6 +50,7 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
   const shutdown = new AbortController();
   const inFlight = new Set<Promise<void>>();
   const consumers: Consumer[] = [];
+  const connector = options.connector ?? new HostConnector();
 
   for (const handler of options.handlers) {
     const compiled: Compiled = { handler, op: handler.op, payload: validator(handler.op.payload), result: validator(handler.op.result) };
@@ -136,6 +141,7 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
         target: envelope.target ?? null,
         ...(envelope.generation !== undefined ? { generation: envelope.generation } : {}),
       },
+      connect: (host: HostRef) => connector.connect(host),
     };
     // A handler that ignores its signal still loses the race: the attempt ends on time.
     const aborted = new Promise<never>((_, reject) => {
@@ -180,6 +186,7 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
         shutdown.abort(new Error('handler shutting down'));
         await drained;
       }
+      if (!options.connector) await connector.close();
       log.info('handlers stopped');
     },
   };

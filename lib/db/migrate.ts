@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as jobs from './migrations/001-jobs.ts';
+import * as usersHosts from './migrations/002-users-hosts.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -9,6 +10,7 @@ interface Migration {
 /** Migrations in order; listed in code so that they run the same under tsx and in a bundle. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-jobs': jobs,
+  '002-users-hosts': usersHosts,
 };
 
 const source: Knex.MigrationSource<string> = {
