@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../lib/db/connect.ts';
-import { applyResultEvents, recordDeadLetter } from '../lib/db/jobs.ts';
+import { applyResultEvents, recordDeadLetter, type JobRow } from '../lib/db/jobs.ts';
 import { jobsTotal } from '../lib/metrics.ts';
 import { DEAD_OP_HEADER, DEAD_REASON_HEADER, type Bus } from '../queues/bus.ts';
 import { describe } from '../queues/errors.ts';
@@ -11,6 +11,7 @@ import { isFinal } from '../queues/job-status.ts';
 import { ResultEvent } from '../queues/result-event.ts';
 import type { Consumer, Delivery } from '../queues/transport.ts';
 import { validator } from '../queues/validate.ts';
+import { observers } from './observers.ts';
 
 const resultValidator = validator<ResultEvent>(ResultEvent);
 
@@ -82,7 +83,22 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
       }
     }
     for (const event of events) if (isFinal(event.status)) jobsTotal.inc({ op: event.op, outcome: event.status });
+    await observe(events);
     batch.forEach((d) => d.ack());
+  }
+
+  /** Hands final outcomes to the observers of their operations (observed resource state). */
+  async function observe(events: ResultEvent[]): Promise<void> {
+    const observed = events.filter((e) => isFinal(e.status) && observers[e.op]);
+    if (observed.length === 0) return;
+    const jobs = new Map<string, JobRow>((await db('jobs').whereIn('id', observed.map((e) => e.jobId)).catch(() => [])).map((j: JobRow) => [j.id, j]));
+    for (const event of observed) {
+      const job = jobs.get(event.jobId);
+      if (!job) continue;
+      await observers[event.op](db, job, event).catch((error) =>
+        log.error({ jobId: event.jobId, op: event.op, err: describe(error) }, 'could not record the observed state of a job'),
+      );
+    }
   }
 
   async function applyOneByOne(events: ResultEvent[]): Promise<void> {
