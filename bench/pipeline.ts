@@ -180,7 +180,7 @@ export async function benchPipeline(options: { messages?: number } = {}) {
       return p;
     };
     await start(['recorder'], /recorder consuming/);
-    await start(['handler', 'system.ping', '--concurrency', '64'], /handlers consuming/);
+    await start(['handler', 'system.ping'], /handlers consuming/);
     const b = await handlerPath(vhost.url, db, n);
     console.log(line('(b) handler path: runtime + results + recorder', { 'jobs/s': b.rate, p50_ms: b.p50, p99_ms: b.p99 }));
 

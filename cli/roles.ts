@@ -77,7 +77,7 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     const runtime = await startHandlers({
       bus,
       handlers: options.handlers ?? [],
-      concurrency: options.concurrency ?? 16,
+      concurrency: options.concurrency,
       log: log.child({ component: 'handler' }),
     });
     stops.unshift(() => runtime.stop());

@@ -16,8 +16,8 @@ import type { Handler } from './define.ts';
 export interface HandlerRuntimeOptions {
   bus: Bus;
   handlers: readonly Handler[];
-  /** Messages in flight per operation (the consumer's prefetch). */
-  concurrency: number;
+  /** Messages in flight per operation (the consumer's prefetch); default: the operation's own. */
+  concurrency?: number;
   log: Logger;
   /** How long shutdown waits for work in flight before aborting it. */
   shutdownGraceMs?: number;
@@ -54,13 +54,13 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
 
   for (const handler of options.handlers) {
     const compiled: Compiled = { handler, op: handler.op, payload: validator(handler.op.payload), result: validator(handler.op.result) };
-    const consumer = await bus.consumeOp(handler.op.name, options.concurrency, (delivery) => {
+    const consumer = await bus.consumeOp(handler.op.name, options.concurrency ?? handler.op.concurrency, (delivery) => {
       const work = processDelivery(compiled, delivery).finally(() => inFlight.delete(work));
       inFlight.add(work);
     });
     consumers.push(consumer);
   }
-  log.info({ ops: options.handlers.map((h) => h.op.name), concurrency: options.concurrency }, 'handlers consuming');
+  log.info({ ops: options.handlers.map((h) => h.op.name), concurrency: options.concurrency ?? 'per operation' }, 'handlers consuming');
 
   async function processDelivery(c: Compiled, delivery: Delivery): Promise<void> {
     let envelope: Envelope;

@@ -27,6 +27,8 @@ export interface Operation<P extends TSchema = TSchema, R extends TSchema = TSch
   result: R;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Messages in flight per handler process (its prefetch); work that waits on hosts wants few, pure work many. */
+  concurrency: number;
   queue: QueueSettings;
 }
 
@@ -36,13 +38,14 @@ export type ResultOf<O extends Operation> = Static<O['result']>;
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] };
 export const DEFAULT_QUEUE: QueueSettings = { deliveryLimit: 5, deadLetter: true };
 
-type OperationInit<P extends TSchema, R extends TSchema> = Omit<Operation<P, R>, 'retry' | 'queue' | 'version' | 'timeoutMs'> &
-  Partial<Pick<Operation<P, R>, 'retry' | 'version' | 'timeoutMs'>> & { queue?: Partial<QueueSettings> };
+type OperationInit<P extends TSchema, R extends TSchema> = Omit<Operation<P, R>, 'retry' | 'queue' | 'version' | 'timeoutMs' | 'concurrency'> &
+  Partial<Pick<Operation<P, R>, 'retry' | 'version' | 'timeoutMs' | 'concurrency'>> & { queue?: Partial<QueueSettings> };
 
 export function defineOperation<P extends TSchema, R extends TSchema>(init: OperationInit<P, R>): Operation<P, R> {
   return {
     version: 1,
     timeoutMs: 60_000,
+    concurrency: 16,
     ...init,
     retry: init.retry ?? DEFAULT_RETRY,
     queue: { ...DEFAULT_QUEUE, ...init.queue },

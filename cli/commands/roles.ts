@@ -29,8 +29,8 @@ async function runUntilSignalled(roles: Role[], extra: Partial<RoleOptions> = {}
 export const serve: CommandModule = {
   command: 'serve',
   describe: 'run every role in one process (without UP_DATABASE_URL/UP_AMQP_URL: embedded PGlite and in-process bus)',
-  builder: (y) => y.option('concurrency', { type: 'number', default: 16, describe: 'messages in flight per operation' }),
-  handler: (argv) => runUntilSignalled(['gateway', 'handlers', 'recorder', 'scheduler'], { handlers, concurrency: argv.concurrency as number }),
+  builder: (y) => y.option('concurrency', { type: 'number', describe: "messages in flight per operation (default: each operation's own)" }),
+  handler: (argv) => runUntilSignalled(['gateway', 'handlers', 'recorder', 'scheduler'], { handlers, concurrency: argv.concurrency as number | undefined }),
 };
 
 export const gateway: CommandModule = {
@@ -45,7 +45,7 @@ export const handler: CommandModule = {
   builder: (y) =>
     y
       .positional('ops', { type: 'string', array: true, describe: 'operation names or globs' })
-      .option('concurrency', { type: 'number', default: 16, describe: 'messages in flight per operation' }),
+      .option('concurrency', { type: 'number', describe: "messages in flight per operation (default: each operation's own)" }),
   handler: async (argv) => {
     let ops;
     try {
@@ -54,7 +54,7 @@ export const handler: CommandModule = {
       throw new CliError((error as Error).message);
     }
     const chosen = handlers.filter((h) => ops.includes(h.op));
-    await runUntilSignalled(['handlers'], { handlers: chosen, concurrency: argv.concurrency as number });
+    await runUntilSignalled(['handlers'], { handlers: chosen, concurrency: argv.concurrency as number | undefined });
   },
 };
 

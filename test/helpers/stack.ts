@@ -32,7 +32,6 @@ export async function startStack(options: { databaseUrl?: string; amqpUrl?: stri
     log: createLogger(config.logLevel),
     roles: new Set(options.roles ?? ['gateway', 'handlers', 'recorder', 'scheduler']),
     handlers,
-    concurrency: 16,
     inMemoryDatabase: !options.databaseUrl,
   });
   return {
