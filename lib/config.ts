@@ -18,6 +18,8 @@ export interface Config {
   canaryIntervalMs: number;
   canaryTimeoutMs: number;
   reconcileIntervalMs: number;
+  healthIntervalMs: number;
+  alarmWebhookUrl: string | null;
 }
 
 export interface ClientConfig {
@@ -85,6 +87,8 @@ export function loadConfig(env: Env = process.env): Config {
     canaryIntervalMs: integer(env, 'UP_CANARY_INTERVAL_MS', 60_000, 100, 86_400_000),
     canaryTimeoutMs: integer(env, 'UP_CANARY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     reconcileIntervalMs: integer(env, 'UP_RECONCILE_INTERVAL_MS', 5_000, 50, 3_600_000),
+    healthIntervalMs: integer(env, 'UP_HEALTH_INTERVAL_MS', 300_000, 100, 86_400_000),
+    alarmWebhookUrl: url(env, 'UP_ALARM_WEBHOOK_URL', ['http:', 'https:']),
   };
 }
 

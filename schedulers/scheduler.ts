@@ -5,15 +5,23 @@ import type { Outbox } from '../gateway/outbox.ts';
 import { describe } from '../queues/errors.ts';
 import { systemPing } from '../queues/ops/system-ping.ts';
 import type { Leadership } from './leader.ts';
+import { recordCheck } from '../lib/db/health.ts';
+import type { Bus } from '../queues/bus.ts';
+import { FAIL_AFTER } from '../gateway/health-observer.ts';
+import { publishHealthRound } from './health.ts';
+import { deliverAlarms } from './notifier.ts';
 
 export interface SchedulerOptions {
   db: Knex;
+  bus: Bus;
   outbox: Outbox;
   leadership: Leadership;
   log: Logger;
   reconcileIntervalMs: number;
   canaryIntervalMs: number;
   canaryTimeoutMs: number;
+  healthIntervalMs: number;
+  alarmWebhookUrl: string | null;
 }
 
 export interface Scheduler {
@@ -48,21 +56,36 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     const started = Date.now();
     const { job } = await outbox.submit({ op: systemPing, payload: {}, actor: 'system:scheduler', tenant: null });
     const deadline = started + options.canaryTimeoutMs;
+    const pipeline = { type: 'pipeline', key: 'system.ping' };
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(250, options.canaryTimeoutMs)));
       const now = await getJob(db, job.id);
       if (now?.status === 'succeeded') {
-        log.debug({ jobId: job.id, ms: Date.now() - started }, 'canary came back');
+        const ms = Date.now() - started;
+        log.debug({ jobId: job.id, ms }, 'canary came back');
+        await recordCheck(db, { resource: pipeline, healthy: true, problems: [], measurements: { roundTripMs: ms } }, new Date(), { failAfter: FAIL_AFTER });
         return;
       }
     }
     log.error({ jobId: job.id, timeoutMs: options.canaryTimeoutMs }, 'the system.ping canary did not come back in time: the pipeline is not healthy');
+    const message = `the system.ping canary did not come back within ${options.canaryTimeoutMs} ms (job ${job.id})`;
+    await recordCheck(db, { resource: pipeline, healthy: false, problems: [{ cause: 'canary-timeout', message }], measurements: {} }, new Date(), { failAfter: FAIL_AFTER });
   }, onError('canary'));
+
+  const rounds = new AbortController();
+  const stopHealth = every(options.healthIntervalMs, leadership, async () => {
+    await publishHealthRound({ db, bus: options.bus, log, intervalMs: options.healthIntervalMs, signal: rounds.signal });
+  }, onError('health'));
+
+  const stopNotifier = every(1_000, leadership, async () => {
+    await deliverAlarms({ db, webhookUrl: options.alarmWebhookUrl, log });
+  }, onError('alarms'));
 
   log.info({ reconcileIntervalMs: options.reconcileIntervalMs, canaryIntervalMs: options.canaryIntervalMs }, 'scheduler started');
   return {
     async stop() {
-      await Promise.all([stopReconciler(), stopCanary()]);
+      rounds.abort();
+      await Promise.all([stopReconciler(), stopCanary(), stopHealth(), stopNotifier()]);
     },
   };
 }

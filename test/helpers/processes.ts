@@ -27,7 +27,7 @@ export function spawnUp(args: string[], env: Record<string, string>): UpProcess 
   return {
     child,
     output: () => text,
-    waitFor(pattern, timeoutMs = 30_000) {
+    waitFor(pattern, timeoutMs = 90_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           if (pattern.test(text)) {
