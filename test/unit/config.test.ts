@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadClientConfig, loadConfig } from '../../lib/config.ts';
+
+test('defaults: embedded database, in-process bus, loopback port 8470', () => {
+  const config = loadConfig({ HOME: '/home/x' });
+  assert.equal(config.databaseUrl, null);
+  assert.equal(config.amqpUrl, null);
+  assert.equal(config.httpHost, '127.0.0.1');
+  assert.equal(config.httpPort, 8470);
+  assert.match(config.dataDir, /\/up$/);
+});
+
+test('a bad variable stops the start with a message naming it', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ UP_DATABASE_URL: 'mysql://x' }, /UP_DATABASE_URL must start with postgres:/],
+    [{ UP_AMQP_URL: 'not a url' }, /UP_AMQP_URL is not a valid URL/],
+    [{ UP_HTTP_PORT: '70000' }, /UP_HTTP_PORT must be an integer between 0 and 65535/],
+    [{ UP_HTTP_PORT: '80; rm -rf /' }, /UP_HTTP_PORT/],
+    [{ UP_DATA_DIR: 'relative/dir' }, /UP_DATA_DIR must be an absolute path/],
+    [{ UP_ADMIN_TOKEN: 'short' }, /UP_ADMIN_TOKEN must be 24 to 256 characters/],
+    [{ UP_LOG_LEVEL: 'loud' }, /UP_LOG_LEVEL must be one of/],
+    [{ UP_HTTP_HOST: 'host name' }, /UP_HTTP_HOST/],
+    [{ UP_ALARM_WEBHOOK_URL: 'ftp://x' }, /UP_ALARM_WEBHOOK_URL must start with http:/],
+  ];
+  for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+});
+
+test('the client finds the gateway from UP_URL, trailing slashes trimmed', () => {
+  assert.equal(loadClientConfig({ UP_URL: 'http://gw.example.net:8470/' }).url, 'http://gw.example.net:8470');
+  assert.equal(loadClientConfig({}).url, 'http://127.0.0.1:8470');
+  assert.throws(() => loadClientConfig({ UP_URL: '::nope' }), /UP_URL is not a valid URL/);
+});
