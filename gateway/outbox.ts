@@ -12,6 +12,8 @@ export interface Submission {
   payload: unknown;
   actor: string;
   tenant: string | null;
+  /** users.id of the job's owner (who may see it); null: admins only. */
+  ownerId?: string | null;
   idempotencyKey?: string | null;
   correlationId?: string;
   retryOf?: string;
@@ -51,6 +53,7 @@ export class Outbox {
       retry_of: s.retryOf ?? null,
       target: s.target ?? null,
       generation: s.generation ?? null,
+      owner_id: s.ownerId ?? null,
     };
     // A lone INSERT is atomic by itself; a transaction only when other writes go with it.
     const outcome = s.alsoInTransaction

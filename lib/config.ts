@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,6 +21,8 @@ export interface Config {
   reconcileIntervalMs: number;
   healthIntervalMs: number;
   alarmWebhookUrl: string | null;
+  /** Proxies in front of the gateway whose X-Forwarded-For is believed (addresses or CIDRs). */
+  trustProxy: string[];
 }
 
 export interface ClientConfig {
@@ -56,6 +59,18 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return Number(value);
 }
 
+function addressList(env: Env, name: string): string[] {
+  const entries = (env[name] ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    if (!family || extra !== undefined || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)))) {
+      throw new ConfigError(`${name} must be a comma-separated list of addresses or CIDRs (bad entry "${entry}")`);
+    }
+  }
+  return entries;
+}
+
 function dataDir(env: Env): string {
   const value = env.UP_DATA_DIR?.trim();
   if (value) {
@@ -89,6 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileIntervalMs: integer(env, 'UP_RECONCILE_INTERVAL_MS', 5_000, 50, 3_600_000),
     healthIntervalMs: integer(env, 'UP_HEALTH_INTERVAL_MS', 300_000, 100, 86_400_000),
     alarmWebhookUrl: url(env, 'UP_ALARM_WEBHOOK_URL', ['http:', 'https:']),
+    trustProxy: addressList(env, 'UP_TRUST_PROXY'),
   };
 }
 

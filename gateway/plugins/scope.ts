@@ -1,7 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import type { FastifyRequest } from 'fastify';
 import type { Caller } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, notFound } from './errors.ts';
+
+/**
+ * How a route declares who may call it (fastify route `config`):
+ * - `owned: {...}`: a route of a resource users own. With `idParam`, the row is looked up
+ *   here, before the handler runs, and another user's row answers 404 (existence never leaks).
+ *   Without `idParam` it lists (GET) or creates (POST); the list query goes through
+ *   `scopeToCaller`, and a create takes the owner from `ownerOf(request)`, never from the body.
+ * - `access: 'caller'`: any authenticated caller; the route scopes its data to the caller itself.
+ * - `access: 'admin'` (also what a route without any declaration gets): admins only, 403 for users.
+ */
+export interface OwnedRoute {
+  /** Plural, as in the API (`websites`); names the resource in 404s and in the isolation matrix. */
+  kind: string;
+  table: string;
+  /** The path parameter holding the resource id (item routes). */
+  idParam?: string;
+  /** Default `id`. */
+  idColumn?: string;
+  /** Default `owner_id`. */
+  ownerColumn?: string;
+}
+
+export type Access = 'admin' | 'caller';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+    owned?: OwnedRoute;
+  }
+  interface FastifyInstance {
+    /** Every `/v1` route with its declaration: what the isolation matrix test walks. */
+    routeAccess: RouteAccess[];
+  }
+}
+
+export interface RouteAccess {
+  method: string;
+  url: string;
+  access: Access;
+  owned: OwnedRoute | null;
+}
+
+const OWNER_FIELDS = ['owner', 'owner_id', 'ownerId', 'ownerName'];
+
+/** Admins may pass; users are refused. Routes without a declaration are admin-only. */
+export const accessOf = (config: { access?: Access; owned?: OwnedRoute } | undefined): Access =>
+  config?.owned ? 'caller' : (config?.access ?? 'admin');
 
 /**
  * The one place where a query is narrowed to what the caller may see: admins see all,
@@ -12,7 +59,51 @@ export function scopeToCaller<Q extends Knex.QueryBuilder>(query: Q, caller: Cal
   return query;
 }
 
+/** The owner of anything the caller creates: always the caller. */
+export const ownerOf = (request: FastifyRequest): string => request.caller.userId;
+
 /** Admin-only routes answer 403 to users: the route is public knowledge, the resource is not. */
 export function requireAdmin(request: FastifyRequest): void {
   if (request.caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs an admin token');
 }
+
+/** Installs the access rules for every route registered after it. Call right after auth. */
+export function enforceAccess(app: FastifyInstance, options: { db: Knex }): void {
+  const table: RouteAccess[] = [];
+  app.decorate('routeAccess', table);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/v1/')) return;
+    const config = route.config as { access?: Access; owned?: OwnedRoute } | undefined;
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      table.push({ method, url: route.url, access: accessOf(config), owned: config?.owned ?? null });
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/') || request.is404) return;
+    if (accessOf(request.routeOptions.config) === 'admin') requireAdmin(request);
+  });
+
+  // Before validation, so that an owner field is refused even where the schema would ignore it.
+  app.addHook('preValidation', async (request) => {
+    if (!request.url.startsWith('/v1/') || !request.body || typeof request.body !== 'object') return;
+    const field = OWNER_FIELDS.find((f) => Object.hasOwn(request.body as object, f));
+    if (field) throw new HttpError(400, 'bad_request', `body/${field} is not accepted: the owner is always the caller`);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    const owned = request.routeOptions.config?.owned;
+    if (!owned?.idParam || request.is404) return;
+    const id = (request.params as Record<string, string>)[owned.idParam];
+    const ownerColumn = owned.ownerColumn ?? 'owner_id';
+    const row: Record<string, unknown> | undefined = await options.db(owned.table)
+      .where(owned.idColumn ?? 'id', id)
+      .first(ownerColumn);
+    if (!row || (request.caller.role !== 'admin' && row[ownerColumn] !== request.caller.userId)) {
+      throw notFound(singular(owned.kind));
+    }
+  });
+}
+
+const singular = (kind: string) => kind.replace(/ies$/, 'y').replace(/s$/, '');

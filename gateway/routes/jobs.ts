@@ -1,15 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
-import { getJob, jobEvents, listJobs } from '../../lib/db/jobs.ts';
+import { getJob, jobEvents, type JobRow } from '../../lib/db/jobs.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
 import { findOperation } from '../../queues/catalogue.ts';
 import { isFinal } from '../../queues/job-status.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, notFound } from '../plugins/errors.ts';
+import { scopeToCaller, type OwnedRoute } from '../plugins/scope.ts';
 import { errorResponses } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { accepted } from './accepted.ts';
+
+/** Jobs belong to whoever the change was for (owner_id); admins see all. */
+const JOBS: OwnedRoute = { kind: 'jobs', table: 'jobs' };
+const JOB: OwnedRoute = { ...JOBS, idParam: 'id' };
 
 const JobId = Type.Object({ id: Type.String({ pattern: UUID_PATTERN, description: 'job id' }) });
 
@@ -17,6 +22,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
   app.get(
     '/v1/jobs',
     {
+      config: { owned: JOBS },
       schema: {
         operationId: 'listJobs',
         tags: ['jobs'],
@@ -35,7 +41,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     },
     async (request) => {
       const { status, op, limit, before } = request.query as { status?: never; op?: string; limit: number; before?: string };
-      const rows = await listJobs(db, { status, op, before, limit: limit + 1 });
+      const query = scopeToCaller(db('jobs').orderBy('id', 'desc').limit(limit + 1), request.caller);
+      if (status) query.where('status', status);
+      if (op) query.where('op', op);
+      if (before) query.where('id', '<', before);
+      const rows: JobRow[] = await query;
       const page = rows.slice(0, limit);
       return { items: page.map((r) => jobView(r)), next: rows.length > limit ? page[page.length - 1].id : null };
     },
@@ -44,6 +54,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
   app.get(
     '/v1/jobs/:id',
     {
+      config: { owned: JOB },
       schema: {
         operationId: 'getJob',
         tags: ['jobs'],
@@ -69,6 +80,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
   app.post(
     '/v1/jobs/:id/retry',
     {
+      config: { owned: JOB },
       schema: {
         operationId: 'retryJob',
         tags: ['jobs'],
@@ -90,6 +102,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         payload: job.payload,
         actor: request.caller.actor,
         tenant: job.tenant,
+        ownerId: job.owner_id,
         correlationId: job.correlation_id,
         retryOf: job.id,
         target: job.target,

@@ -28,6 +28,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
         payload: request.body ?? {},
         actor: request.caller.actor,
         tenant: request.caller.tenant,
+        ownerId: request.caller.userId,
         idempotencyKey: request.headers['idempotency-key'] ?? null,
       });
       return accepted(reply, job);

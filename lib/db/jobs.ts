@@ -15,6 +15,8 @@ export interface JobRow {
   max_attempts: number;
   correlation_id: string;
   idempotency_key: string | null;
+  /** users.id of whoever the change was for: they may see the job (admins see all). */
+  owner_id: string | null;
   retry_of: string | null;
   target: string | null;
   generation: number | null;
@@ -40,7 +42,7 @@ export interface JobEventRow {
 }
 
 export type NewJob = Pick<JobRow, 'id' | 'op' | 'payload_version' | 'tenant' | 'actor' | 'payload' | 'max_attempts' | 'correlation_id'> &
-  Partial<Pick<JobRow, 'idempotency_key' | 'retry_of' | 'target' | 'generation' | 'deadline'>>;
+  Partial<Pick<JobRow, 'idempotency_key' | 'owner_id' | 'retry_of' | 'target' | 'generation' | 'deadline'>>;
 
 const FINAL = [...FINAL_STATUSES];
 
@@ -112,22 +114,6 @@ export function getJob(db: Knex, id: string): Promise<JobRow | undefined> {
 
 export function jobEvents(db: Knex, id: string): Promise<JobEventRow[]> {
   return db('job_events').where({ job_id: id }).orderBy([{ column: 'at' }, { column: 'id' }]);
-}
-
-export interface JobFilter {
-  status?: JobStatus;
-  op?: string;
-  /** Only jobs created before this id (UUIDv7 ids sort by time): the next page's cursor. */
-  before?: string;
-  limit: number;
-}
-
-export function listJobs(db: Knex, filter: JobFilter): Promise<JobRow[]> {
-  const query = db('jobs').orderBy('id', 'desc').limit(filter.limit);
-  if (filter.status) query.where('status', filter.status);
-  if (filter.op) query.where('op', filter.op);
-  if (filter.before) query.where('id', '<', filter.before);
-  return query;
 }
 
 /**

@@ -22,8 +22,15 @@ test('a bad variable stops the start with a message naming it', () => {
     [{ UP_LOG_LEVEL: 'loud' }, /UP_LOG_LEVEL must be one of/],
     [{ UP_HTTP_HOST: 'host name' }, /UP_HTTP_HOST/],
     [{ UP_ALARM_WEBHOOK_URL: 'ftp://x' }, /UP_ALARM_WEBHOOK_URL must start with http:/],
+    [{ UP_TRUST_PROXY: '127.0.0.1,10.0.0.0/33' }, /UP_TRUST_PROXY .*bad entry "10.0.0.0\/33"/],
+    [{ UP_TRUST_PROXY: 'everyone' }, /UP_TRUST_PROXY/],
   ];
   for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+});
+
+test('trusted proxies: addresses and CIDRs of both families', () => {
+  assert.deepEqual(loadConfig({ UP_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8' }).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8']);
+  assert.deepEqual(loadConfig({}).trustProxy, []);
 });
 
 test('the client finds the gateway from UP_URL, trailing slashes trimmed', () => {

@@ -1,0 +1,46 @@
+import type { Knex } from 'knex';
+import { v7 } from 'uuid';
+
+export type AuditOutcome = 'ok' | 'denied' | 'rejected' | 'error';
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  user_id: string | null;
+  actor: string | null;
+  token_id: string | null;
+  ip: string;
+  method: string;
+  route: string;
+  resource_id: string | null;
+  job_id: string | null;
+  status_code: number;
+  outcome: AuditOutcome;
+}
+
+export const outcomeOf = (status: number): AuditOutcome =>
+  status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : status < 500 ? 'rejected' : 'error';
+
+export async function recordAudit(db: Knex, entry: Omit<AuditRow, 'id' | 'at'>): Promise<void> {
+  await db('audit').insert({ id: v7(), ...entry });
+}
+
+export interface AuditFilter {
+  /** Only this user's entries (always set for non-admins). */
+  userId?: string;
+  method?: string;
+  outcome?: AuditOutcome;
+  jobId?: string;
+  before?: string;
+  limit: number;
+}
+
+export function listAudit(db: Knex, filter: AuditFilter): Knex.QueryBuilder {
+  const query = db('audit').orderBy('id', 'desc').limit(filter.limit);
+  if (filter.userId) query.where('user_id', filter.userId);
+  if (filter.method) query.where('method', filter.method);
+  if (filter.outcome) query.where('outcome', filter.outcome);
+  if (filter.jobId) query.where('job_id', filter.jobId);
+  if (filter.before) query.where('id', '<', filter.before);
+  return query;
+}

@@ -1,0 +1,220 @@
+/**
+ * The isolation matrix, generated from the gateway's route table: every `/v1` route is
+ * walked as user B against user A's resources. Item routes of owned resources answer B with
+ * 404 (never 403, so existence does not leak), lists never show A's rows, creates refuse an
+ * owner in the body, every other route is admin-only unless it says otherwise, and the admin
+ * sees everything. A route added later is in this matrix by being registered.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { buildGateway } from '../../gateway/app.ts';
+import { Outbox } from '../../gateway/outbox.ts';
+import { ownerOf, scopeToCaller, type OwnedRoute, type RouteAccess } from '../../gateway/plugins/scope.ts';
+import { openDatabase, type Database } from '../../lib/db/connect.ts';
+import { migrateLatest } from '../../lib/db/migrate.ts';
+import { createLogger } from '../../lib/log.ts';
+import { UUID_PATTERN } from '../../lib/ids.ts';
+import { Bus } from '../../queues/bus.ts';
+import { operations } from '../../queues/catalogue.ts';
+import { MemoryTransport } from '../../queues/memory-transport.ts';
+import { systemPing } from '../../queues/ops/system-ping.ts';
+
+const ADMIN = 'matrix-admin-token-0123456789abcdef';
+const WIDGETS: OwnedRoute = { kind: 'widgets', table: 'widgets' };
+const WIDGET: OwnedRoute = { ...WIDGETS, idParam: 'id' };
+
+/** A test-only resource, declared like every real one. */
+const widgetRoutes: FastifyPluginAsyncTypebox<{ db: Database['knex'] }> = async (app, { db }) => {
+  const Id = Type.Object({ id: Type.String({ pattern: UUID_PATTERN }) });
+  app.post('/v1/widgets', { config: { owned: WIDGETS }, schema: { body: Type.Object({ name: Type.String({ pattern: '^[a-z]{1,20}$' }) }, { additionalProperties: false }) } }, async (request, reply) => {
+    const [row] = await db('widgets').insert({ id: randomUUID(), name: request.body.name, owner_id: ownerOf(request) }).returning('*');
+    return reply.code(201).header('location', `/v1/widgets/${row.id}`).send(row);
+  });
+  app.get('/v1/widgets', { config: { owned: WIDGETS } }, async (request) => ({ items: await scopeToCaller(db('widgets').orderBy('id'), request.caller) }));
+  app.get('/v1/widgets/:id', { config: { owned: WIDGET }, schema: { params: Id } }, async (request) => db('widgets').where({ id: request.params.id }).first());
+  app.patch('/v1/widgets/:id', { config: { owned: WIDGET }, schema: { params: Id, body: Type.Object({ name: Type.Optional(Type.String({ pattern: '^[a-z]{1,20}$' })) }, { additionalProperties: false }) } }, async (request) => {
+    if (request.body.name) await db('widgets').where({ id: request.params.id }).update({ name: request.body.name });
+    return db('widgets').where({ id: request.params.id }).first();
+  });
+  app.delete('/v1/widgets/:id', { config: { owned: WIDGET }, schema: { params: Id } }, async (request, reply) => {
+    await db('widgets').where({ id: request.params.id }).delete();
+    return reply.code(204).send();
+  });
+};
+
+type Who = { name: string; id: string; auth: { authorization: string } };
+
+describe('isolation matrix: user B against user A, generated from the route table', () => {
+  let database: Database;
+  let bus: Bus;
+  let app: FastifyInstance;
+  let a: Who;
+  let b: Who;
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  /** Per owned kind: the id of one of A's resources, as its item routes' idParam takes it. */
+  const fixtures = new Map<string, string>();
+  /** What identifies A's rows in any answer. */
+  const aMarkers: string[] = [];
+
+  const call = (method: string, url: string, headers: Record<string, string>, body?: unknown) =>
+    app.inject({ method: method as 'GET', url, headers, ...(body === undefined ? {} : { payload: body as object }) });
+
+  async function userWithToken(name: string): Promise<Who> {
+    const user = await call('POST', '/v1/users', admin, { name });
+    assert.equal(user.statusCode, 201, user.body);
+    const token = await call('POST', '/v1/tokens', admin, { name: 'matrix', user: name });
+    assert.equal(token.statusCode, 201, token.body);
+    return { name, id: user.json().id, auth: { authorization: `Bearer ${token.json().secret}` } };
+  }
+
+  before(async () => {
+    database = openDatabase({ url: null, inMemory: true });
+    await migrateLatest(database.knex);
+    await database.knex.schema.createTable('widgets', (t) => {
+      t.uuid('id').primary();
+      t.uuid('owner_id').notNullable();
+      t.text('name').notNullable();
+    });
+    const log = createLogger('silent');
+    bus = new Bus(new MemoryTransport(), operations);
+    await bus.start();
+    const outbox = new Outbox(database.knex, bus, log);
+    app = await buildGateway({ db: database.knex, bus, outbox, adminToken: ADMIN, log });
+    await app.register(widgetRoutes, { db: database.knex });
+    await app.ready();
+
+    a = await userWithToken('alice');
+    b = await userWithToken('bob');
+    const widget = await call('POST', '/v1/widgets', a.auth, { name: 'secret' });
+    assert.equal(widget.statusCode, 201, widget.body);
+    fixtures.set('widgets', widget.json().id);
+    await call('POST', '/v1/widgets', b.auth, { name: 'mine' });
+    const { job } = await outbox.submit({ op: systemPing, payload: {}, actor: a.name, tenant: a.name, ownerId: a.id });
+    fixtures.set('jobs', job.id);
+    const token = (await call('POST', '/v1/tokens', a.auth, { name: 'second' })).json();
+    fixtures.set('tokens', token.id);
+    aMarkers.push(a.id, widget.json().id, job.id, token.id);
+  });
+
+  after(async () => {
+    await app?.close();
+    await bus?.close();
+    await database?.close();
+  });
+
+  /** A path for the route: A's resource for its idParam, a harmless valid-looking value elsewhere. */
+  function pathOf(route: RouteAccess): string {
+    return route.url.replace(/:([A-Za-z0-9_]+)/g, (_m, param: string) => {
+      if (route.owned?.idParam === param && fixtures.has(route.owned.kind)) return encodeURIComponent(fixtures.get(route.owned.kind)!);
+      return param === 'id' || param.endsWith('Id') ? randomUUID() : 'x1';
+    });
+  }
+
+  const routes = () => app.routeAccess;
+  const isItem = (r: RouteAccess) => Boolean(r.owned?.idParam);
+
+  test('the route table is populated and every owned kind under test has a fixture', () => {
+    const kinds = new Set(routes().flatMap((r) => (r.owned ? [r.owned.kind] : [])));
+    assert.ok(kinds.has('jobs') && kinds.has('widgets') && kinds.has('tokens'));
+    const missing = [...kinds].filter((k) => !fixtures.has(k));
+    // A kind without a fixture is still covered by the default-deny and owner-field rules
+    // below; its own 404s need one of A's rows: add it in `before` when the kind lands.
+    if (missing.length > 0) test.todo?.(`fixtures for ${missing.join(', ')}`);
+  });
+
+  test('without a token every /v1 route answers 401', async () => {
+    for (const route of routes()) {
+      const res = await call(route.method, pathOf(route), {});
+      assert.equal(res.statusCode, 401, `${route.method} ${route.url}`);
+    }
+  });
+
+  test("B gets 404 on every item route of A's resources, and A's rows stay as they were", async () => {
+    const checked: string[] = [];
+    for (const route of routes().filter((r) => isItem(r) && fixtures.has(r.owned!.kind))) {
+      const path = pathOf(route);
+      const res = await call(route.method, path, b.auth, route.method === 'GET' || route.method === 'DELETE' ? undefined : {});
+      if (res.statusCode === 400) {
+        // Validation comes before ownership and answers the same for everyone: nothing leaks.
+        assert.equal((await call(route.method, path, admin, {})).statusCode, 400, `${route.method} ${route.url}`);
+        continue;
+      }
+      assert.equal(res.statusCode, 404, `${route.method} ${route.url} as B: ${res.body}`);
+      assert.ok(!aMarkers.some((m) => m !== fixtures.get(route.owned!.kind) && res.body.includes(m)), 'the 404 says nothing about A');
+      checked.push(`${route.method} ${route.url}`);
+    }
+    assert.ok(checked.includes('GET /v1/jobs/:id') && checked.includes('POST /v1/jobs/:id/retry'));
+    assert.ok(checked.includes('PATCH /v1/widgets/:id') && checked.includes('DELETE /v1/widgets/:id') && checked.includes('DELETE /v1/tokens/:id'));
+    const widget = await database.knex('widgets').where({ id: fixtures.get('widgets') }).first();
+    assert.equal(widget.name, 'secret', "B's PATCH and DELETE changed nothing");
+    const token = await database.knex('tokens').where({ id: fixtures.get('tokens') }).first();
+    assert.equal(token.revoked_at, null, "B could not revoke A's token");
+  });
+
+  test('A and the admin reach the same item routes (GET): the 404 was about B, not the route', async () => {
+    for (const route of routes().filter((r) => isItem(r) && r.method === 'GET' && fixtures.has(r.owned!.kind))) {
+      for (const who of [a.auth, admin]) {
+        const res = await call('GET', pathOf(route), who);
+        assert.equal(res.statusCode, 200, `${route.url}: ${res.body}`);
+      }
+    }
+  });
+
+  test("lists of owned resources never show A's rows to B; A and the admin see them", async () => {
+    for (const route of routes().filter((r) => r.owned && !isItem(r) && r.method === 'GET')) {
+      const asB = await call('GET', pathOf(route), b.auth);
+      assert.equal(asB.statusCode, 200, `${route.url}: ${asB.body}`);
+      for (const marker of aMarkers) assert.ok(!asB.body.includes(marker), `${route.url} shows B something of A's (${marker})`);
+      const fixture = fixtures.get(route.owned!.kind);
+      if (!fixture) continue;
+      assert.ok((await call('GET', pathOf(route), a.auth)).body.includes(fixture), `${route.url}: A sees their own`);
+      assert.ok((await call('GET', pathOf(route), admin)).body.includes(fixture), `${route.url}: the admin sees A's`);
+    }
+  });
+
+  test('no create takes an owner from the body: B cannot create anything owned by A', async () => {
+    for (const route of routes().filter((r) => r.owned && !isItem(r) && r.method === 'POST')) {
+      for (const field of ['owner', 'owner_id', 'ownerId']) {
+        const res = await call('POST', pathOf(route), b.auth, { name: 'stolen', [field]: field === 'owner' ? a.name : a.id });
+        assert.equal(res.statusCode, 400, `${route.url} with ${field}: ${res.body}`);
+        assert.match(res.json().message, /owner is always the caller/);
+      }
+    }
+    const created = await call('POST', '/v1/widgets', b.auth, { name: 'fresh' });
+    assert.equal(created.json().owner_id, b.id, 'what B creates is B’s');
+  });
+
+  test('every route that is not declared owned or caller-scoped is admin-only: 403 for B', async () => {
+    const adminOnly = routes().filter((r) => r.access === 'admin');
+    assert.ok(adminOnly.some((r) => r.url === '/v1/users') && adminOnly.some((r) => r.url === '/v1/dlq'));
+    for (const route of adminOnly) {
+      const res = await call(route.method, pathOf(route), b.auth, route.method === 'GET' ? undefined : {});
+      assert.equal(res.statusCode, 403, `${route.method} ${route.url}: ${res.body}`);
+    }
+  });
+
+  test("B cannot read A's audit entries; A sees their own and the admin sees both", async () => {
+    await call('PATCH', `/v1/widgets/${fixtures.get('widgets')}`, a.auth, { name: 'renamed' });
+    await call('PATCH', `/v1/widgets/${fixtures.get('widgets')}`, a.auth, { name: 'secret' });
+    const page = async (who: Record<string, string>, query = '') => {
+      for (let i = 0; i < 50; i++) {
+        const res = await call('GET', `/v1/audit?limit=500${query}`, who);
+        assert.equal(res.statusCode, 200, res.body);
+        const items = res.json().items as { userId: string | null; route: string }[];
+        if (items.some((e) => e.route === '/v1/widgets/:id')) return items;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return (await call('GET', `/v1/audit?limit=500${query}`, who)).json().items as { userId: string | null; route: string }[];
+    };
+    const asAdmin = await page(admin);
+    assert.ok(asAdmin.some((e) => e.userId === a.id) && asAdmin.some((e) => e.userId === b.id));
+    const asA = await page(a.auth);
+    assert.ok(asA.length > 0 && asA.every((e) => e.userId === a.id));
+    const asB = (await call('GET', '/v1/audit?limit=500&user=alice', b.auth)).json().items as { userId: string }[];
+    assert.ok(asB.every((e) => e.userId === b.id), "B's audit, even filtered by A's name, holds only B's entries");
+  });
+});
