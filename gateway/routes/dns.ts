@@ -1,0 +1,191 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { isIP } from 'node:net';
+import { Type } from 'typebox';
+import type { Knex } from 'knex';
+import {
+  clashingZones, getServerById, getServerByName, isUniqueViolation, listServers, newId, zonesTable, type DnsZoneRow,
+} from '../../lib/db/dns.ts';
+import { getHostByName } from '../../lib/db/hosts.ts';
+import { registerOwnedKind } from '../../lib/db/users.ts';
+import { DnsInputError, normaliseZoneName } from '../../lib/dns/validate.ts';
+import { dnsZoneCreate, dnsZoneDelete } from '../../queues/ops/dns.ts';
+import type { GatewayContext } from '../context.ts';
+import { HttpError, conflict, notFound } from '../plugins/errors.ts';
+import { requireAdmin, scopeToCaller } from '../plugins/scope.ts';
+import { errorResponses } from '../schemas.ts';
+import { accepted } from './accepted.ts';
+import { dnsRecordRoutes } from './dns-records.ts';
+import { zoneServerOf } from './dns-payloads.ts';
+import { DnsServer, DnsServerInput, DnsZone, OWNED_ZONE, OWNED_ZONES, SERVER_NAME_PATTERN, ZoneParam } from './dns-schemas.ts';
+import { serverView, zoneView } from './dns-views.ts';
+
+/** DnsInputError → 400/409/422 naming the field. */
+export function inputError(error: unknown): never {
+  if (error instanceof DnsInputError) throw new HttpError(error.status, error.status === 409 ? 'conflict' : error.status === 422 ? 'unprocessable' : 'bad_request', error.message);
+  throw error;
+}
+
+/** The caller's zone, or 404: another user's zone does not exist for them. */
+export async function findZone(db: Knex, request: FastifyRequest, param: string): Promise<DnsZoneRow> {
+  let name: string;
+  try {
+    name = normaliseZoneName(param, 'params/zone');
+  } catch {
+    throw notFound('zone');
+  }
+  const zone = await scopeToCaller(zonesTable(db), request.caller).where({ name }).first();
+  if (!zone) throw notFound('zone');
+  return zone;
+}
+
+// Deleting a user deletes their zones through the same operation as the API.
+registerOwnedKind({
+  kind: 'dnsZones',
+  table: 'dns_zones',
+  deleteOp: dnsZoneDelete,
+  async payloadOf(db, row) {
+    const server = await getServerById(db, row.server_id as string);
+    if (!server) throw new Error(`the DNS server of zone ${String(row.name)} no longer exists`);
+    return { zone: row.name, server: await zoneServerOf(db, server, row.name as string) };
+  },
+});
+
+export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, context) => {
+  const { db, outbox } = context;
+
+  app.post('/v1/dns/servers', {
+    schema: {
+      operationId: 'createDnsServer', tags: ['dns'], summary: 'Register an authoritative DNS server (admin).',
+      description: 'The TSIG secret is not sent: handlers read it from the file named after the key in UP_TSIG_KEYS_DIR.',
+      body: DnsServerInput, response: { 201: DnsServer, ...errorResponses(400, 401, 403, 409) },
+    },
+  }, async (request, reply) => {
+    requireAdmin(request);
+    const body = request.body;
+    if (!isIP(body.address)) throw new HttpError(400, 'bad_request', 'body/address: must be an IPv4 or IPv6 address');
+    const badSecondary = body.secondaries.findIndex((a) => !isIP(a));
+    if (badSecondary >= 0) throw new HttpError(400, 'bad_request', `body/secondaries/${badSecondary}: must be an IPv4 or IPv6 address`);
+    if (!(await getHostByName(db, body.primary))) throw new HttpError(400, 'bad_request', `body/primary: no host named ${body.primary}`);
+    const row = {
+      id: newId(), name: body.name, primary_host: body.primary, address: body.address, port: body.port, rndc_conf: body.rndcConf,
+      zone_dir: body.zoneDir, key_name: body.keyName, algorithm: body.algorithm ?? 'hmac-sha256',
+      nameserver: body.nameserver?.replace(/\.$/, '').toLowerCase() ?? null, secondaries: JSON.stringify(body.secondaries),
+    };
+    try {
+      await db('dns_servers').insert(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`a DNS server named ${body.name} exists already`);
+      throw error;
+    }
+    return reply.code(201).send(serverView((await getServerByName(db, body.name))!));
+  });
+
+  app.get('/v1/dns/servers', {
+    schema: { operationId: 'listDnsServers', tags: ['dns'], summary: 'DNS servers (admin).', response: { 200: Type.Array(DnsServer), ...errorResponses(401, 403) } },
+  }, async (request) => {
+    requireAdmin(request);
+    return (await listServers(db)).map(serverView);
+  });
+
+  app.delete('/v1/dns/servers/:name', {
+    schema: {
+      operationId: 'deleteDnsServer', tags: ['dns'], summary: 'Forget a DNS server that holds no zones (admin).',
+      params: Type.Object({ name: Type.String({ pattern: SERVER_NAME_PATTERN }) }),
+      response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    requireAdmin(request);
+    const server = await getServerByName(db, request.params.name);
+    if (!server) throw notFound('DNS server');
+    const zones = await db('dns_zones').where({ server_id: server.id }).count<{ count: string }[]>({ count: '*' });
+    if (Number(zones[0].count) > 0) throw conflict(`DNS server ${server.name} still holds ${zones[0].count} zone(s)`);
+    await db('dns_servers').where({ id: server.id }).delete();
+    return reply.code(204).send(null);
+  });
+
+  app.post('/v1/dns/zones', {
+    config: { owned: OWNED_ZONES },
+    schema: {
+      operationId: 'createDnsZone', tags: ['dns'], summary: 'Create a zone (dns.zone.create adds it to the primary).',
+      body: Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 253, description: 'the domain; IDN allowed, stored as punycode' }),
+        server: Type.Optional(Type.String({ pattern: SERVER_NAME_PATTERN, description: 'default: the only server' })),
+      }, { additionalProperties: false }),
+      response: { 202: Type.Ref('Job'), ...errorResponses(400, 401, 409) },
+    },
+  }, async (request, reply) => {
+    let name: string;
+    try {
+      name = normaliseZoneName(request.body.name, 'body/name');
+    } catch (error) {
+      inputError(error);
+    }
+    const server = request.body.server ? await getServerByName(db, request.body.server) : await onlyServer(db);
+    if (!server) throw new HttpError(400, 'bad_request', `body/server: no DNS server named ${request.body.server}`);
+    const clash = (await clashingZones(db, name)).find((z) => z.name === name || z.owner_id !== request.caller.userId);
+    if (clash) throw conflict(clash.name === name ? `zone ${name} exists already` : `${name} overlaps zone ${clash.name} of another user`);
+    const { job } = await outbox.submit({
+      op: dnsZoneCreate,
+      payload: { zone: name, server: await zoneServerOf(db, server, name) },
+      actor: request.caller.actor, tenant: request.caller.tenant, target: name,
+      alsoInTransaction: async (trx, jobId) => {
+        await trx('dns_zones').insert({ id: newId(), name, owner_id: request.caller.userId, server_id: server.id, status: 'pending', last_job_id: jobId });
+      },
+    }).catch((error) => {
+      if (isUniqueViolation(error)) throw conflict(`zone ${name} exists already`);
+      throw error;
+    });
+    return accepted(reply, job);
+  });
+
+  app.get('/v1/dns/zones', {
+    config: { owned: OWNED_ZONES },
+    schema: { operationId: 'listDnsZones', tags: ['dns'], summary: 'Your zones (all zones for admins).', response: { 200: Type.Array(DnsZone), ...errorResponses(401) } },
+  }, async (request) => {
+    const rows = await scopeToCaller(zonesTable(db), request.caller).orderBy('name');
+    const servers = new Map((await listServers(db)).map((s) => [s.id, s.name]));
+    return rows.map((row) => zoneView(row, servers.get(row.server_id) ?? '?'));
+  });
+
+  app.get('/v1/dns/zones/:zone', {
+    config: { owned: OWNED_ZONE },
+    schema: {
+      operationId: 'getDnsZone', tags: ['dns'], summary: 'A zone and whether its server has it (status, serial).',
+      params: Type.Object({ zone: ZoneParam }), response: { 200: DnsZone, ...errorResponses(400, 401, 404) },
+    },
+  }, async (request) => {
+    const zone = await findZone(db, request, request.params.zone);
+    return zoneView(zone, (await getServerById(db, zone.server_id))?.name ?? '?');
+  });
+
+  app.delete('/v1/dns/zones/:zone', {
+    config: { owned: OWNED_ZONE },
+    schema: {
+      operationId: 'deleteDnsZone', tags: ['dns'], summary: 'Delete a zone and its records (dns.zone.delete removes it from the primary).',
+      params: Type.Object({ zone: ZoneParam }), response: { 202: Type.Ref('Job'), ...errorResponses(400, 401, 404, 409) },
+    },
+  }, async (request, reply) => {
+    const zone = await findZone(db, request, request.params.zone);
+    const server = await getServerById(db, zone.server_id);
+    if (!server) throw conflict(`the DNS server of zone ${zone.name} no longer exists`);
+    const { job } = await outbox.submit({
+      op: dnsZoneDelete,
+      payload: { zone: zone.name, server: await zoneServerOf(db, server, zone.name) },
+      actor: request.caller.actor, tenant: request.caller.tenant, target: zone.name,
+      alsoInTransaction: async (trx, jobId) => {
+        await trx('dns_zones').where({ id: zone.id }).update({ status: 'deleting', status_message: null, last_job_id: jobId, updated_at: trx.fn.now() });
+      },
+    });
+    return accepted(reply, job);
+  });
+
+  await app.register(dnsRecordRoutes, context);
+};
+
+async function onlyServer(db: Knex) {
+  const servers = await listServers(db);
+  if (servers.length === 0) throw conflict('no DNS server is registered yet: an admin adds one with `up dns servers add`');
+  if (servers.length > 1) throw new HttpError(400, 'bad_request', `body/server: choose one of ${servers.map((s) => s.name).join(', ')}`);
+  return servers[0];
+}

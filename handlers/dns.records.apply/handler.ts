@@ -1,0 +1,30 @@
+import { sendUpdate } from '../../lib/dns/client.ts';
+import { buildUpdate } from '../../lib/dns/update.ts';
+import { PermanentError } from '../../queues/errors.ts';
+import { dnsRecordsApply } from '../../queues/ops/dns.ts';
+import { defineHandler } from '../define.ts';
+import { loadTsigKey } from '../dns-keys.ts';
+import { updateOf } from './changes.ts';
+import { soaSerial } from './soa-serial.ts';
+
+export default defineHandler({
+  op: dnsRecordsApply,
+  async run({ zone, server, changes }) {
+    const key = await loadTsigKey(server.keyName, server.algorithm);
+    const update = updateOf(changes);
+    let transport: string;
+    try {
+      ({ transport } = await sendUpdate(server, buildUpdate({ zone, ...update }), key, { timeoutMs: 10_000 }));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'YXRRSET') {
+        const names = update.prerequisites.map((p) => p.name).join(', ');
+        throw new PermanentError(
+          `${(error as Error).message}: the server has a CNAME at ${names}, which up does not have; run \`up dns zones verify ${zone} --repair\``,
+          { code: 'YXRRSET', cause: error },
+        );
+      }
+      throw error;
+    }
+    return { zone, changes: changes.length, serial: await soaSerial(server, zone), transport };
+  },
+});

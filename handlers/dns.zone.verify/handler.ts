@@ -1,0 +1,24 @@
+import { axfr, sendUpdate } from '../../lib/dns/client.ts';
+import { buildUpdate } from '../../lib/dns/update.ts';
+import { dnsZoneVerify } from '../../queues/ops/dns.ts';
+import { defineHandler } from '../define.ts';
+import { loadTsigKey } from '../dns-keys.ts';
+import { soaSerial } from '../dns.records.apply/soa-serial.ts';
+import { compareZone } from './compare.ts';
+
+export default defineHandler({
+  op: dnsZoneVerify,
+  async run({ zone, server, expected, repair }, { log }) {
+    const key = await loadTsigKey(server.keyName, server.algorithm);
+    const records = await axfr(server, zone, key, { timeoutMs: 30_000 });
+    let serial = (records[0]?.data as { serial?: number } | undefined)?.serial ?? 0;
+    const { missing, unexpected, changes } = compareZone(zone, server.nameserver, records, expected);
+    if (missing.length || unexpected.length) log.warn({ zone, missing: missing.length, unexpected: unexpected.length }, 'zone differs from its records');
+    const repaired = repair && changes.length > 0;
+    if (repaired) {
+      await sendUpdate(server, buildUpdate({ zone, changes }), key, { timeoutMs: 10_000 });
+      serial = await soaSerial(server, zone);
+    }
+    return { zone, serial, missing, unexpected, repaired };
+  },
+});
