@@ -80,8 +80,9 @@ export class UpClient {
         signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new CliError(`cannot reach the gateway at ${this.url} (${cause}): is \`up serve\` running, and is UP_URL right?`);
+      const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+      const code = cause?.code ?? cause?.errors?.[0]?.code ?? (cause as Error | undefined)?.message ?? (error as Error).name;
+      throw new CliError(`cannot reach the gateway at ${this.url} (${code}): is \`up serve\` running, and is UP_URL right?`);
     }
     const text = await response.text();
     let body: unknown = text;

@@ -86,12 +86,15 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     const leadership = electLeader({ databaseUrl: config.databaseUrl, log: log.child({ component: 'leader' }) });
     const scheduler = startScheduler({
       db: database!.knex,
+      bus,
       outbox: outbox!,
       leadership,
       log: log.child({ component: 'scheduler' }),
       reconcileIntervalMs: config.reconcileIntervalMs,
       canaryIntervalMs: config.canaryIntervalMs,
       canaryTimeoutMs: config.canaryTimeoutMs,
+      healthIntervalMs: config.healthIntervalMs,
+      alarmWebhookUrl: config.alarmWebhookUrl,
     });
     stops.unshift(() => leadership.release());
     stops.unshift(() => scheduler.stop());
@@ -107,7 +110,7 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
       // Shown once, on purpose: it is the key to everything.
       process.stderr.write(`\nA new admin token was created and stored in ${config.dataDir}/admin-token (mode 0600):\n\n  ${token.token}\n\n`);
     }
-    app = await buildGateway({ db: database!.knex, bus, outbox: outbox!, adminToken: token.token, log: log.child({ component: 'gateway' }) });
+    app = await buildGateway({ db: database!.knex, bus, outbox: outbox!, adminToken: token.token, trustProxy: config.trustProxy, log: log.child({ component: 'gateway' }) });
     url = await app.listen({ host: config.httpHost, port: config.httpPort });
     stops.unshift(() => app!.close());
     log.info({ url, database: database!.kind, bus: transport.kind }, 'gateway listening');

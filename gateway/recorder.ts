@@ -11,7 +11,7 @@ import { isFinal } from '../queues/job-status.ts';
 import { ResultEvent } from '../queues/result-event.ts';
 import type { Consumer, Delivery } from '../queues/transport.ts';
 import { validator } from '../queues/validate.ts';
-import { observers } from './observers.ts';
+import { observers, resultObservers } from './observers.ts';
 
 const resultValidator = validator<ResultEvent>(ResultEvent);
 
@@ -89,6 +89,11 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
 
   /** Hands final outcomes to the observers of their operations (observed resource state). */
   async function observe(events: ResultEvent[]): Promise<void> {
+    for (const event of events.filter((e) => isFinal(e.status) && resultObservers[e.op])) {
+      await resultObservers[event.op](db, event).catch((error) =>
+        log.error({ jobId: event.jobId, op: event.op, err: describe(error) }, 'could not record the outcome of a check'),
+      );
+    }
     const observed = events.filter((e) => isFinal(e.status) && observers[e.op]);
     if (observed.length === 0) return;
     const jobs = new Map<string, JobRow>((await db('jobs').whereIn('id', observed.map((e) => e.jobId)).catch(() => [])).map((j: JobRow) => [j.id, j]));

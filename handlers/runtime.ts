@@ -113,7 +113,7 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
           deadReason = `retries exhausted after ${envelope.attempt} attempts: ${err.message}`;
         }
       }
-      if (deadReason) await timedPublish('dead', () => bus.publishDead(delivery.content, envelope.op, deadReason));
+      if (deadReason && c.op.queue.deadLetter) await timedPublish('dead', () => bus.publishDead(delivery.content, envelope.op, deadReason));
       await timedPublish('result', () => bus.publishResult(outcome));
       handlerDuration.observe({ op: envelope.op, outcome: outcome.status }, (performance.now() - started) / 1000);
       (outcome.status === 'succeeded' ? jobLog.info.bind(jobLog) : jobLog.warn.bind(jobLog))(
@@ -154,7 +154,7 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
 
   async function deadLetterInvalid(c: Compiled, delivery: Delivery, reason: string): Promise<void> {
     try {
-      await bus.publishDead(delivery.content, c.op.name, `invalid message: ${reason}`);
+      if (c.op.queue.deadLetter) await bus.publishDead(delivery.content, c.op.name, `invalid message: ${reason}`);
       const id = jobIdOf(delivery.content);
       if (id) {
         await bus.publishResult({

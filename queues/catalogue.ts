@@ -1,8 +1,17 @@
 import type { Operation } from './operation.ts';
+import { hostKeyscan } from './ops/host-keyscan.ts';
+import { hostPrepare } from './ops/host-prepare.ts';
+import { hostProbe } from './ops/host-probe.ts';
+import { hostUpdate } from './ops/host-update.ts';
 import { systemPing } from './ops/system-ping.ts';
+import { healthCheckHost } from './ops/health.ts';
+import { dnsOperations } from './ops/dns.ts';
+import { tenantDeprovision, tenantProvision } from './ops/tenant.ts';
+import { proxyApply } from './ops/proxy.ts';
+import { websiteApply, websiteDelete, websiteDeploy } from './ops/website.ts';
 
 /** Every operation `up` knows. Adding one here adds its queues, its validation and its docs. */
-export const operations: readonly Operation[] = [systemPing];
+export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, healthCheckHost];
 
 const byName = new Map(operations.map((op) => [op.name, op]));
 

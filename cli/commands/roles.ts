@@ -1,16 +1,17 @@
 import type { CommandModule } from 'yargs';
 import { loadConfig } from '../../lib/config.ts';
-import { createLogger } from '../../lib/log.ts';
-import { openDatabase } from '../../lib/db/connect.ts';
-import { migrateLatest } from '../../lib/db/migrate.ts';
-import { handlers } from '../../handlers/registry.ts';
-import { selectOperations } from '../../queues/catalogue.ts';
 import { CliError } from '../client.ts';
-import { startRoles, type Role, type RoleOptions } from '../roles.ts';
+import type { Role, RoleOptions } from '../roles.ts';
+
+// The roles' code (fastify, knex, every handler) loads only when a role starts, so that
+// client commands such as `up ping` start fast.
+const registry = () => import('../../handlers/registry.ts');
 
 /** Runs roles until SIGINT/SIGTERM, then shuts down gracefully. */
 async function runUntilSignalled(roles: Role[], extra: Partial<RoleOptions> = {}): Promise<void> {
   const config = loadConfig();
+  const { createLogger } = await import('../../lib/log.ts');
+  const { startRoles } = await import('../roles.ts');
   const log = createLogger(config.logLevel);
   if (!config.amqpUrl && roles.length < 4) {
     throw new CliError('a role on its own needs UP_AMQP_URL and UP_DATABASE_URL; `up serve` runs every role in one process');
@@ -30,7 +31,8 @@ export const serve: CommandModule = {
   command: 'serve',
   describe: 'run every role in one process (without UP_DATABASE_URL/UP_AMQP_URL: embedded PGlite and in-process bus)',
   builder: (y) => y.option('concurrency', { type: 'number', describe: "messages in flight per operation (default: each operation's own)" }),
-  handler: (argv) => runUntilSignalled(['gateway', 'handlers', 'recorder', 'scheduler'], { handlers, concurrency: argv.concurrency as number | undefined }),
+  handler: async (argv) =>
+    runUntilSignalled(['gateway', 'handlers', 'recorder', 'scheduler'], { handlers: (await registry()).handlers, concurrency: argv.concurrency as number | undefined }),
 };
 
 export const gateway: CommandModule = {
@@ -47,6 +49,8 @@ export const handler: CommandModule = {
       .positional('ops', { type: 'string', array: true, describe: 'operation names or globs' })
       .option('concurrency', { type: 'number', describe: "messages in flight per operation (default: each operation's own)" }),
   handler: async (argv) => {
+    const { selectOperations } = await import('../../queues/catalogue.ts');
+    const { handlers } = await registry();
     let ops;
     try {
       ops = selectOperations(argv.ops as string[]);
@@ -76,6 +80,8 @@ export const db: CommandModule = {
   builder: (y) => y.positional('action', { choices: ['migrate'] as const, describe: 'migrate: bring the schema up to date' }),
   handler: async () => {
     const config = loadConfig();
+    const { openDatabase } = await import('../../lib/db/connect.ts');
+    const { migrateLatest } = await import('../../lib/db/migrate.ts');
     const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
     try {
       const applied = await migrateLatest(database.knex);

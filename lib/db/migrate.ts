@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
 import * as jobs from './migrations/001-jobs.ts';
 import * as usersHosts from './migrations/002-users-hosts.ts';
+import * as tenancy from './migrations/004-tenancy.ts';
+import * as dns from './migrations/005-dns.ts';
+import * as web from './migrations/006-web.ts';
+import * as health from './migrations/007-health.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +15,10 @@ interface Migration {
 const MIGRATIONS: Record<string, Migration> = {
   '001-jobs': jobs,
   '002-users-hosts': usersHosts,
+  '004-tenancy': tenancy,
+  '005-dns': dns,
+  '006-web': web,
+  '007-health': health,
 };
 
 const source: Knex.MigrationSource<string> = {

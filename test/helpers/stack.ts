@@ -5,16 +5,40 @@ import { loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { handlers } from '../../handlers/registry.ts';
 import { startRoles, type Role, type Running } from '../../cli/roles.ts';
+import { freshDatabase } from './postgres.ts';
+import { freshVhost } from './rabbitmq.ts';
 
 export const TEST_TOKEN = 'test-admin-token-0123456789abcdef';
 
+export interface StackOptions {
+  /** The embedded default: PGlite in memory and the in-process bus (its compile alone takes seconds). */
+  embedded?: boolean;
+  /** Otherwise a throwaway PostgreSQL database and RabbitMQ vhost are made, unless these are given. */
+  databaseUrl?: string;
+  amqpUrl?: string;
+  roles?: Role[];
+  env?: Record<string, string>;
+}
+
 /**
- * Starts roles in this process. Without URLs: the embedded default (PGlite in memory,
- * in-process bus). The HTTP port is chosen by the OS.
+ * Starts roles in this process, on real PostgreSQL and RabbitMQ (a database and a vhost of
+ * its own, removed by `shutdown`) or, with `embedded`, on the embedded default. The HTTP
+ * port is chosen by the OS.
  */
-export async function startStack(options: { databaseUrl?: string; amqpUrl?: string; roles?: Role[]; env?: Record<string, string> } = {}): Promise<
+export async function startStack(options: StackOptions = {}): Promise<
   Running & { dataDir: string; auth: { authorization: string }; shutdown(): Promise<void> }
 > {
+  const cleanups: (() => Promise<void>)[] = [];
+  if (!options.embedded && !options.databaseUrl) {
+    const database = await freshDatabase();
+    cleanups.push(database.cleanup);
+    options = { ...options, databaseUrl: database.url };
+  }
+  if (!options.embedded && !options.amqpUrl) {
+    const vhost = await freshVhost();
+    cleanups.push(vhost.cleanup);
+    options = { ...options, amqpUrl: vhost.url };
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'up-test-'));
   const config = loadConfig({
     UP_DATA_DIR: dataDir,
@@ -40,6 +64,7 @@ export async function startStack(options: { databaseUrl?: string; amqpUrl?: stri
     auth: { authorization: `Bearer ${TEST_TOKEN}` },
     async shutdown() {
       await running.stop();
+      for (const cleanup of cleanups) await cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

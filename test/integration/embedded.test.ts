@@ -10,7 +10,7 @@ type Stack = Awaited<ReturnType<typeof startStack>>;
 describe('embedded default: gateway → outbox → bus → handler → recorder', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({ embedded: true });
   });
   after(() => stack.shutdown());
 
