@@ -1,6 +1,7 @@
+import type { AlarmRow } from '../lib/db/health.ts';
 import type { DeadLetterRow, JobEventRow, JobRow } from '../lib/db/jobs.ts';
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+export const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
 /** A job row as the API shows it. */
 export function jobView(job: JobRow, events?: JobEventRow[]) {
@@ -46,5 +47,22 @@ export function deadLetterView(letter: DeadLetterRow) {
     deadAt: iso(letter.dead_at)!,
     replayedAt: iso(letter.replayed_at),
     replayJobId: letter.replay_job_id,
+  };
+}
+
+/** An alarm as the API shows it, and as the webhook receives it. */
+export function alarmView(a: AlarmRow) {
+  return {
+    id: a.id,
+    resource: { type: a.resource_type, key: a.resource_key },
+    cause: a.cause,
+    message: a.message,
+    status: a.status,
+    count: a.count,
+    firstSeen: iso(a.first_seen)!,
+    lastSeen: iso(a.last_seen)!,
+    clearedAt: iso(a.cleared_at),
+    ackedAt: iso(a.acked_at),
+    ackedBy: a.acked_by,
   };
 }

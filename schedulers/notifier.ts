@@ -1,27 +1,10 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { dueNotifications, markDelivered, markFailed, type PendingNotification } from '../lib/db/health.ts';
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+import { alarmView } from '../gateway/views.ts';
 
 /** The JSON an alarm webhook receives. */
-export function alarmPayload(n: PendingNotification) {
-  const a = n.alarm;
-  return {
-    event: n.event,
-    alarm: {
-      id: a.id,
-      resource: { type: a.resource_type, key: a.resource_key },
-      cause: a.cause,
-      message: a.message,
-      status: a.status,
-      count: a.count,
-      firstSeen: iso(a.first_seen),
-      lastSeen: iso(a.last_seen),
-      clearedAt: iso(a.cleared_at),
-    },
-  };
-}
+export const alarmPayload = (n: PendingNotification) => ({ event: n.event, alarm: alarmView(n.alarm) });
 
 /**
  * Delivers queued alarm notifications to the webhook: JSON POST, retried with backoff

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { AlarmRow } from '../../lib/db/health.ts';
+import { alarmView, iso } from '../views.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
 import type { GatewayContext } from '../context.ts';
 import { notFound } from '../plugins/errors.ts';
 import { requireAdmin, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses } from '../schemas.ts';
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 const Alarm = Type.Object(
   {
@@ -42,19 +41,6 @@ const HealthEntry = Type.Object(
 /** Registered at the root so that OpenAPI names them as components. */
 export const alarmSchemas = [Alarm, HealthEntry];
 
-const alarmView = (a: AlarmRow) => ({
-  id: a.id,
-  resource: { type: a.resource_type, key: a.resource_key },
-  cause: a.cause,
-  message: a.message,
-  status: a.status,
-  count: a.count,
-  firstSeen: iso(a.first_seen)!,
-  lastSeen: iso(a.last_seen)!,
-  clearedAt: iso(a.cleared_at),
-  ackedAt: iso(a.acked_at),
-  ackedBy: a.acked_by,
-});
 
 /** What the health daemon found: resource health with its history, and alarms. */
 export const alarmRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db }) => {
