@@ -1,12 +1,25 @@
+import { benchDns } from './dns.ts';
+import { benchExec } from './exec.ts';
 import { benchPipeline } from './pipeline.ts';
+import { line } from './stats.ts';
 
 /**
- * `npm run bench`: every benchmark in one run, each printing its figures next to the
- * baseline it compares against; the last line is one JSON object with all the figures.
+ * `npm run bench [name...]`: the benchmarks, each printing its figures next to the baseline
+ * it compares against, in one run; the last line is one JSON object with all the figures.
+ * Each file also runs alone (`node --import tsx bench/<name>.ts`) with a fuller table.
  */
-const only = process.argv[2];
+const benches: Record<string, () => Promise<Record<string, unknown>>> = {
+  pipeline: () => benchPipeline({ messages: Number(process.env.UP_BENCH_MESSAGES ?? 20_000) }),
+  exec: benchExec,
+  dns: () => benchDns(),
+};
+
+const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
 const figures: Record<string, unknown> = {};
-
-if (!only || only === 'pipeline') figures.pipeline = await benchPipeline({ messages: Number(process.env.UP_BENCH_MESSAGES ?? 20_000) });
-
+for (const name of chosen) {
+  if (!benches[name]) throw new Error(`no benchmark "${name}" (known: ${Object.keys(benches).join(', ')})`);
+  console.log(`\n== ${name}`);
+  figures[name] = await benches[name]();
+  if (name !== 'pipeline') console.log(line(name, figures[name] as Record<string, number>));
+}
 console.log(JSON.stringify(figures));
