@@ -1,6 +1,7 @@
 import { benchDns } from './dns.ts';
 import { benchExec } from './exec.ts';
 import { benchPipeline } from './pipeline.ts';
+import { benchWebsites } from './websites.ts';
 import { line } from './stats.ts';
 
 /**
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   pipeline: () => benchPipeline({ messages: Number(process.env.UP_BENCH_MESSAGES ?? 20_000) }),
   exec: benchExec,
   dns: () => benchDns(),
+  websites: () => benchWebsites({ sizes: [1_000] }) as Promise<Record<string, unknown>>,
 };
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
@@ -20,6 +22,6 @@ for (const name of chosen) {
   if (!benches[name]) throw new Error(`no benchmark "${name}" (known: ${Object.keys(benches).join(', ')})`);
   console.log(`\n== ${name}`);
   figures[name] = await benches[name]();
-  if (name !== 'pipeline') console.log(line(name, figures[name] as Record<string, number>));
+  if (name === 'exec' || name === 'dns') console.log(line(name, figures[name] as Record<string, number>));
 }
 console.log(JSON.stringify(figures));

@@ -1,0 +1,41 @@
+import { Type } from 'typebox';
+import { ASCII_DOMAIN, BASE_DIR, NGINX_USER, PROXY_NAME } from '../../lib/validate/web.ts';
+import { HostRef } from '../host-ref.ts';
+import { defineOperation } from '../operation.ts';
+
+/** Where and how up's nginx runs on a proxy host: a snapshot of the group, carried by every web message. */
+export const NginxLayout = Type.Object(
+  {
+    group: Type.String({ pattern: PROXY_NAME }),
+    baseDir: Type.String({ pattern: BASE_DIR, maxLength: 256 }),
+    httpPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+    nginxUser: Type.String({ pattern: NGINX_USER }),
+    ipv6: Type.Boolean({ description: 'also listen on [::]' }),
+  },
+  { additionalProperties: false, $id: 'NginxLayout' },
+);
+
+export const proxyApply = defineOperation({
+  name: 'proxy.apply',
+  summary: "Write a proxy group's base nginx configuration on one member host, validate it, reload (or start) nginx.",
+  payload: Type.Object(
+    {
+      host: HostRef,
+      layout: NginxLayout,
+      wildcardDomain: Type.String({ pattern: ASCII_DOMAIN, maxLength: 200 }),
+      generation: Type.Integer({ minimum: 1 }),
+    },
+    { additionalProperties: false, $id: 'ProxyApplyPayload' },
+  ),
+  result: Type.Object(
+    {
+      host: Type.String(),
+      generation: Type.Integer(),
+      changed: Type.Boolean(),
+      started: Type.Boolean({ description: 'nginx was not running and was started' }),
+    },
+    { additionalProperties: false, $id: 'ProxyApplyResult' },
+  ),
+  retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
+  timeoutMs: 120_000,
+});

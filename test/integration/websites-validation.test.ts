@@ -1,0 +1,96 @@
+/**
+ * The hostile-input corpus against every field of the website and proxy APIs: each answer
+ * is 400 naming the field, nothing is stored, no job exists.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startStack } from '../helpers/stack.ts';
+
+type Stack = Awaited<ReturnType<typeof startStack>>;
+
+const HOSTILE = [';', '{', '}', '#', '"', "'", '$', '\n', '\0', '..', '`', '\\'];
+
+/** A valid body, and for each field how to put a hostile string into it. */
+const site = (over: Record<string, unknown>) => ({ name: 'okname', proxy: 'p1', ...over });
+const WEBSITE_FIELDS: Record<string, (bad: string) => Record<string, unknown>> = {
+  name: (bad) => site({ name: `a${bad}b` }),
+  proxy: (bad) => site({ proxy: `p${bad}1` }),
+  'domains/0': (bad) => site({ domains: [`ex${bad}ample.com`] }),
+  'routes/0/path': (bad) => site({ routes: [{ path: `/a${bad}b`, upstream: '10.0.0.1:80' }] }),
+  'routes/0/upstream': (bad) => site({ routes: [{ path: '/api', upstream: `10.0.0.1${bad}:80` }] }),
+  maxBodySize: (bad) => site({ maxBodySize: `10${bad}m` }),
+  'basicAuth/realm': (bad) => site({ basicAuth: { realm: `r${bad}r`, users: [{ name: 'u', password: 'longenough' }] } }),
+  'basicAuth/users/0/name': (bad) => site({ basicAuth: { realm: 'r', users: [{ name: `u${bad}u`, password: 'longenough' }] } }),
+  'errorPages/0/path': (bad) => site({ errorPages: [{ code: 404, path: `/4${bad}04.html` }] }),
+  'headers/0/name': (bad) => site({ headers: [{ name: `X-Frame-Options${bad}`, value: 'DENY' }] }),
+  'headers/0/value': (bad) => site({ headers: [{ name: 'X-Frame-Options', value: `DE${bad}NY` }] }),
+  wwwRedirect: (bad) => site({ wwwRedirect: `to-apex${bad}` }),
+};
+const PROXY_FIELDS: Record<string, (bad: string) => Record<string, unknown>> = {
+  name: (bad) => ({ name: `p${bad}2`, wildcardDomain: 'p2.example.net', addresses: ['192.0.2.1'] }),
+  wildcardDomain: (bad) => ({ name: 'p2', wildcardDomain: `p2${bad}.example.net`, addresses: ['192.0.2.1'] }),
+  'addresses/0': (bad) => ({ name: 'p2', wildcardDomain: 'p2.example.net', addresses: [`192.0.2.1${bad}`] }),
+  baseDir: (bad) => ({ name: 'p2', wildcardDomain: 'p2.example.net', addresses: ['192.0.2.1'], baseDir: `/srv/up${bad}/x` }),
+  nginxUser: (bad) => ({ name: 'p2', wildcardDomain: 'p2.example.net', addresses: ['192.0.2.1'], nginxUser: `www${bad}` }),
+};
+
+describe('hostile input never reaches a template', () => {
+  let stack: Stack;
+  const call = async (method: string, path: string, body: unknown) => {
+    const res = await fetch(`${stack.url}${path}`, { method, headers: { ...stack.auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as { error: string; message: string; details?: string[] } };
+  };
+
+  before(async () => {
+    stack = await startStack();
+    const created = await call('POST', '/v1/proxies', { name: 'p1', wildcardDomain: 'p1.example.net', addresses: ['192.0.2.10'] });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+  });
+  after(async () => stack?.shutdown());
+
+  for (const [field, make] of Object.entries(WEBSITE_FIELDS)) {
+    test(`website ${field}: every hostile character → 400 naming the field`, async () => {
+      for (const bad of HOSTILE) {
+        const answer = await call('POST', '/v1/websites', make(bad));
+        assert.equal(answer.status, 400, `${JSON.stringify(bad)} in ${field}: ${JSON.stringify(answer.body)}`);
+        const said = [answer.body.message, ...(answer.body.details ?? [])].join(' ');
+        assert.ok(said.includes(field.split('/')[0]), `${JSON.stringify(bad)} in ${field}: ${said}`);
+      }
+    });
+  }
+
+  for (const [field, make] of Object.entries(PROXY_FIELDS)) {
+    test(`proxy ${field}: every hostile character → 400 naming the field`, async () => {
+      for (const bad of HOSTILE) {
+        const answer = await call('POST', '/v1/proxies', make(bad));
+        assert.equal(answer.status, 400, `${JSON.stringify(bad)} in ${field}: ${JSON.stringify(answer.body)}`);
+        const said = [answer.body.message, ...(answer.body.details ?? [])].join(' ');
+        assert.ok(said.includes(field.split('/')[0]), `${JSON.stringify(bad)} in ${field}: ${said}`);
+      }
+    });
+  }
+
+  test('edits get the same checks, and nothing was stored or queued', async () => {
+    assert.equal((await call('PATCH', '/v1/websites/okname', { maxBodySize: '1;m' })).status, 400);
+    const { body: sites } = (await fetch(`${stack.url}/v1/websites`, { headers: stack.auth }).then(async (r) => ({ body: await r.json() }))) as { body: unknown[] };
+    assert.deepEqual(sites, []);
+    const jobs = await stack.database!.knex('jobs').whereIn('op', ['website.apply', 'proxy.apply']).count({ n: '*' }).first();
+    assert.equal(Number(jobs?.n), 0);
+  });
+
+  test('IDN that is not a valid name after punycode, loopback upstreams and dot segments are refused by name', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [site({ domains: ['-bad-.example'] }), 'domains/0'],
+      [site({ domains: ['localhost'] }), 'domains/0'],
+      [site({ routes: [{ path: '/api', upstream: '127.0.0.1:22' }] }), 'routes/0/upstream'],
+      [site({ routes: [{ path: '/api', upstream: '[::1]:22' }] }), 'routes/0/upstream'],
+      [site({ routes: [{ path: '/a/../b', upstream: '10.0.0.1:80' }] }), 'routes/0/path'],
+      [site({ routes: [{ path: '/api', upstream: '10.0.0.1:99999' }] }), 'routes/0/upstream'],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await call('POST', '/v1/websites', body);
+      assert.equal(answer.status, 400, JSON.stringify(body));
+      assert.match(answer.body.message, new RegExp(field.replace(/\//g, '.')), answer.body.message);
+    }
+  });
+});
