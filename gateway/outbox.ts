@@ -39,8 +39,25 @@ export class Outbox {
   ) {}
 
   async submit(s: Submission): Promise<{ job: JobRow; created: boolean }> {
+    // A lone INSERT is atomic by itself; a transaction only when other writes go with it.
+    const outcome = s.alsoInTransaction
+      ? await this.db.transaction(async (trx) => {
+          const inserted = await this.insert(trx, s);
+          if (inserted.created) await s.alsoInTransaction!(trx, inserted.job.id);
+          return inserted;
+        })
+      : await this.insert(this.db, s);
+    if (outcome.created) this.publish([outcome.job]);
+    return outcome;
+  }
+
+  /**
+   * Writes a job in `accepted` with the caller's connection or transaction; the caller
+   * publishes it after the commit (`publish`). For changes that fan out into several jobs.
+   */
+  async insert(db: Knex, s: Omit<Submission, 'alsoInTransaction'>): Promise<{ job: JobRow; created: boolean }> {
     const id = newJobId();
-    const row = {
+    const outcome = await insertJob(db, {
       id,
       op: s.op.name,
       payload_version: s.op.version,
@@ -54,19 +71,8 @@ export class Outbox {
       target: s.target ?? null,
       generation: s.generation ?? null,
       owner_id: s.ownerId ?? null,
-    };
-    // A lone INSERT is atomic by itself; a transaction only when other writes go with it.
-    const outcome = s.alsoInTransaction
-      ? await this.db.transaction(async (trx) => {
-          const inserted = await insertJob(trx, row);
-          if (inserted.created) await s.alsoInTransaction!(trx, id);
-          return inserted;
-        })
-      : await insertJob(this.db, row);
-    if (outcome.created) {
-      jobsAccepted.inc({ op: s.op.name });
-      this.publish([outcome.job]);
-    }
+    });
+    if (outcome.created) jobsAccepted.inc({ op: s.op.name });
     return outcome;
   }
 

@@ -5,10 +5,9 @@
  */
 import type { Knex } from 'knex';
 import type { Static } from 'typebox';
-import { insertJob, type JobRow, type NewJob } from '../../lib/db/jobs.ts';
+import type { JobRow } from '../../lib/db/jobs.ts';
 import { hostRefOf } from '../../lib/db/hosts.ts';
 import { layoutOf, websiteSnapshot, type MemberRow, type ProxyGroupRow, type WebsiteRow } from '../../lib/db/web.ts';
-import { newJobId } from '../../lib/ids.ts';
 import type { Operation } from '../../queues/operation.ts';
 import { websiteApply, websiteDelete } from '../../queues/ops/website.ts';
 import type { Caller } from '../plugins/auth.ts';
@@ -31,23 +30,16 @@ export async function submitAll(
     const planned = await plan(trx);
     const rows: JobRow[] = [];
     for (const job of planned) {
-      const id = newJobId();
-      const row = {
-        id,
-        op: job.op.name,
-        payload_version: job.op.version,
-        tenant: caller.tenant,
-        actor: caller.actor,
+      const { job: row } = await outbox.insert(trx, {
+        op: job.op,
         payload: job.payload,
-        max_attempts: job.op.retry.maxAttempts,
-        correlation_id: id,
-        idempotency_key: null,
-        retry_of: null,
+        actor: caller.actor,
+        tenant: caller.tenant,
         target: job.target,
         generation: job.generation,
-        owner_id: caller.role === 'admin' ? null : caller.userId,
-      } as NewJob;
-      rows.push((await insertJob(trx, row)).job);
+        ownerId: caller.role === 'admin' ? null : caller.userId,
+      });
+      rows.push(row);
     }
     return rows;
   });
