@@ -30,7 +30,7 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     const { job } = await outbox.submit({
       op: dnsRecordsApply,
       payload: { zone: zone.name, server: endpointOf(server), changes },
-      actor: request.caller.actor, tenant: request.caller.tenant, target: zone.name,
+      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id, target: zone.name,
       alsoInTransaction: async (trx, jobId) => {
         await write(trx);
         await trx('dns_zones').where({ id: zone.id }).update({ last_job_id: jobId, updated_at: trx.fn.now() });
@@ -157,7 +157,7 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     const { job } = await outbox.submit({
       op: dnsZoneVerify,
       payload: { zone: zone.name, server: { ...endpointOf(server), nameserver: nameserverOf(server, zone.name) }, expected, repair: request.body?.repair ?? false },
-      actor: request.caller.actor, tenant: request.caller.tenant, target: zone.name,
+      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id, target: zone.name,
     });
     return accepted(reply, job);
   });

@@ -12,6 +12,7 @@ import { DnsInputError, normaliseZoneName } from '../../lib/dns/validate.ts';
 import { dnsZoneCreate, dnsZoneDelete } from '../../queues/ops/dns.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
+import { enforceLimit } from '../plugins/limits.ts';
 import { requireAdmin, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses } from '../schemas.ts';
 import { accepted } from './accepted.ts';
@@ -128,8 +129,9 @@ export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     const { job } = await outbox.submit({
       op: dnsZoneCreate,
       payload: { zone: name, server: await zoneServerOf(db, server, name) },
-      actor: request.caller.actor, tenant: request.caller.tenant, target: name,
+      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: request.caller.userId, target: name,
       alsoInTransaction: async (trx, jobId) => {
+        await enforceLimit(trx, request.caller, 'dnsZones', trx('dns_zones').where({ owner_id: request.caller.userId }));
         await trx('dns_zones').insert({ id: newId(), name, owner_id: request.caller.userId, server_id: server.id, status: 'pending', last_job_id: jobId });
       },
     }).catch((error) => {
@@ -172,7 +174,7 @@ export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     const { job } = await outbox.submit({
       op: dnsZoneDelete,
       payload: { zone: zone.name, server: await zoneServerOf(db, server, zone.name) },
-      actor: request.caller.actor, tenant: request.caller.tenant, target: zone.name,
+      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id, target: zone.name,
       alsoInTransaction: async (trx, jobId) => {
         await trx('dns_zones').where({ id: zone.id }).update({ status: 'deleting', status_message: null, last_job_id: jobId, updated_at: trx.fn.now() });
       },

@@ -202,6 +202,21 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     assert.deepEqual((await call('GET', '/v1/dns/zones')).json().map((z: { name: string }) => z.name), ['bob.test', ZONE]);
   });
 
+  test("a user follows their own zone's job, and a zone beyond their plan is refused with 422", async () => {
+    const owned = (await call('GET', '/v1/dns/zones', undefined, userB)).json().length;
+    assert.equal((await call('PATCH', '/v1/users/bob', { limits: { dnsZones: owned + 1 } })).statusCode, 200);
+    const first = await call('POST', '/v1/dns/zones', { name: 'bob-one.test' }, userB);
+    assert.equal(first.statusCode, 202, first.body);
+    const job = await call('GET', `/v1/jobs/${first.json().id}?waitMs=15000`, undefined, userB);
+    assert.equal(job.statusCode, 200, 'the job of their own change is theirs to see');
+    assert.equal(job.json().status, 'succeeded', job.body);
+    const second = await call('POST', '/v1/dns/zones', { name: 'bob-two.test' }, userB);
+    assert.equal(second.statusCode, 422, second.body);
+    assert.equal(second.json().error, 'limit_reached');
+    assert.equal(second.json().message, `plan limit reached: at most ${owned + 1} dnsZones`);
+    await done(await call('DELETE', '/v1/dns/zones/bob-one.test', undefined, userB));
+  });
+
   test('deleting a zone removes it from the server and from the API', async () => {
     const job = await done(await call('DELETE', '/v1/dns/zones/bob.test', undefined, userB));
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));

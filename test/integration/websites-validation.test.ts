@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createToken } from '../../lib/db/tokens.ts';
+import { createUser } from '../../lib/db/users.ts';
 import { startStack } from '../helpers/stack.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -69,6 +71,23 @@ describe('hostile input never reaches a template', () => {
       }
     });
   }
+
+  test('a website beyond the plan is refused with 422 naming the limit', async () => {
+    const db = stack.database!.knex;
+    const user = await createUser(db, { name: 'limited', role: 'user' });
+    await db('users').where({ id: user!.id }).update({ limits: JSON.stringify({ websites: 1 }) });
+    const { secret } = await createToken(db, { userId: user!.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null });
+    const asUser = async (body: unknown) => {
+      const res = await fetch(`${stack.url}/v1/websites`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { error: string; message: string } };
+    };
+    const first = await asUser(site({ name: 'limitedone' }));
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const second = await asUser(site({ name: 'limitedtwo' }));
+    assert.equal(second.status, 422, JSON.stringify(second.body));
+    assert.deepEqual([second.body.error, second.body.message], ['limit_reached', 'plan limit reached: at most 1 websites']);
+    await db('websites').where({ owner_id: user!.id }).delete();
+  });
 
   test('edits get the same checks, and nothing was stored or queued', async () => {
     assert.equal((await call('PATCH', '/v1/websites/okname', { maxBodySize: '1;m' })).status, 400);
