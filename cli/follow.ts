@@ -1,5 +1,6 @@
 import type { jobView } from '../gateway/views.ts';
 import type { UpClient } from './client.ts';
+import { emit } from './output.ts';
 
 export type Job = ReturnType<typeof jobView>;
 
@@ -42,4 +43,24 @@ export function describeJob(job: Job): string {
     lines.push(`  ${e.at}  #${e.attempt} ${e.status.padEnd(10)} ${e.handler ? `${e.handler.host}:${e.handler.pid}` : ''}${e.durationMs !== null ? ` ${e.durationMs}ms` : ''}${e.message ? `  ${e.message}` : ''}`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Reports a change that fanned out into several jobs (one per host): with `--wait` follows
+ * them all and exits with the worst outcome; prints the change with each job's status.
+ */
+export async function reportFanOut<C extends { jobs: Job[] }>(
+  client: UpClient,
+  change: C,
+  argv: { json: boolean; wait: boolean; timeout: number },
+  headline: string,
+): Promise<void> {
+  let jobs = change.jobs;
+  if (argv.wait) {
+    jobs = await Promise.all(jobs.map((job) => followJob(client, job.id, { timeoutMs: argv.timeout * 1000 })));
+    process.exitCode = Math.max(0, ...jobs.map(exitCodeOf));
+  }
+  emit(argv.json, { ...change, jobs }, () =>
+    [headline, ...jobs.map((j) => `  ${j.target}: ${j.status}${j.error ? ` — ${j.error.message}` : ''}`)].join('\n'),
+  );
 }

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { UpClient } from '../client.ts';
-import { exitCodeOf, followJob, type Job } from '../follow.ts';
+import { reportFanOut, type Job } from '../follow.ts';
 import { emit, table } from '../output.ts';
 
 type Common = { json: boolean };
@@ -8,16 +8,8 @@ type Args = Common & { wait: boolean; timeout: number } & Record<string, any>;
 type Proxy = { name: string; wildcardDomain: string; addresses: string[]; generation: number; hosts: { name: string; appliedGeneration: number | null; error: string | null }[] };
 type Change = { proxy: Proxy; jobs: Job[] };
 
-async function report(client: UpClient, change: Change, argv: Common & { wait: boolean; timeout: number }) {
-  let jobs = change.jobs;
-  if (argv.wait) {
-    jobs = await Promise.all(jobs.map((job) => followJob(client, job.id, { timeoutMs: argv.timeout * 1000 })));
-    process.exitCode = Math.max(0, ...jobs.map(exitCodeOf));
-  }
-  emit(argv.json, { ...change, jobs }, () =>
-    [`${change.proxy.name} *.${change.proxy.wildcardDomain} generation ${change.proxy.generation}`, ...jobs.map((j) => `  ${j.target}: ${j.status}${j.error ? ` — ${j.error.message}` : ''}`)].join('\n'),
-  );
-}
+const report = (client: UpClient, change: Change, argv: Common & { wait: boolean; timeout: number }) =>
+  reportFanOut(client, change, argv, `${change.proxy.name} *.${change.proxy.wildcardDomain} generation ${change.proxy.generation}`);
 
 const waitOptions = (y: any) => y.option('wait', { type: 'boolean', default: false }).option('timeout', { type: 'number', default: 120 });
 

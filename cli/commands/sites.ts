@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
 import { CliError, UpClient } from '../client.ts';
-import { followJob, exitCodeOf, type Job } from '../follow.ts';
+import { reportFanOut, type Job } from '../follow.ts';
 import { emit, table } from '../output.ts';
 
 type Common = { json: boolean };
@@ -33,20 +33,8 @@ function fieldsOf(argv: Record<string, any>) {
   };
 }
 
-/** Follows every job of a change (one per proxy host); the exit code is the worst of them. */
-async function report(client: UpClient, change: Change, argv: Common & { wait: boolean; timeout: number }) {
-  let jobs = change.jobs;
-  if (argv.wait) {
-    jobs = await Promise.all(jobs.map((job) => followJob(client, job.id, { timeoutMs: argv.timeout * 1000 })));
-    process.exitCode = Math.max(0, ...jobs.map(exitCodeOf));
-  }
-  emit(argv.json, { ...change, jobs }, () =>
-    [
-      `${change.website.name}: ${change.website.url} (generation ${change.website.generation})`,
-      ...jobs.map((j) => `  ${j.target}: ${j.status}${j.error ? ` — ${j.error.message}` : ''}`),
-    ].join('\n'),
-  );
-}
+const report = (client: UpClient, change: Change, argv: Common & { wait: boolean; timeout: number }) =>
+  reportFanOut(client, change, argv, `${change.website.name}: ${change.website.url} (generation ${change.website.generation})`);
 
 const siteOptions = (y: any) =>
   y
