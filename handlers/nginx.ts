@@ -38,6 +38,31 @@ export async function ensureLayout(exec: Executor, paths: NginxPaths): Promise<v
 
 const nginxCmd = (paths: NginxPaths) => sh`nginx -e ${paths.errorLog} -c ${paths.conf}`;
 
+/**
+ * `nginx -s reload` only signals the master and returns; for a while the old workers still
+ * answer with the old configuration. A job that says "applied" must mean the host serves it,
+ * so this waits (up to 5 s) until the master's old children have left, which happens only
+ * after it started workers on the new configuration. If no new worker appears at all, the
+ * master refused the new configuration at reload (a port it cannot bind, say): exit 4.
+ * Expects the master's pid in `$pid`.
+ */
+function defineReloadAndWait(paths: NginxPaths): Command[] {
+  return [
+    sh`reload_and_wait() {`,
+    sh`  old=$(ps -o pid= --ppid "$pid" | tr -d ' ')`,
+    sh`  ${nginxCmd(paths)} -s reload`,
+    sh`  i=0`,
+    sh`  while [ $i -lt 100 ]; do`,
+    sh`    stale=no; for p in $old; do if [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = "$pid" ]; then stale=yes; fi; done`,
+    sh`    [ $stale = no ] && break`,
+    sh`    i=$((i + 1)); sleep 0.05`,
+    sh`  done`,
+    sh`  fresh=no; for p in $(ps -o pid= --ppid "$pid"); do case " $(echo $old) " in *" $p "*) ;; *) fresh=yes ;; esac; done`,
+    sh`  if [ $fresh = no ]; then tail -n 5 ${paths.errorLog} >&2; exit 4; fi`,
+    sh`}`,
+  ];
+}
+
 /** Runs `nginx -t`; returns nginx's complaint (its stderr, trimmed to the essential lines) or null. */
 export async function testConfig(exec: Executor, paths: NginxPaths): Promise<string | null> {
   const result = await exec.run(sh`${nginxCmd(paths)} -t`, { okExitCodes: [0, 1] });
@@ -50,13 +75,18 @@ export async function testConfig(exec: Executor, paths: NginxPaths): Promise<str
 export async function reloadOrStart(exec: Executor, paths: NginxPaths): Promise<boolean> {
   const result = await exec.runScript(
     script(
+      ...defineReloadAndWait(paths),
       sh`if pid=$(cat ${paths.pid} 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then`,
-      sh`  ${nginxCmd(paths)} -s reload; echo reloaded`,
+      sh`  reload_and_wait; echo reloaded`,
       sh`else`,
       sh`  ${nginxCmd(paths)}; echo started`,
       sh`fi`,
     ),
+    { okExitCodes: [0, 4] },
   );
+  if (result.exitCode === 4) {
+    throw new PermanentError(`nginx could not load the configuration (the previous one stays active): ${essential(result.stderr)}`, { code: 'NGINX_INVALID' });
+  }
   return result.stdout.trim().endsWith('started');
 }
 
@@ -100,20 +130,22 @@ export async function applyConfig(exec: Executor, paths: NginxPaths, change: Con
   const { changed } = await exec.putFile(change.file, change.content, { mode: change.mode ?? 0o600, owner: 'root', group: 'root' });
   const outcome = await exec.runScript(
     script(
+      ...defineReloadAndWait(paths),
       ...(change.prepare ?? []),
       sh`running=no; if pid=$(cat ${paths.pid} 2>/dev/null) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then running=yes; fi`,
       sh`if [ ${changed ? 'yes' : 'no'} = no ] && [ "$running" = yes ]; then :; else`,
       sh`  if ! ${nginxCmd(paths)} -t 2>${paths.tmp}/test.err; then cat ${paths.tmp}/test.err >&2; exit 3; fi`,
-      sh`  if [ "$running" = yes ]; then ${nginxCmd(paths)} -s reload; else ${nginxCmd(paths)}; echo started; fi`,
+      sh`  if [ "$running" = yes ]; then reload_and_wait; else ${nginxCmd(paths)}; echo started; fi`,
       sh`fi`,
       sh`printf '%s\n' ${change.generation} > ${state}.tmp && mv -f ${state}.tmp ${state}`,
     ),
-    { okExitCodes: [0, 3] },
+    { okExitCodes: [0, 3, 4] },
   );
-  if (outcome.exitCode === 3) {
+  if (outcome.exitCode !== 0) {
     if (previous !== null) await exec.putFile(change.file, previous);
     else await exec.run(sh`rm -f -- ${change.file}`);
-    throw new PermanentError(`nginx rejected the configuration (the previous one stays active): ${essential(outcome.stderr)}`, { code: 'NGINX_INVALID' });
+    const verb = outcome.exitCode === 3 ? 'rejected' : 'could not load';
+    throw new PermanentError(`nginx ${verb} the configuration (the previous one stays active): ${essential(outcome.stderr)}`, { code: 'NGINX_INVALID' });
   }
   return { changed, started: outcome.stdout.includes('started') };
 }
