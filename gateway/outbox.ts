@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { Batcher } from '../lib/batcher.ts';
+import { isDatabaseUnavailable } from '../lib/db/connect.ts';
 import { newJobId } from '../lib/ids.ts';
-import { envelopeOf, insertJob, markQueued, staleOutbox, type JobRow } from '../lib/db/jobs.ts';
+import { envelopeOf, insertJob, insertJobs, markQueued, staleOutbox, type JobRow, type NewJob } from '../lib/db/jobs.ts';
 import { jobsAccepted, timedPublish } from '../lib/metrics.ts';
 import type { Bus } from '../queues/bus.ts';
 import { describe } from '../queues/errors.ts';
@@ -31,12 +33,16 @@ export interface Submission {
 export class Outbox {
   private confirmed: string[] = [];
   private flushing: Promise<void> | null = null;
+  /** Lone jobs (no other write goes with them) of concurrent requests share one INSERT and one commit. */
+  private readonly lone: Batcher<NewJob, { job: JobRow; created: boolean }>;
 
   constructor(
     private readonly db: Knex,
     private readonly bus: Bus,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.lone = new Batcher((jobs) => insertJobs(this.db, jobs), { splitOnError: (error) => !isDatabaseUnavailable(error) });
+  }
 
   async submit(s: Submission): Promise<{ job: JobRow; created: boolean }> {
     // A lone INSERT is atomic by itself; a transaction only when other writes go with it.
@@ -46,8 +52,11 @@ export class Outbox {
           if (inserted.created) await s.alsoInTransaction!(trx, inserted.job.id);
           return inserted;
         })
-      : await this.insert(this.db, s);
-    if (outcome.created) this.publish([outcome.job]);
+      : await this.lone.add(newJobOf(s));
+    if (outcome.created) {
+      if (!s.alsoInTransaction) jobsAccepted.inc({ op: s.op.name });
+      this.publish([outcome.job]);
+    }
     return outcome;
   }
 
@@ -56,22 +65,7 @@ export class Outbox {
    * publishes it after the commit (`publish`). For changes that fan out into several jobs.
    */
   async insert(db: Knex, s: Omit<Submission, 'alsoInTransaction'>): Promise<{ job: JobRow; created: boolean }> {
-    const id = newJobId();
-    const outcome = await insertJob(db, {
-      id,
-      op: s.op.name,
-      payload_version: s.op.version,
-      tenant: s.tenant,
-      actor: s.actor,
-      payload: s.payload,
-      max_attempts: s.op.retry.maxAttempts,
-      correlation_id: s.correlationId ?? id,
-      idempotency_key: s.idempotencyKey ?? null,
-      retry_of: s.retryOf ?? null,
-      target: s.target ?? null,
-      generation: s.generation ?? null,
-      owner_id: s.ownerId ?? null,
-    });
+    const outcome = await insertJob(db, newJobOf(s));
     if (outcome.created) jobsAccepted.inc({ op: s.op.name });
     return outcome;
   }
@@ -120,4 +114,23 @@ export class Outbox {
       this.flushing = null;
     }
   }
+}
+
+function newJobOf(s: Omit<Submission, 'alsoInTransaction'>): NewJob {
+  const id = newJobId();
+  return {
+    id,
+    op: s.op.name,
+    payload_version: s.op.version,
+    tenant: s.tenant,
+    actor: s.actor,
+    payload: s.payload,
+    max_attempts: s.op.retry.maxAttempts,
+    correlation_id: s.correlationId ?? id,
+    idempotency_key: s.idempotencyKey ?? null,
+    retry_of: s.retryOf ?? null,
+    target: s.target ?? null,
+    generation: s.generation ?? null,
+    owner_id: s.ownerId ?? null,
+  };
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import { outcomeOf, recordAudit } from '../../lib/db/audit.ts';
+import { Batcher } from '../../lib/batcher.ts';
+import { isDatabaseUnavailable } from '../../lib/db/connect.ts';
+import { outcomeOf, recordAudits } from '../../lib/db/audit.ts';
 import { describe } from '../../queues/errors.ts';
 import { normalizeIp } from './ip-allow.ts';
 
@@ -21,9 +23,12 @@ export interface AuditTrail {
  */
 export function auditTrail(app: FastifyInstance, options: { db: Knex }): AuditTrail {
   const pending = new Set<Promise<void>>();
+  const entries = new Batcher((batch: ReturnType<typeof entryOf>[]) => recordAudits(options.db, batch), {
+    splitOnError: (error) => !isDatabaseUnavailable(error),
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (!MUTATING.has(request.method) || !request.url.startsWith('/v1/')) return;
-    const write = recordAudit(options.db, entryOf(request, reply))
+    const write = entries.add(entryOf(request, reply))
       .catch((error) => request.log.warn({ err: describe(error) }, 'could not write the audit entry'))
       .finally(() => pending.delete(write));
     pending.add(write);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { v7 } from 'uuid';
+import { newId } from '../ids.ts';
 
 export type AuditOutcome = 'ok' | 'denied' | 'rejected' | 'error';
 
@@ -21,8 +21,10 @@ export interface AuditRow {
 export const outcomeOf = (status: number): AuditOutcome =>
   status < 400 ? 'ok' : status === 401 || status === 403 || status === 429 ? 'denied' : status < 500 ? 'rejected' : 'error';
 
-export async function recordAudit(db: Knex, entry: Omit<AuditRow, 'id' | 'at'>): Promise<void> {
-  await db('audit').insert({ id: v7(), ...entry });
+/** Many entries in one INSERT: the audit trail of concurrent requests costs one commit. */
+export async function recordAudits(db: Knex, entries: readonly Omit<AuditRow, 'id' | 'at'>[]): Promise<void[]> {
+  await db('audit').insert(entries.map((entry) => ({ id: newId(), ...entry })));
+  return entries.map(() => undefined);
 }
 
 export interface AuditFilter {

@@ -56,15 +56,34 @@ const rank = (status: string) => ({ accepted: 0, queued: 0, running: 1, retrying
  * the same actor, returns that earlier job instead and `created: false`.
  */
 export async function insertJob(db: Knex, job: NewJob): Promise<{ job: JobRow; created: boolean }> {
-  const rows: JobRow[] = await db('jobs')
-    .insert({ ...job, payload: JSON.stringify(job.payload), status: 'accepted' })
+  return (await insertJobs(db, [job]))[0];
+}
+
+/**
+ * `insertJob` for many jobs in one statement (one commit for a batch of requests); answers in
+ * the order given. Two jobs of one batch with the same actor and key are one job.
+ */
+export async function insertJobs(db: Knex, jobs: readonly NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
+  const inserted: JobRow[] = await db('jobs')
+    .insert(jobs.map((job) => ({ ...job, payload: JSON.stringify(job.payload), status: 'accepted' })))
     .onConflict(db.raw('(actor, idempotency_key) WHERE idempotency_key IS NOT NULL'))
     .ignore()
     .returning('*');
-  if (rows.length > 0) return { job: rows[0], created: true };
-  const existing: JobRow | undefined = await db('jobs').where({ actor: job.actor, idempotency_key: job.idempotency_key }).first();
-  if (!existing) throw new Error('idempotent insert found neither a new nor an existing job');
-  return { job: existing, created: false };
+  const byId = new Map(inserted.map((row) => [row.id, row]));
+  const keyed = (actor: string, key: string | null | undefined) => `${actor}\0${key}`;
+  const others = jobs.filter((job) => !byId.has(job.id));
+  const earlier = new Map<string, JobRow>();
+  if (others.length > 0) {
+    const rows: JobRow[] = await db('jobs').whereIn(['actor', 'idempotency_key'], others.map((job) => [job.actor, job.idempotency_key ?? null]));
+    for (const row of rows) earlier.set(keyed(row.actor, row.idempotency_key), row);
+  }
+  return jobs.map((job) => {
+    const created = byId.get(job.id);
+    if (created) return { job: created, created: true };
+    const existing = earlier.get(keyed(job.actor, job.idempotency_key));
+    if (!existing) throw new Error('idempotent insert found neither a new nor an existing job');
+    return { job: existing, created: false };
+  });
 }
 
 export function envelopeOf(job: JobRow, attempt = 1): Envelope {
