@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { v7 } from 'uuid';
+import { newId } from '../ids.ts';
 import type { UserRow } from './users.ts';
 
 export type Scope = 'read' | 'write';
@@ -47,7 +47,7 @@ export interface NewToken {
 
 /** Stores a new token; the secret is returned here and nowhere else, ever. */
 export async function createToken(db: Knex, token: NewToken): Promise<{ row: TokenRow; secret: string }> {
-  const id = v7();
+  const id = newId();
   const secret = `up_${id.replace(/-/g, '')}_${randomBytes(32).toString('base64url')}`;
   const [row] = await db('tokens')
     .insert({

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { v7 } from 'uuid';
+import { newId } from '../ids.ts';
 import type { Operation } from '../../queues/operation.ts';
 import type { ResultEvent } from '../../queues/result-event.ts';
 
@@ -61,7 +61,7 @@ export async function createUser(db: Knex, user: { name: string; role: 'admin' |
     const top = await trx('users').max<{ max: string | null }>({ max: 'subid_start' }).first();
     const next = top?.max === null || top?.max === undefined ? SUBID_BASE : Number(top.max) + SUBID_COUNT;
     const [row] = await trx('users')
-      .insert({ id: v7(), name: user.name, role: user.role, limits: JSON.stringify(user.limits ?? {}), subid_start: next })
+      .insert({ id: newId(), name: user.name, role: user.role, limits: JSON.stringify(user.limits ?? {}), subid_start: next })
       .returning('*');
     return row as UserRow;
   });
