@@ -35,11 +35,15 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
   const { db, bus, log } = options;
   const batchSize = options.batchSize ?? 500;
   let stopping = false;
-  let pending: Delivery[] = [];
+  /** Deliveries with their events (a delivery holds one event or a handler's batch of them). */
+  let pending: { delivery: Delivery; events: ResultEvent[] }[] = [];
   let writing: Promise<void> | null = null;
 
-  const results = await bus.consumeResults(batchSize * 2, (delivery) => {
-    pending.push(delivery);
+  // Fewer deliveries than events in flight: under load each one carries up to 500 events.
+  const results = await bus.consumeResults(Math.max(16, Math.round(batchSize / 2)), (delivery) => {
+    const events = parseEvents(delivery.content);
+    if (!events) log.warn({ routingKey: delivery.routingKey }, 'dropping a malformed result message');
+    pending.push({ delivery, events: events ?? [] });
     if (!writing) writing = writeLoop();
   });
   const dead = await bus.consumeDead(16, (delivery) => void keepDeadLetter(delivery));
@@ -49,21 +53,21 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
   async function writeLoop(): Promise<void> {
     try {
       while (pending.length > 0 && !stopping) {
-        const batch = pending.splice(0, batchSize);
-        await writeBatch(batch);
+        // About batchSize events per transaction, and at least one delivery.
+        let take = 0;
+        for (let events = 0; take < pending.length && (take === 0 || events + pending[take].events.length <= batchSize); take++) {
+          events += pending[take].events.length;
+        }
+        await writeBatch(pending.splice(0, take));
       }
     } finally {
       writing = null;
     }
   }
 
-  async function writeBatch(batch: Delivery[]): Promise<void> {
-    const events: ResultEvent[] = [];
-    for (const delivery of batch) {
-      const event = parseEvent(delivery.content);
-      if (event) events.push(event);
-      else log.warn({ routingKey: delivery.routingKey }, 'dropping a malformed result event');
-    }
+  async function writeBatch(items: { delivery: Delivery; events: ResultEvent[] }[]): Promise<void> {
+    const batch = items.map((item) => item.delivery);
+    const events = items.flatMap((item) => item.events);
     for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
       try {
         await applyResultEvents(db, events);
@@ -149,16 +153,18 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
       await Promise.all(consumers.map((c) => c.cancel().catch(() => undefined)));
       if (writing) await writing;
       stopping = true;
-      pending.forEach((d) => d.nack({ requeue: true }));
+      pending.forEach((item) => item.delivery.nack({ requeue: true }));
       pending = [];
     },
   };
 }
 
-function parseEvent(content: Buffer): ResultEvent | null {
+/** One event, or the array a handler sends when several finished together (see Bus.publishResult). */
+function parseEvents(content: Buffer): ResultEvent[] | null {
   try {
-    const value = JSON.parse(content.toString('utf8'));
-    return resultValidator.check(value) ? value : null;
+    const value: unknown = JSON.parse(content.toString('utf8'));
+    const events = Array.isArray(value) ? value : [value];
+    return events.length > 0 && events.every((event) => resultValidator.check(event)) ? (events as ResultEvent[]) : null;
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import { Batcher } from '../lib/batcher.ts';
 import type { Envelope } from './envelope.ts';
 import type { Operation } from './operation.ts';
 import { resultRoutingKey, type ResultEvent } from './result-event.ts';
@@ -21,6 +22,9 @@ const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 /** The messaging vocabulary of `up`, on top of either transport. */
 export class Bus {
+  /** Per routing key: outcomes finishing together travel in one message and one confirm. */
+  private readonly resultBatches = new Map<string, Batcher<ResultEvent, void>>();
+
   constructor(
     readonly transport: Transport,
     readonly operations: readonly Operation[],
@@ -51,8 +55,21 @@ export class Bus {
     return this.transport.publish(DEAD_EXCHANGE, '', content, { headers: { [DEAD_REASON_HEADER]: reason, [DEAD_OP_HEADER]: op } });
   }
 
+  /**
+   * Resolves once the broker confirmed the event. A message holds one event, or an array of
+   * events with the same routing key when several were reported while a publish was in flight.
+   */
   publishResult(event: ResultEvent): Promise<void> {
-    return this.transport.publish(RESULTS_EXCHANGE, resultRoutingKey(event), json(event));
+    const key = resultRoutingKey(event);
+    let batcher = this.resultBatches.get(key);
+    if (!batcher) {
+      batcher = new Batcher<ResultEvent, void>(async (events) => {
+        await this.transport.publish(RESULTS_EXCHANGE, key, json(events.length === 1 ? events[0] : events));
+        return events.map((): void => undefined);
+      }, { maxBatch: 500, maxInFlight: 4 });
+      this.resultBatches.set(key, batcher);
+    }
+    return batcher.add(event);
   }
 
   consumeOp(op: string, prefetch: number, onDelivery: (d: Delivery) => void): Promise<Consumer> {

@@ -4,6 +4,9 @@ import { PermanentError, RetryableError } from '../../queues/errors.ts';
 import { systemPing } from '../../queues/ops/system-ping.ts';
 import { defineHandler } from '../define.ts';
 
+/** Asked once: hostname() is a system call, and this answer is on the hot path of the canary. */
+const self = { host: hostname(), pid: process.pid };
+
 export default defineHandler({
   op: systemPing,
   async run(payload, { signal, job }) {
@@ -11,6 +14,6 @@ export default defineHandler({
     const failing = payload.failAttempts === undefined || job.attempt <= payload.failAttempts;
     if (payload.fail === 'permanent') throw new PermanentError('asked to fail permanently');
     if (payload.fail === 'transient' && failing) throw new RetryableError(`asked to fail transiently (attempt ${job.attempt})`);
-    return { handler: { host: hostname(), pid: process.pid }, at: new Date().toISOString() };
+    return { handler: self, at: new Date().toISOString() };
   },
 });

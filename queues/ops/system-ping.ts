@@ -29,5 +29,5 @@ export const systemPing = defineOperation({
   retry: { maxAttempts: 4, tiersMs: [200, 1_000, 5_000] },
   timeoutMs: 70_000,
   // No I/O of its own: its throughput is the broker's confirm latency times messages in flight.
-  concurrency: 256,
+  concurrency: 1024,
 });
