@@ -1,4 +1,5 @@
 import amqp from 'amqplib';
+import http from 'node:http';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newJobId } from '../lib/ids.ts';
@@ -7,6 +8,7 @@ import { RESULTS_EXCHANGE, opQueue } from '../queues/topology.ts';
 import { freshDatabase } from '../test/helpers/postgres.ts';
 import { runUp, spawnUp, type UpProcess } from '../test/helpers/processes.ts';
 import { freshVhost } from '../test/helpers/rabbitmq.ts';
+import { cpuByGroup, cpuPerJob } from './cpu.ts';
 import { line, percentiles, round } from './stats.ts';
 
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -96,37 +98,58 @@ async function handlerPath(url: string, db: pg.Pool, count: number) {
     }
   }
   await Promise.all(inFlight);
-  await waitSucceeded(db, 'bench', count);
+  await waitSucceeded(db, 'bench', count, new Date(jobs[0].created_at.getTime() - 1000));
   const seconds = (performance.now() - started) / 1000;
   await connection.close();
   return { rate: round(count / seconds, 0), ...percentiles(latencies) };
 }
 
-async function waitSucceeded(db: pg.Pool, actor: string, count: number, timeoutMs = 300_000) {
+/** Polls until `count` jobs of `actor` created since `since` have succeeded (an index range, not a scan of every job). */
+async function waitSucceeded(db: pg.Pool, actor: string, count: number, since: Date, timeoutMs = 300_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE actor = $1 AND status = 'succeeded'", [actor]);
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE status = 'succeeded' AND created_at >= $2 AND actor = $1", [actor, since]);
     if (rows[0].n >= count) return;
     if (Date.now() > until) throw new Error(`only ${rows[0].n} of ${count} jobs succeeded in time`);
-    await sleep(20);
+    await sleep(50);
   }
+}
+
+/**
+ * POST /v1/system/ping over kept-alive connections with node:http: the load generator shares
+ * the machine with what it measures, and fetch() cost it several times more CPU per request.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+function postPing(baseUrl: string): Promise<{ status: number; id: string | null }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${baseUrl}/v1/system/ping`, {
+      method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': 2 },
+    }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => {
+        resolve({ status: response.statusCode ?? 0, id: response.statusCode === 202 ? (JSON.parse(body) as { id: string }).id : null });
+      });
+    });
+    request.on('error', reject).end('{}');
+  });
 }
 
 /** (c) End to end over HTTP: concurrent POSTs until each job is `succeeded` in PostgreSQL. */
 async function endToEnd(baseUrl: string, db: pg.Pool, count: number, concurrency: number) {
   const post = () =>
-    fetch(`${baseUrl}/v1/system/ping`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' }).then(async (r) => {
-      if (r.status !== 202) throw new Error(`POST answered ${r.status}`);
-      return ((await r.json()) as { id: string }).id;
+    postPing(baseUrl).then(({ status, id }) => {
+      if (status !== 202) throw new Error(`POST answered ${status}`);
+      return id;
     });
   const started = performance.now();
+  const since = new Date(Date.now() - 1000);
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < count) await post();
     }),
   );
-  await waitSucceeded(db, 'admin', count);
+  await waitSucceeded(db, 'admin', count, since);
   const seconds = (performance.now() - started) / 1000;
   return { rate: round(count / seconds, 0) };
 }
@@ -146,9 +169,7 @@ async function latencyAtRate(baseUrl: string, db: pg.Pool, perSecond: number, se
     if (wait > 1) await sleep(wait);
     submitted.push({
       wall: Date.now(),
-      id: fetch(`${baseUrl}/v1/system/ping`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}' })
-        .then(async (r) => (r.status === 202 ? ((await r.json()) as { id: string }).id : null))
-        .catch(() => null),
+      id: postPing(baseUrl).then(({ id }) => id).catch(() => null),
     });
   }
   const ids = await Promise.all(submitted.map((s) => s.id));
@@ -175,25 +196,38 @@ export async function benchPipeline(options: { messages?: number } = {}) {
   const db = new pg.Pool({ connectionString: database.url, max: 4 });
   try {
     await runUp(['db', 'migrate'], env);
-    const a = await rawBroker(vhost.url, n);
+    const roles: Record<string, number> = {};
+    /** Where the CPU went, per job, for each phase: the figures that explain the rates. */
+    const measured = async <T>(jobs: number, phase: () => Promise<T>): Promise<T & { cpu: Record<string, number> }> => {
+      const before = cpuByGroup(roles);
+      const result = await phase();
+      return { ...result, cpu: cpuPerJob(before, cpuByGroup(roles), jobs) };
+    };
+    const cpuLine = (cpu: Record<string, number>) => line('    CPU ms per job', cpu);
+
+    const a = await measured(n, () => rawBroker(vhost.url, n));
     console.log(line('(a) raw broker: confirm publish + ack consume', { 'msgs/s': a.rate, p50_ms: a.p50, p99_ms: a.p99 }));
+    console.log(cpuLine(a.cpu));
 
     const start = async (args: string[], ready: RegExp) => {
       const p = spawnUp(args, { ...env, UP_LOG_LEVEL: 'info' });
       procs.push(p);
       await p.waitFor(ready);
+      roles[args[0]] = p.child.pid!;
       return p;
     };
     await start(['recorder'], /recorder consuming/);
     await start(['handler', 'system.ping'], /handlers consuming/);
-    const b = await handlerPath(vhost.url, db, n);
+    const b = await measured(n, () => handlerPath(vhost.url, db, n));
     console.log(line('(b) handler path: runtime + results + recorder', { 'jobs/s': b.rate, p50_ms: b.p50, p99_ms: b.p99 }));
+    console.log(cpuLine(b.cpu));
 
     const gateway = await start(['gateway'], /gateway listening/);
     const baseUrl = /"url":"(http:[^"]+)"/.exec(gateway.output())![1];
     await start(['scheduler'], /scheduler started/);
-    const c = await endToEnd(baseUrl, db, Math.round(n / 2), 64);
+    const c = await measured(Math.round(n / 2), () => endToEnd(baseUrl, db, Math.round(n / 2), 64));
     console.log(line('(c) end to end: HTTP POST → succeeded in PG', { 'jobs/s': c.rate }));
+    console.log(cpuLine(c.cpu));
     const l = await latencyAtRate(baseUrl, db, 500, 6);
     console.log(line('(c) latency at an offered 500 jobs/s', { completed: l.completed, failed: l.failed, p50_ms: l.p50, p99_ms: l.p99 }));
 
@@ -206,6 +240,7 @@ export async function benchPipeline(options: { messages?: number } = {}) {
     console.log(line('ratios', { 'b/a': figures.ratio_b_over_a, 'c/a': figures.ratio_c_over_a, 'targets': 'b/a≥0.60 c≥1500/s p99≤50ms@500/s' }));
     return figures;
   } finally {
+    agent.destroy();
     await Promise.all(procs.map((p) => p.kill('SIGTERM')));
     await db.end();
     await database.cleanup();

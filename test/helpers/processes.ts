@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const UP = fileURLToPath(new URL('../../bin/up.js', import.meta.url));
+/** Extra node flags for every spawned role, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the bench. */
+const NODE_ARGS = (process.env.UP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export interface UpProcess {
   child: ChildProcess;
@@ -14,7 +16,7 @@ export interface UpProcess {
 
 /** Runs `up <args>` as its own process, as an operator would. */
 export function spawnUp(args: string[], env: Record<string, string>): UpProcess {
-  const child = spawn(process.execPath, [UP, ...args], { env: { ...process.env, UP_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, UP, ...args], { env: { ...process.env, UP_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const waiters = new Set<() => void>();
   const collect = (chunk: Buffer) => {
