@@ -98,13 +98,20 @@ const zonesList: CommandModule<Common, Common> = {
   },
 };
 
+/** A record kept for a website or a proxy group says so: it changes with that, not by hand. */
+const recordRow = (r: Record<string, unknown>) => {
+  const by = r.managedBy as { kind: string; name: string } | null | undefined;
+  return { ...r, managed: by ? `${by.kind} ${by.name}` : null };
+};
+const RECORD_COLUMNS = ['id', 'name', 'ttl', 'type', 'rdata', 'managed'];
+
 const zonesShow: CommandModule<Common, Common & { zone: string }> = {
   command: 'show <zone>',
   describe: 'a zone, whether its server has it, and its records',
   handler: async (argv) => {
     const zone = await get<Record<string, unknown>>(`/v1/dns/zones/${zonePath(argv.zone)}`);
     const records = await get<Record<string, unknown>[]>(`/v1/dns/zones/${zonePath(argv.zone)}/records`);
-    emit(argv.json, { ...zone, records }, () => `${table([zoneRow(zone)], zoneColumns)}\n\n${table(records, ['id', 'name', 'ttl', 'type', 'rdata'])}`);
+    emit(argv.json, { ...zone, records }, () => `${table([zoneRow(zone)], zoneColumns)}\n\n${table(records.map(recordRow), RECORD_COLUMNS)}`);
   },
 };
 
@@ -157,7 +164,7 @@ const recordsList: CommandModule<Common, Common & { zone: string }> = {
   describe: "a zone's records",
   handler: async (argv) => {
     const records = await get<Record<string, unknown>[]>(`/v1/dns/zones/${zonePath(argv.zone)}/records`);
-    emit(argv.json, records, () => table(records, ['id', 'name', 'ttl', 'type', 'rdata']));
+    emit(argv.json, records, () => table(records.map(recordRow), RECORD_COLUMNS));
   },
 };
 

@@ -1,10 +1,28 @@
 /** What DNS jobs carry: snapshots of the server (never its secret) and of the records, taken at submit time. */
+import { posix } from 'node:path';
 import type { Knex } from 'knex';
+import type { BindSetup } from '../../queues/ops/host-prepare.ts';
 import type { DnsServerRow, DnsZoneRow, DnsRecordRow } from '../../lib/db/dns.ts';
 import { getServerById, specOf } from '../../lib/db/dns.ts';
 import { getHostByName, hostRefOf } from '../../lib/db/hosts.ts';
-import type { DnsEndpoint, RecordSpecMessage, ZoneServer } from '../../queues/ops/dns.ts';
+import { dnsRecordsApply, type DnsEndpoint, type RecordChange, type RecordSpecMessage, type ZoneServer } from '../../queues/ops/dns.ts';
 import { conflict } from '../plugins/errors.ts';
+
+/**
+ * What host.prepare needs to set BIND up on a `dns` host: the server that names it its primary
+ * (its config directory is the one of its rndc.conf). None: the packages only.
+ */
+export async function bindSetupOf(db: Knex, host: { name: string; roles: string[] }): Promise<{ bind?: BindSetup }> {
+  if (!host.roles.includes('dns')) return {};
+  const server: DnsServerRow | undefined = await db('dns_servers').where({ primary_host: host.name }).orderBy('name').first();
+  if (!server) return {};
+  return {
+    bind: {
+      configDir: posix.dirname(server.rndc_conf), rndcConf: server.rndc_conf, zoneDir: server.zone_dir, keyName: server.key_name,
+      algorithm: server.algorithm as BindSetup['algorithm'], port: server.port, secondaries: server.secondaries,
+    },
+  };
+}
 
 export function nameserverOf(server: DnsServerRow, zone: string): string {
   return server.nameserver ?? `ns1.${zone}`;
@@ -35,4 +53,20 @@ export async function serverOfZone(db: Knex, zone: DnsZoneRow): Promise<DnsServe
 
 export function recordMessage(row: Pick<DnsRecordRow, 'name' | 'type' | 'ttl' | 'data'>): RecordSpecMessage {
   return specOf(row) as RecordSpecMessage;
+}
+
+/**
+ * The dns.records.apply job for changes to one zone, and the write that ties the zone to it:
+ * the records routes and the records kept for websites and proxy groups submit through here.
+ */
+export async function recordsApplyJob(db: Knex, zone: DnsZoneRow, changes: RecordChange[]) {
+  const server = await serverOfZone(db, zone);
+  return {
+    op: dnsRecordsApply,
+    payload: { zone: zone.name, server: endpointOf(server), changes },
+    target: zone.name,
+    alsoInTransaction: async (trx: Knex.Transaction, jobId: string) => {
+      await trx('dns_zones').where({ id: zone.id }).update({ last_job_id: jobId, updated_at: trx.fn.now() });
+    },
+  };
 }

@@ -2,15 +2,16 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Knex } from 'knex';
 import { isUniqueViolation, recordRow, specOf, zoneRecords, type DnsRecordRow, type DnsZoneRow } from '../../lib/db/dns.ts';
+import { describeManager, managersOf } from '../../lib/db/dns-managed.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
 import { checkRRsetRules, presentValue, validateRecord, type RecordInput, type RecordSpec } from '../../lib/dns/validate.ts';
-import { dnsRecordsApply, dnsZoneVerify, type RecordChange, type RecordSpecMessage } from '../../queues/ops/dns.ts';
+import { dnsZoneVerify, type RecordChange, type RecordSpecMessage } from '../../queues/ops/dns.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { errorResponses } from '../schemas.ts';
 import { accepted } from './accepted.ts';
 import { findZone, inputError } from './dns.ts';
-import { endpointOf, nameserverOf, recordMessage, serverOfZone } from './dns-payloads.ts';
+import { endpointOf, nameserverOf, recordMessage, recordsApplyJob, serverOfZone } from './dns-payloads.ts';
 import { DnsRecord, DnsRecordPatch, DnsRecordsBody, OWNED_ZONE, ZoneParam } from './dns-schemas.ts';
 import { recordView } from './dns-views.ts';
 
@@ -26,14 +27,13 @@ function assertChangeable(zone: DnsZoneRow): void {
 export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   /** One job per request: the desired change commits with it, its UPDATE carries every change. */
   async function submitChanges(request: { caller: { actor: string; tenant: string | null } }, zone: DnsZoneRow, changes: RecordChange[], write: (trx: Knex.Transaction) => Promise<void>) {
-    const server = await serverOfZone(db, zone);
+    const planned = await recordsApplyJob(db, zone, changes);
     const { job } = await outbox.submit({
-      op: dnsRecordsApply,
-      payload: { zone: zone.name, server: endpointOf(server), changes },
-      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id, target: zone.name,
+      ...planned,
+      actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id,
       alsoInTransaction: async (trx, jobId) => {
         await write(trx);
-        await trx('dns_zones').where({ id: zone.id }).update({ last_job_id: jobId, updated_at: trx.fn.now() });
+        await planned.alsoInTransaction(trx, jobId);
       },
     }).catch((error) => {
       if (isUniqueViolation(error)) throw conflict('that record exists already');
@@ -54,7 +54,8 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     if (records && Object.keys(single).length > 0) throw new HttpError(400, 'bad_request', 'body: send either one record or `records`, not both');
     if (!records && (single.name === undefined || single.type === undefined)) throw new HttpError(400, 'bad_request', `body/${single.name === undefined ? 'name' : 'type'}: is required`);
     const inputs = (records ?? [single]).map((input, i) => ({ input: input as unknown as RecordInput, field: records ? `body/records/${i}` : 'body' }));
-    const existing = (await zoneRecords(db, zone.id)).map(specOf);
+    const rows = await zoneRecords(db, zone.id);
+    const existing = rows.map(specOf);
     let adding: { spec: RecordSpec; field: string; value: string }[] = [];
     try {
       adding = inputs.map(({ input, field }) => {
@@ -65,6 +66,7 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     } catch (error) {
       inputError(error);
     }
+    await refuseManagedNames(rows, adding);
     const seen = new Set<string>();
     for (const { spec, field, value } of adding) {
       const key = `${spec.name} ${spec.type} ${value}`;
@@ -85,13 +87,31 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     schema: { operationId: 'listDnsRecords', tags: ['dns'], summary: "A zone's records, as PostgreSQL holds them.", params: ZoneParams, response: { 200: Type.Array(DnsRecord), ...errorResponses(400, 401, 404) } },
   }, async (request) => {
     const zone = await findZone(db, request, request.params.zone);
-    return (await zoneRecords(db, zone.id)).map((row) => recordView(row, zone.name));
+    const rows = await zoneRecords(db, zone.id);
+    const managers = await managersOf(db, rows);
+    return rows.map((row) => recordView(row, zone.name, managers.get(row.id) ?? null));
   });
 
   async function findRecord(zone: DnsZoneRow, id: string): Promise<DnsRecordRow> {
     const row = await db('dns_records').where({ zone_id: zone.id, id }).first();
     if (!row) throw notFound('record');
     return row;
+  }
+
+  /** A record kept for a website or a proxy group changes with it, never by hand. */
+  async function refuseManaged(row: DnsRecordRow): Promise<void> {
+    const manager = (await managersOf(db, [row])).get(row.id);
+    if (manager) throw conflict(`${row.name} ${row.type} ${row.value} is kept for ${describeManager(manager)}; change the ${manager.kind === 'website' ? "website's domains" : "proxy group"} instead`);
+  }
+
+  /** Addresses or a CNAME next to a managed A/AAAA set would change where a site's name points. */
+  async function refuseManagedNames(rows: DnsRecordRow[], adding: { spec: RecordSpec; field: string }[]): Promise<void> {
+    for (const { spec, field } of adding) {
+      if (!['A', 'AAAA', 'CNAME'].includes(spec.type)) continue;
+      const managed = rows.find((r) => r.name === spec.name && (r.website_id || r.proxy_group_id));
+      const manager = managed && (await managersOf(db, [managed])).get(managed.id);
+      if (manager) throw conflict(`${field}/name: ${spec.name} is kept for ${describeManager(manager)}; its addresses follow the proxy group`);
+    }
   }
 
   app.patch('/v1/dns/zones/:zone/records/:id', {
@@ -104,6 +124,7 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
   }, async (request, reply) => {
     const zone = await findZone(db, request, request.params.zone);
     const row = await findRecord(zone, request.params.id);
+    await refuseManaged(row);
     const old = specOf(row);
     let spec!: RecordSpec;
     try {
@@ -134,6 +155,7 @@ export const dnsRecordRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
   }, async (request, reply) => {
     const zone = await findZone(db, request, request.params.zone);
     const row = await findRecord(zone, request.params.id);
+    await refuseManaged(row);
     assertChangeable(zone);
     const job = await submitChanges(request, zone, [{ op: 'delete', record: recordMessage(row) }], async (trx) => {
       await trx('dns_records').where({ id: row.id }).delete();

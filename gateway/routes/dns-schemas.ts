@@ -70,6 +70,10 @@ export const DnsRecord = Type.Object({
   exchange: Type.Optional(Type.String()), text: Type.Optional(Type.String()), priority: Type.Optional(Type.Integer()),
   weight: Type.Optional(Type.Integer()), port: Type.Optional(Type.Integer()), flags: Type.Optional(Type.Integer()),
   tag: Type.Optional(Type.String()), value: Type.Optional(Type.String()),
+  managedBy: Type.Union([
+    Type.Object({ kind: Type.Union([Type.Literal('website'), Type.Literal('proxy')]), name: Type.String() }),
+    Type.Null(),
+  ], { description: 'the website or proxy group this record follows (change that, not the record); null: your own record' }),
   createdAt: Type.String({ format: 'date-time' }), updatedAt: Type.String({ format: 'date-time' }),
 });
 

@@ -1,4 +1,5 @@
 import type { DnsRecordRow, DnsServerRow, DnsZoneRow } from '../../lib/db/dns.ts';
+import type { Manager } from '../../lib/db/dns-managed.ts';
 import { relativeName } from '../../lib/dns/validate.ts';
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
@@ -35,7 +36,7 @@ export function zoneView(row: DnsZoneRow, serverName: string) {
   };
 }
 
-export function recordView(row: DnsRecordRow, zone: string) {
+export function recordView(row: DnsRecordRow, zone: string, managedBy: Manager | null = null) {
   return {
     id: row.id,
     zone,
@@ -45,6 +46,7 @@ export function recordView(row: DnsRecordRow, zone: string) {
     ttl: row.ttl,
     rdata: row.value,
     ...row.data,
+    managedBy,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
   };

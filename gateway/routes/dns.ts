@@ -9,7 +9,7 @@ import {
 import { getHostByName } from '../../lib/db/hosts.ts';
 import { registerOwnedKind } from '../../lib/db/users.ts';
 import { DnsInputError, normaliseZoneName } from '../../lib/dns/validate.ts';
-import { dnsZoneCreate, dnsZoneDelete } from '../../queues/ops/dns.ts';
+import { dnsZoneCreate, dnsZoneDelete, type RecordSpecMessage } from '../../queues/ops/dns.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
@@ -20,6 +20,7 @@ import { dnsRecordRoutes } from './dns-records.ts';
 import { zoneServerOf } from './dns-payloads.ts';
 import { DnsServer, DnsServerInput, DnsZone, OWNED_ZONE, OWNED_ZONES, SERVER_NAME_PATTERN, ZoneParam } from './dns-schemas.ts';
 import { serverView, zoneView } from './dns-views.ts';
+import { adoptedRecords } from './web-dns.ts';
 
 /** DnsInputError → 400/409/422 naming the field. */
 export function inputError(error: unknown): never {
@@ -126,13 +127,16 @@ export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     if (!server) throw new HttpError(400, 'bad_request', `body/server: no DNS server named ${request.body.server}`);
     const clash = (await clashingZones(db, name)).find((z) => z.name === name || z.owner_id !== request.caller.userId);
     if (clash) throw conflict(clash.name === name ? `zone ${name} exists already` : `${name} overlaps zone ${clash.name} of another user`);
+    const adopted = await adoptedRecords(db, name, request.caller.userId);
     const { job } = await outbox.submit({
       op: dnsZoneCreate,
-      payload: { zone: name, server: await zoneServerOf(db, server, name) },
+      payload: { zone: name, server: await zoneServerOf(db, server, name), ...(adopted.specs.length ? { records: adopted.specs as RecordSpecMessage[] } : {}) },
       actor: request.caller.actor, tenant: request.caller.tenant, ownerId: request.caller.userId, target: name,
       alsoInTransaction: async (trx, jobId) => {
         await enforceLimit(trx, request.caller, 'dnsZones', trx('dns_zones').where({ owner_id: request.caller.userId }));
-        await trx('dns_zones').insert({ id: newId(), name, owner_id: request.caller.userId, server_id: server.id, status: 'pending', last_job_id: jobId });
+        const id = newId();
+        await trx('dns_zones').insert({ id, name, owner_id: request.caller.userId, server_id: server.id, status: 'pending', last_job_id: jobId });
+        await adopted.write(trx, id);
       },
     }).catch((error) => {
       if (isUniqueViolation(error)) throw conflict(`zone ${name} exists already`);

@@ -17,6 +17,7 @@ import { conflict, HttpError, notFound } from '../plugins/errors.ts';
 import { requireAdmin } from '../plugins/scope.ts';
 import { errorResponses } from '../schemas.ts';
 import { Capacity, Fingerprint, HostAddress, hostView, HostName, LabelKey, Labels, Roles, SSH_USER_PATTERN, SshPort } from '../hosts-view.ts';
+import { bindSetupOf } from './dns-payloads.ts';
 import { accepted } from './accepted.ts';
 
 const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
@@ -245,7 +246,7 @@ export const hostRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
         if (verb !== 'probe' && host.maintenance) {
           throw conflict(`host ${host.name} is in maintenance (maintenance: true); ${verb} is refused until it is switched off`);
         }
-        const extra = verb === 'prepare' ? { roles: host.roles } : verb === 'update' ? { apply: false, ...(request.body as object) } : {};
+        const extra = verb === 'prepare' ? { roles: host.roles, ...(await bindSetupOf(db, host)) } : verb === 'update' ? { apply: false, ...(request.body as object) } : {};
         return accepted(reply, await submitOnHost(request, op, host, extra));
       },
     );

@@ -6,10 +6,13 @@ import { defineHandler } from '../define.ts';
 import { loadTsigKey } from '../dns-keys.ts';
 import { updateOf } from './changes.ts';
 import { soaSerial } from './soa-serial.ts';
+import { inZoneOrder } from './zone-turns.ts';
 
 export default defineHandler({
   op: dnsRecordsApply,
-  async run({ zone, server, changes }) {
+  // The turn is taken before anything awaits, so jobs keep the order they arrived in.
+  run: ({ zone, server, changes }, { signal }) => inZoneOrder(zone, async () => {
+    signal.throwIfAborted(); // timed out while waiting for its turn: the retry takes a new one
     const key = await loadTsigKey(server.keyName, server.algorithm);
     const update = updateOf(changes);
     let transport: string;
@@ -26,5 +29,5 @@ export default defineHandler({
       throw error;
     }
     return { zone, changes: changes.length, serial: await soaSerial(server, zone), transport };
-  },
+  }),
 });

@@ -7,7 +7,7 @@ import { BIND_LOCK, rndcIdempotent, zoneConfig, zoneFilePath, zoneFileText, zone
 
 export default defineHandler({
   op: dnsZoneCreate,
-  async run({ zone, server }, { connect, signal, log }) {
+  async run({ zone, server, records }, { connect, signal, log }) {
     // The key must be there before the zone is: a zone nobody can update is no use.
     await loadTsigKey(server.keyName, server.algorithm);
     const host = connect(server.primary);
@@ -15,7 +15,7 @@ export default defineHandler({
       // Never rewrite the file of a loaded zone: its journal would no longer match.
       if (await zoneLoaded(host, server, zone, signal)) return false;
       const file = zoneFilePath(server, zone);
-      await host.putFile(file, zoneFileText(server, zone, Math.floor(Date.now() / 1000)), { mode: 0o644 });
+      await host.putFile(file, zoneFileText(server, zone, Math.floor(Date.now() / 1000), records), { mode: 0o644 });
       await host.run(sh`named-checkzone -q ${zone} ${file}`, { signal });
       return rndcIdempotent(host, sh`rndc -c ${server.rndcConf} addzone ${zone} ${zoneConfig(server, zone)}`, /already exists/, signal);
     });

@@ -1,7 +1,8 @@
 /** Zones on a BIND primary through rndc: what `rndc addzone` cannot take from an UPDATE. */
+import { isIPv4, isIPv6 } from 'node:net';
 import { CommandError, sh, type Executor } from '../../lib/exec/index.ts';
 import { PermanentError } from '../../queues/errors.ts';
-import { FQDN_PATTERN, HOST_PATH_PATTERN, KEY_NAME_PATTERN, type ZoneServer } from '../../queues/ops/dns.ts';
+import { FQDN_PATTERN, HOST_PATH_PATTERN, KEY_NAME_PATTERN, type RecordSpecMessage, type ZoneServer } from '../../queues/ops/dns.ts';
 import { ZONE_PATTERN } from '../../lib/dns/validate.ts';
 
 /** Mutations of one server's zone set never interleave (several handler processes, one named). */
@@ -23,8 +24,11 @@ export function zoneConfig(server: ZoneServer, zone: string): string {
   return `{ type primary; file "${zoneFilePath(server, zone)}"; allow-update { ${key} }; allow-transfer { ${key} }; };`;
 }
 
-/** Default SOA and NS; an in-zone NS gets its address too, or BIND refuses to load the zone. */
-export function zoneFileText(server: ZoneServer, zone: string, serial: number): string {
+/**
+ * Default SOA and NS; an in-zone NS gets its address too, or BIND refuses to load the zone. `records`
+ * (A/AAAA only: addresses kept for websites and proxy groups) go in as they are.
+ */
+export function zoneFileText(server: ZoneServer, zone: string, serial: number, records: readonly RecordSpecMessage[] = []): string {
   assertPattern(server.nameserver, FQDN_PATTERN, 'nameserver');
   const ns = server.nameserver;
   const lines = [
@@ -33,6 +37,14 @@ export function zoneFileText(server: ZoneServer, zone: string, serial: number): 
     `@ IN NS ${ns}.`,
   ];
   if (ns === zone || ns.endsWith(`.${zone}`)) lines.push(`${ns}. IN ${server.address.includes(':') ? 'AAAA' : 'A'} ${server.address}`);
+  for (const record of records) {
+    assertPattern(record.name, FQDN_PATTERN, 'record name');
+    const address = record.address ?? '';
+    if (!((record.type === 'A' && isIPv4(address)) || (record.type === 'AAAA' && isIPv6(address)))) {
+      throw new PermanentError(`refusing ${record.type} ${address} for ${record.name} in a new zone file: only addresses go there`, { code: 'INVALID_INPUT' });
+    }
+    lines.push(`${record.name}. ${record.ttl} IN ${record.type} ${address}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -44,6 +44,9 @@ export interface DnsRecordRow {
   ttl: number;
   data: Omit<RecordSpec, 'name' | 'type' | 'ttl'>;
   value: string;
+  /** Set when the record follows a website's domains or a proxy group's wildcard (lib/db/dns-managed.ts). */
+  website_id: string | null;
+  proxy_group_id: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -81,9 +84,9 @@ export function specOf(row: Pick<DnsRecordRow, 'name' | 'type' | 'ttl' | 'data'>
   return { ...row.data, name: row.name, type: row.type, ttl: row.ttl };
 }
 
-export function recordRow(zoneId: string, spec: RecordSpec, value: string) {
+export function recordRow(zoneId: string, spec: RecordSpec, value: string, managedBy: { website_id?: string; proxy_group_id?: string } = {}) {
   const { name, type, ttl, ...data } = spec;
-  return { id: newId(), zone_id: zoneId, name, type, ttl, data: JSON.stringify(data), value };
+  return { id: newId(), zone_id: zoneId, name, type, ttl, data: JSON.stringify(data), value, ...managedBy };
 }
 
 export function isUniqueViolation(error: unknown): boolean {

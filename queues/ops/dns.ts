@@ -70,7 +70,14 @@ const DNS_RETRY = { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] };
 export const dnsZoneCreate = defineOperation({
   name: 'dns.zone.create',
   summary: 'Add a zone to its primary (rndc addzone) with a default SOA and NS, updatable with the TSIG key only.',
-  payload: Type.Object({ zone: ZoneName, server: ZoneServer }, { additionalProperties: false, $id: 'DnsZoneCreatePayload' }),
+  payload: Type.Object(
+    {
+      zone: ZoneName,
+      server: ZoneServer,
+      records: Type.Optional(Type.Array(RecordSpecSchema, { maxItems: 2000, description: 'A/AAAA records the zone starts with: those kept for websites and proxy groups already there' })),
+    },
+    { additionalProperties: false, $id: 'DnsZoneCreatePayload' },
+  ),
   result: Type.Object({ zone: Type.String(), created: Type.Boolean(), serial: Type.Integer() }, { additionalProperties: false, $id: 'DnsZoneCreateResult' }),
   retry: DNS_RETRY,
 });

@@ -90,6 +90,19 @@ describe('what reaches the server', () => {
     assert.doesNotMatch(zoneFileText({ ...server, nameserver: 'ns.example.net' }, ZONE, 7), / IN A /);
   });
 
+  test("a new zone's file takes the addresses kept for sites and groups, and nothing else", () => {
+    const records = [
+      { name: `www.${ZONE}`, type: 'A' as const, ttl: 300, address: '192.0.2.10' },
+      { name: `*.p1.${ZONE}`, type: 'AAAA' as const, ttl: 300, address: '2001:db8::10' },
+    ];
+    const text = zoneFileText(server, ZONE, 7, records);
+    assert.match(text, new RegExp(`^www\\.${ZONE}\\. 300 IN A 192\\.0\\.2\\.10$`, 'm'));
+    assert.match(text, new RegExp(`^\\*\\.p1\\.${ZONE}\\. 300 IN AAAA 2001:db8::10$`, 'm'));
+    assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `t.${ZONE}`, type: 'TXT', ttl: 300, text: 'x' }]), /only addresses/);
+    assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `w.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4\n@ IN NS evil.' }]), /only addresses/);
+    assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `w;x.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4' }]), /refusing record name/);
+  });
+
   test('a CNAME add clears its name; other adds require no CNAME there', () => {
     const rec = (input: Record<string, unknown>) => validateRecord({ name: 'www', ttl: 300, ...input } as never, ZONE, 'x') as never;
     const update = updateOf([{ op: 'add', record: rec({ type: 'A', address: '10.0.0.1' }) }, { op: 'add', record: rec({ name: 'c', type: 'CNAME', target: 'a.example' }) }]);
