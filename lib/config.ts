@@ -23,6 +23,8 @@ export interface Config {
   alarmWebhookUrl: string | null;
   /** Proxies in front of the gateway whose X-Forwarded-For is believed (addresses or CIDRs). */
   trustProxy: string[];
+  /** How often the scheduler looks for certificates to renew (and failed ones to retry). */
+  certRenewIntervalMs: number;
 }
 
 export interface ClientConfig {
@@ -105,6 +107,33 @@ export function loadConfig(env: Env = process.env): Config {
     healthIntervalMs: integer(env, 'UP_HEALTH_INTERVAL_MS', 300_000, 100, 86_400_000),
     alarmWebhookUrl: url(env, 'UP_ALARM_WEBHOOK_URL', ['http:', 'https:']),
     trustProxy: addressList(env, 'UP_TRUST_PROXY'),
+    certRenewIntervalMs: integer(env, 'UP_CERT_RENEW_INTERVAL_MS', 43_200_000, 100, 604_800_000),
+  };
+}
+
+export interface AcmeSettings {
+  /** The ACME directory URL certbot talks to. */
+  directory: string;
+  /** A PEM file on the handler's machine, copied to the host for certbot (REQUESTS_CA_BUNDLE): a private CA such as pebble's. */
+  caBundleFile: string | null;
+  email: string | null;
+  /** How long certbot waits after the RFC 2136 update before asking the CA to check. */
+  dnsPropagationSeconds: number;
+}
+
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+
+/** The certificate handlers' ACME settings (read when a handler runs; a wrong value names the variable). */
+export function acmeSettings(env: Env = process.env): AcmeSettings {
+  const caBundleFile = env.UP_ACME_CA_BUNDLE?.trim() || null;
+  if (caBundleFile !== null && !caBundleFile.startsWith('/')) throw new ConfigError('UP_ACME_CA_BUNDLE must be an absolute path');
+  const email = env.UP_ACME_EMAIL?.trim() || null;
+  if (email !== null && !/^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/.test(email)) throw new ConfigError('UP_ACME_EMAIL is not an e-mail address');
+  return {
+    directory: url(env, 'UP_ACME_DIRECTORY', ['https:']) ?? LETS_ENCRYPT,
+    caBundleFile,
+    email,
+    dnsPropagationSeconds: integer(env, 'UP_ACME_DNS_PROPAGATION_SECONDS', 30, 0, 3600),
   };
 }
 

@@ -21,10 +21,11 @@ const create: CommandModule<Common, Args> = {
       .option('wildcard', { type: 'string', demandOption: true, describe: 'base domain: p1.example.net serves *.p1.example.net' })
       .option('address', { type: 'string', array: true, demandOption: true, describe: 'public IPv4/IPv6 addresses' })
       .option('base-dir', { type: 'string', describe: "up's nginx directory on members (default /srv/up/nginx)" })
-      .option('port', { type: 'number', describe: 'HTTP port (default 80)' }),
+      .option('port', { type: 'number', describe: 'HTTP port (default 80)' })
+      .option('https-port', { type: 'number', describe: 'HTTPS port (default 443)' }),
   handler: async (argv) => {
     const client = UpClient.fromEnvironment();
-    const body = { name: argv.name, wildcardDomain: argv.wildcard, addresses: argv.address, ...(argv.baseDir ? { baseDir: argv.baseDir } : {}), ...(argv.port ? { httpPort: argv.port } : {}) };
+    const body = { name: argv.name, wildcardDomain: argv.wildcard, addresses: argv.address, ...(argv.baseDir ? { baseDir: argv.baseDir } : {}), ...(argv.port ? { httpPort: argv.port } : {}), ...(argv.httpsPort ? { httpsPort: argv.httpsPort } : {}) };
     await report(client, (await client.request<Change>('POST', '/v1/proxies', { body })).body, argv);
   },
 };

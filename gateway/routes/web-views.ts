@@ -12,6 +12,7 @@ export const ProxyView = Type.Object(
     addresses: Type.Array(Type.String()),
     baseDir: Type.String(),
     httpPort: Type.Integer(),
+    httpsPort: Type.Integer(),
     nginxUser: Type.String(),
     generation: Type.Integer({ description: 'the configuration generation every member converges to' }),
     hosts: Type.Array(
@@ -65,6 +66,7 @@ export function proxyView(group: ProxyGroupRow, members: MemberRow[]) {
     addresses: group.addresses,
     baseDir: group.base_dir,
     httpPort: group.http_port,
+    httpsPort: group.https_port,
     nginxUser: group.nginx_user,
     generation: group.generation,
     hosts: members.map((m) => ({ name: m.name, address: m.address, appliedGeneration: m.applied_generation, error: m.last_error })),

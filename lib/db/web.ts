@@ -18,6 +18,7 @@ export interface ProxyGroupRow {
   addresses: string[];
   base_dir: string;
   http_port: number;
+  https_port: number;
   nginx_user: string;
   generation: number;
   created_at: Date;
@@ -28,6 +29,8 @@ export interface MemberRow extends HostRow {
   member_base_dir: string | null;
   applied_generation: number | null;
   last_error: string | null;
+  /** The group's issuer (its first member by name): where the others pass ACME HTTP-01 requests. */
+  acme_issuer?: string | null;
 }
 
 /** The stored, normalized spec of a site (domains in punycode, password hashes only). */
@@ -63,17 +66,28 @@ export async function proxyMembers(db: Knex, groupId: string): Promise<MemberRow
     .join('hosts as h', 'h.id', 'm.host_id')
     .where('m.group_id', groupId)
     .orderBy('h.name')
-    .select('h.*', 'm.base_dir as member_base_dir', 'm.applied_generation', 'm.last_error');
+    .select('h.*', 'm.base_dir as member_base_dir', 'm.applied_generation', 'm.last_error')
+    .then((rows: MemberRow[]) => withAcmeIssuer(rows));
+}
+
+/** The first member (by name) runs certbot; every other member passes it the ACME requests it cannot answer. */
+export function withAcmeIssuer(members: MemberRow[]): MemberRow[] {
+  const issuer = members[0];
+  if (!issuer) return members;
+  const address = issuer.address.toLowerCase();
+  return members.map((m) => ({ ...m, acme_issuer: m.id === issuer.id ? null : address.includes(':') ? `[${address}]` : address }));
 }
 
 /** The group's nginx layout on one member (whose own base dir, if set, wins). */
-export function layoutOf(group: ProxyGroupRow, member?: Pick<MemberRow, 'member_base_dir'>): Static<typeof NginxLayout> {
+export function layoutOf(group: ProxyGroupRow, member?: Pick<MemberRow, 'member_base_dir' | 'acme_issuer'>): Static<typeof NginxLayout> {
   return {
     group: group.name,
     baseDir: member?.member_base_dir ?? group.base_dir,
     httpPort: group.http_port,
     nginxUser: group.nginx_user,
     ipv6: group.addresses.some((a) => a.includes(':')),
+    httpsPort: group.https_port ?? 443,
+    ...(member?.acme_issuer !== undefined ? { acmeIssuer: member.acme_issuer && `${member.acme_issuer}:${group.http_port}` } : {}),
   };
 }
 

@@ -149,6 +149,7 @@ export const ProxyCreate = Type.Object(
     addresses: Type.Array(Type.String({ pattern: ADDRESS, maxLength: 45 }), { minItems: 1, maxItems: 16, uniqueItems: true, description: 'public IPv4/IPv6 addresses' }),
     baseDir: Type.Optional(Type.String({ pattern: BASE_DIR, maxLength: 256, description: "up's nginx directory on every member (default /srv/up/nginx)" })),
     httpPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 80' })),
+    httpsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 443' })),
     nginxUser: Type.Optional(Type.String({ pattern: NGINX_USER, description: "nginx workers' user (default www-data)" })),
   },
   { additionalProperties: false, $id: 'ProxyCreate' },

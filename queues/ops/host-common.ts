@@ -7,7 +7,8 @@ export const HOST_ROLES = ['proxy', 'web', 'dns', 'mail', 'db', 'container', 'hy
 export type HostRole = (typeof HOST_ROLES)[number];
 
 export const ROLE_PACKAGES: Record<HostRole, readonly string[]> = {
-  proxy: ['nginx'],
+  // certbot runs on the proxy members: HTTP-01 through their nginx, DNS-01 through RFC 2136.
+  proxy: ['nginx', 'certbot', 'python3-certbot-dns-rfc2136'],
   web: ['nginx'],
   dns: ['bind9', 'bind9-dnsutils'],
   mail: ['postfix', 'dovecot-imapd'],

@@ -3,6 +3,9 @@ import { ASCII_DOMAIN, BASE_DIR, NGINX_USER, PROXY_NAME } from '../../lib/valida
 import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
 
+/** host:port, [ipv6]:port or name:port of a member, for nginx's proxy_pass. */
+const ACME_ISSUER = '^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?|\\[[0-9a-f:.]{2,45}\\]):[0-9]{1,5}$';
+
 /** Where and how up's nginx runs on a proxy host: a snapshot of the group, carried by every web message. */
 export const NginxLayout = Type.Object(
   {
@@ -11,6 +14,12 @@ export const NginxLayout = Type.Object(
     httpPort: Type.Integer({ minimum: 1, maximum: 65535 }),
     nginxUser: Type.String({ pattern: NGINX_USER }),
     ipv6: Type.Boolean({ description: 'also listen on [::]' }),
+    httpsPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 443' })),
+    acmeIssuer: Type.Optional(
+      Type.Union([Type.String({ pattern: ACME_ISSUER, maxLength: 260 }), Type.Null()], {
+        description: "the group's certbot host (address:httpPort) that ACME HTTP-01 requests not found here are passed to; null on the issuer itself",
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'NginxLayout' },
 );

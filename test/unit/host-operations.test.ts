@@ -11,14 +11,14 @@ const DPKG = ['pkg\tbind9\tii \t1:9.18.49-1~deb12u3', 'pkg\tnginx\trc \t1.22.1-9
 
 describe('host.prepare planning', () => {
   it('wants each role package once, sorted', () => {
-    assert.deepEqual(packagesForRoles(['proxy', 'web', 'dns']), ['bind9', 'bind9-dnsutils', 'nginx']);
+    assert.deepEqual(packagesForRoles(['proxy', 'web', 'dns']), ['bind9', 'bind9-dnsutils', 'certbot', 'nginx', 'python3-certbot-dns-rfc2136']);
     assert.deepEqual(packagesForRoles([]), []);
   });
 
   it('a package dpkg does not list, or lists as removed, is missing', () => {
     const wanted = packagesForRoles(['dns', 'proxy', 'db']);
     assert.deepEqual(missingPackages(wanted, DPKG), {
-      missing: ['bind9-dnsutils', 'mariadb-server', 'nginx'],
+      missing: ['bind9-dnsutils', 'certbot', 'mariadb-server', 'nginx', 'python3-certbot-dns-rfc2136'],
       present: ['bind9', 'postgresql'],
     });
     assert.deepEqual(missingPackages(['bind9'], DPKG).missing, []);

@@ -53,6 +53,17 @@ const cases: Record<string, () => string> = {
   'vhost-full.conf': () => renderVhost(layout, full),
   'vhost-proxy-only.conf': () => renderVhost(layout, { ...base, static: false, routes: [{ path: '/', upstream: '10.0.0.7:8080', websocket: true }] }),
   'vhost-https-redirect.conf': () => renderVhost(layout, { ...base, httpsRedirect: true, tls: true }),
+  'vhost-tls.conf': () =>
+    renderVhost(
+      { ...layout, httpsPort: 443, acmeIssuer: '10.0.0.1:80' },
+      { ...base, serverNames: ['shop-alice.p1.example.net', 'example.com'], redirects: [{ from: 'www.example.com', to: 'example.com' }], httpsRedirect: true, tls: true },
+      { wildcard: true, siteNames: ['example.com', 'www.example.com'] },
+    ),
+  'nginx-wildcard.conf': () =>
+    render('nginx', 'nginx/nginx.conf.mustache', {
+      group: 'p1', generation: 8, user: 'www-data', baseDir: '/srv/up/nginx', port: 80, ipv6: true, acmeIssuer: '10.0.0.1:80',
+      wildcard: { httpsPort: 443, cert: '/srv/up/nginx/tls/wildcard/fullchain.pem', key: '/srv/up/nginx/tls/wildcard/privkey.pem' },
+    }),
 };
 
 for (const [name, make] of Object.entries(cases)) {
@@ -66,6 +77,8 @@ for (const [name, make] of Object.entries(cases)) {
 
 test('the HTTPS redirect waits for a certificate', () => {
   assert.doesNotMatch(renderVhost(layout, { ...base, httpsRedirect: true, tls: false }), /return 301 https/);
+  // Marked TLS but the files are not on this host (a member that just joined): HTTP only, no redirect.
+  assert.doesNotMatch(renderVhost(layout, { ...base, httpsRedirect: true, tls: true }), /return 301 https|ssl/);
 });
 
 test('htpasswd lines carry the hashes, never a password', () => {
@@ -86,10 +99,17 @@ test('nginx -t accepts the rendered base config with every vhost', { skip: !exis
   try {
     const at = (text: string) => text.replaceAll('/srv/up/nginx', dir);
     for (const sub of ['vhosts', 'logs', 'tmp', 'www', 'acme', 'auth']) execFileSync('mkdir', ['-p', join(dir, sub)]);
+    const vhostCases = Object.keys(cases).filter((name) => name.startsWith('vhost'));
+    for (const cert of ['wildcard', ...vhostCases.map((_, i) => `site-shop-alice${i}`)]) {
+      execFileSync('mkdir', ['-p', join(dir, 'tls', cert)]);
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=golden',
+        '-keyout', join(dir, 'tls', cert, 'privkey.pem'), '-out', join(dir, 'tls', cert, 'fullchain.pem')], { stdio: 'pipe' });
+    }
     writeFileSync(join(dir, 'nginx.conf'), at(cases['nginx.conf']()).replace('listen 80', 'listen 127.0.0.1:18080').replace('listen [::]:80', 'listen [::1]:18080'));
     const vhosts = Object.entries(cases).filter(([name]) => name.startsWith('vhost'));
     vhosts.forEach(([name, make], i) =>
-      writeFileSync(join(dir, 'vhosts', name), at(make()).replaceAll('listen 80', 'listen 127.0.0.1:18080').replaceAll('listen [::]:80', 'listen [::1]:18080').replaceAll('shop-alice', `shop-alice${i}`)),
+      writeFileSync(join(dir, 'vhosts', name), at(make()).replaceAll('listen 80', 'listen 127.0.0.1:18080').replaceAll('listen [::]:80', 'listen [::1]:18080')
+        .replaceAll('listen 443', 'listen 127.0.0.1:18443').replaceAll('listen [::]:443', 'listen [::1]:18443').replaceAll('shop-alice', `shop-alice${i}`)),
     );
     execFileSync('nginx', ['-e', join(dir, 'logs/error.log'), '-c', join(dir, 'nginx.conf'), '-t'], { stdio: 'pipe' });
   } finally {
