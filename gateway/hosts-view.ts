@@ -6,7 +6,8 @@ import { HostFacts } from '../queues/ops/host-probe.ts';
 
 export const FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
 const LABEL_KEY = '^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$';
-const LABEL_VALUE = '^[A-Za-z0-9._-]{0,63}$';
+// `/` and `,` for paths and lists (health.auth-log, health.allowed-ports); values are data, never shell.
+const LABEL_VALUE = '^[A-Za-z0-9._/,-]{0,63}$';
 export const LabelKey = Type.String({ pattern: LABEL_KEY });
 
 export const HostName = Type.String({ pattern: HOST_NAME_PATTERN, maxLength: 63, description: 'lowercase letters, digits and inner hyphens' });

@@ -57,19 +57,34 @@ interface HealthEntry {
   since: string;
   checkedAt: string;
   problems: { cause: string; message: string }[];
+  history?: { state: string; at: string; note: string | null }[];
 }
 
-export const health: CommandModule<Common, Common & { type?: string }> = {
+export const health: CommandModule<Common, Common & { type?: string; history?: boolean }> = {
   command: 'health',
   describe: 'the health of every checked resource',
-  builder: (y) => y.option('type', { type: 'string', describe: 'only this resource type (host, pipeline, ...)' }) as never,
+  builder: (y) =>
+    y
+      .option('type', { type: 'string', describe: 'only this resource type (host, security, proxy, website, dns-zone, pipeline)' })
+      .option('history', { type: 'boolean', default: false, describe: 'with each resource\'s recent transitions (degraded → repairing → …)' }) as never,
   handler: async (argv) => {
-    const query = argv.type ? `?type=${encodeURIComponent(argv.type)}` : '';
+    const params = new URLSearchParams();
+    if (argv.type) params.set('type', argv.type);
+    if (argv.history) params.set('history', 'true');
+    const query = params.size ? `?${params}` : '';
     const { body } = await UpClient.fromEnvironment().request<{ items: HealthEntry[] }>('GET', `/v1/health${query}`);
+    const columns = ['resource', 'state', 'since', 'checked', ...(argv.history ? ['history'] : []), 'problems'];
     emit(argv.json, body, () =>
       table(
-        body.items.map((h) => ({ resource: `${h.resource.type}/${h.resource.key}`, state: h.state, since: when(h.since), checked: when(h.checkedAt), problems: h.problems.map((p) => p.message).join('; ') })),
-        ['resource', 'state', 'since', 'checked', 'problems'],
+        body.items.map((h) => ({
+          resource: `${h.resource.type}/${h.resource.key}`,
+          state: h.state,
+          since: when(h.since),
+          checked: when(h.checkedAt),
+          history: (h.history ?? []).map((e) => e.state).reverse().join(' → '),
+          problems: h.problems.map((p) => p.message).join('; '),
+        })),
+        columns,
       ),
     );
   },

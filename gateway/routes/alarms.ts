@@ -47,6 +47,8 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
   app.get(
     '/v1/alarms',
     {
+      // Users see the alarms and health of their own resources (scopeToCaller below).
+      config: { access: 'caller' },
       schema: {
         operationId: 'listAlarms',
         tags: ['health'],
@@ -87,6 +89,8 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
   app.get(
     '/v1/health',
     {
+      // Users see the alarms and health of their own resources (scopeToCaller below).
+      config: { access: 'caller' },
       schema: {
         operationId: 'listHealth',
         tags: ['health'],

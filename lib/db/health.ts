@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import { newJobId } from '../ids.ts';
 import type { CheckResult } from '../../queues/ops/health.ts';
+import type { Operation } from '../../queues/operation.ts';
+import { isFinal, type JobStatus } from '../../queues/job-status.ts';
+import { insertJob } from './jobs.ts';
 
 export type HealthState = 'healthy' | 'degraded' | 'repairing' | 'failed';
 
@@ -23,32 +26,82 @@ export interface AlarmRow {
 export interface HealthPolicy {
   /** Consecutive failing checks before a resource is `failed` and alarms are raised. */
   failAfter: number;
+  /** How the resource is repaired, when it can be: one repair job per unhealthy episode. */
+  repair?: RepairPolicy;
+  /**
+   * Causes that are another resource's to alarm and repair (a site whose proxy is down, a
+   * host that does not answer): alone, they keep this resource `degraded` and nothing more.
+   */
+  causedElsewhere?: readonly string[];
+}
+
+/** The job a repair is: written with the state change, published by the outbox's reconciler. */
+export interface RepairJob {
+  op: Operation;
+  payload: unknown;
+  target: string;
+  generation: number | null;
+  ownerId: string | null;
+}
+
+export interface RepairPolicy {
+  /** Consecutive failing checks before the repair starts. */
+  after: number;
+  /** The repair for these problems, or null (none fits, or the resource is gone). */
+  plan(db: Knex, check: CheckResult): Promise<RepairJob | null>;
 }
 
 /**
  * Folds one check into the resource's health with hysteresis: one failure makes it
  * `degraded`, `failAfter` in a row make it `failed` and raise one alarm per cause (later
  * failures only count); the first healthy check makes it `healthy` and clears its alarms.
+ * A repairable resource goes `repairing` after `repair.after` failures, with its repair job
+ * written in the same transaction (once per episode); checks that ran before that job
+ * finished change nothing, and the first one after it decides: `healthy`, or `failed`.
  * Raised and cleared alarms are queued for delivery in the same transaction.
  */
 export async function recordCheck(db: Knex, check: CheckResult, at: Date, policy: HealthPolicy, ownerId: string | null = null): Promise<HealthState> {
   return db.transaction(async (trx) => {
     const key = { resource_type: check.resource.type, resource_key: check.resource.key };
-    const before: { state: HealthState; failures: number } | undefined = await trx('health').where(key).forUpdate().first();
+    const before: { state: HealthState; failures: number; repair_job_id: string | null } | undefined = await trx('health').where(key).forUpdate().first();
+    const findings = { checked_at: at, problems: JSON.stringify(check.problems), measurements: JSON.stringify(check.measurements) };
+    const repair = before?.state === 'repairing' && before.repair_job_id ? await repairOutcome(trx, before.repair_job_id) : null;
+    if (!check.healthy && repair && (!repair.done || at <= repair.finishedAt!)) {
+      // The repair is still running, or this check looked before it finished: it proves nothing yet.
+      await trx('health').where(key).update(findings);
+      return 'repairing';
+    }
+    if (!check.healthy && check.problems.every((p) => policy.causedElsewhere?.includes(p.cause))) {
+      const state: HealthState = before && before.state !== 'healthy' ? before.state : 'degraded';
+      await trx('health')
+        .insert({ ...key, owner_id: ownerId, state, failures: 0, since: at, ...findings })
+        .onConflict(['resource_type', 'resource_key'])
+        .merge({ state, ...findings, ...(before?.state !== state ? { since: at } : {}) });
+      if (before?.state !== state) await trx('health_history').insert({ ...key, state, at, note: check.problems.map((p) => p.message).join('; ') });
+      return state;
+    }
     const failures = check.healthy ? 0 : (before?.failures ?? 0) + 1;
-    const state: HealthState = check.healthy ? 'healthy' : failures >= policy.failAfter ? 'failed' : 'degraded';
+    let state: HealthState = check.healthy ? 'healthy' : failures >= policy.failAfter || repair || before?.state === 'failed' ? 'failed' : 'degraded';
+    let repairJobId = check.healthy ? null : (before?.repair_job_id ?? null);
+    let note = check.problems.map((p) => p.message).join('; ') || null;
+    if (!check.healthy && !repairJobId && policy.repair && failures >= policy.repair.after) {
+      const job = await policy.repair.plan(trx, check);
+      if (job) {
+        repairJobId = await submitRepair(trx, job);
+        state = 'repairing';
+        note = `repair job ${repairJobId} (${job.op.name}): ${note}`;
+      }
+    }
     const changed = before?.state !== state;
     await trx('health')
-      .insert({ ...key, owner_id: ownerId, state, failures, since: at, checked_at: at, problems: JSON.stringify(check.problems), measurements: JSON.stringify(check.measurements) })
+      .insert({ ...key, owner_id: ownerId, state, failures, since: at, repair_job_id: repairJobId, ...findings })
       .onConflict(['resource_type', 'resource_key'])
-      .merge(changed ? ['state', 'failures', 'since', 'checked_at', 'problems', 'measurements'] : ['failures', 'checked_at', 'problems', 'measurements']);
-    if (changed) {
-      const note = check.problems.map((p) => p.message).join('; ') || null;
-      await trx('health_history').insert({ ...key, state, at, note });
-    }
+      .merge({ ...(changed ? { state, since: at } : {}), failures, repair_job_id: repairJobId, ...findings });
+    if (changed) await trx('health_history').insert({ ...key, state, at, note });
 
     const open: AlarmRow[] = await trx('alarms').where({ ...key, status: 'open' });
-    const failing = state === 'failed' ? check.problems : [];
+    const own = check.problems.filter((p) => !policy.causedElsewhere?.includes(p.cause));
+    const failing = state === 'failed' || failures >= policy.failAfter ? own : [];
     for (const alarm of open.filter((a) => !failing.some((p) => p.cause === a.cause))) {
       await trx('alarms').where({ id: alarm.id }).update({ status: 'cleared', cleared_at: at });
       await notify(trx, alarm.id, 'cleared', at);
@@ -65,6 +118,60 @@ export async function recordCheck(db: Knex, check: CheckResult, at: Date, policy
     }
     return state;
   });
+}
+
+/**
+ * Forgets the health of resources that are gone (a deleted site, a member removed from its
+ * group, a removed host): their rows go, their open alarms are cleared (and that is delivered).
+ * `current` holds the keys still checked, per type; types not named are left alone.
+ */
+export async function forgetGone(db: Knex, current: Map<string, Set<string>>, at: Date): Promise<number> {
+  let forgotten = 0;
+  for (const [type, keys] of current) {
+    const rows: { resource_key: string }[] = await db('health').where({ resource_type: type }).select('resource_key');
+    const gone = rows.map((r) => r.resource_key).filter((key) => !keys.has(key));
+    for (const key of gone) {
+      await db.transaction(async (trx) => {
+        const where = { resource_type: type, resource_key: key };
+        for (const alarm of (await trx('alarms').where({ ...where, status: 'open' })) as AlarmRow[]) {
+          await trx('alarms').where({ id: alarm.id }).update({ status: 'cleared', cleared_at: at });
+          await notify(trx, alarm.id, 'cleared', at);
+        }
+        await trx('health_history').where(where).delete();
+        await trx('health').where(where).delete();
+      });
+      forgotten++;
+    }
+  }
+  return forgotten;
+}
+
+/** Whether the episode's repair job has finished, and when. */
+async function repairOutcome(trx: Knex.Transaction, jobId: string): Promise<{ done: boolean; finishedAt: Date | null }> {
+  const job: { status: JobStatus; finished_at: Date | null } | undefined = await trx('jobs').where({ id: jobId }).first('status', 'finished_at');
+  if (!job) return { done: true, finishedAt: new Date(0) };
+  return { done: isFinal(job.status), finishedAt: job.finished_at ? new Date(job.finished_at) : new Date(0) };
+}
+
+/** The repair as a job in `accepted`: the outbox's reconciler publishes it, like any committed job. */
+async function submitRepair(trx: Knex.Transaction, job: RepairJob): Promise<string> {
+  const id = newJobId();
+  await insertJob(trx, {
+    id,
+    op: job.op.name,
+    payload_version: job.op.version,
+    tenant: null,
+    actor: 'system:health',
+    payload: job.payload,
+    max_attempts: job.op.retry.maxAttempts,
+    correlation_id: id,
+    idempotency_key: null,
+    retry_of: null,
+    target: job.target,
+    generation: job.generation,
+    owner_id: job.ownerId,
+  });
+  return id;
 }
 
 function notify(trx: Knex.Transaction, alarmId: string, event: 'raised' | 'cleared', at: Date) {

@@ -27,7 +27,7 @@ export type CheckResult = Static<typeof CheckResult>;
  * Checks are published straight to the bus by the scheduler (no job row: a lost check is
  * replaced by the next); a stale one expires on the queue, and none is dead-lettered.
  */
-const checkQueue = { deliveryLimit: 2, deadLetter: false, messageTtlMs: 60_000 };
+export const checkQueue = { deliveryLimit: 2, deadLetter: false, messageTtlMs: 60_000 };
 
 export const healthCheckHost = defineOperation({
   name: 'health.check.host',
