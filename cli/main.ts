@@ -16,13 +16,14 @@ import { tokens } from './commands/tokens.ts';
 import { users } from './commands/users.ts';
 import { proxies } from './commands/proxies.ts';
 import { sites } from './commands/sites.ts';
+import { certs } from './commands/certs.ts';
 
 /** `up`: the launcher of every role and a queue-aware client of the gateway. */
 await yargs(hideBin(process.argv))
   .scriptName('up')
   .usage('$0 <command>\n\nClient commands talk to UP_URL with UP_TOKEN; role commands read UP_DATABASE_URL and UP_AMQP_URL.')
   .option('json', { type: 'boolean', default: false, global: true, describe: 'machine-readable output' })
-  .command([serve, gateway, handler, recorder, scheduler, db, ping, jobs, queues, dlq, hosts, alarms, health, login, tokens, users, audit, dns, proxies, sites] as never)
+  .command([serve, gateway, handler, recorder, scheduler, db, ping, jobs, queues, dlq, hosts, alarms, health, login, tokens, users, audit, dns, proxies, sites, certs] as never)
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
   .fail((message, error, y) => {

@@ -94,6 +94,7 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
       canaryIntervalMs: config.canaryIntervalMs,
       canaryTimeoutMs: config.canaryTimeoutMs,
       healthIntervalMs: config.healthIntervalMs,
+      certRenewIntervalMs: config.certRenewIntervalMs,
       alarmWebhookUrl: config.alarmWebhookUrl,
     });
     stops.unshift(() => leadership.release());

@@ -21,6 +21,7 @@ import { hostRoutes } from './routes/hosts.ts';
 import { hostSchemas } from './hosts-view.ts';
 import { proxyRoutes } from './routes/proxies.ts';
 import { websiteRoutes } from './routes/websites.ts';
+import { certificateRoutes, certificateSchemas } from './routes/certificates.ts';
 import { webSchemas } from './routes/web-views.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
@@ -47,6 +48,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   for (const schema of [...sharedSchemas, ...alarmSchemas]) app.addSchema(schema);
   for (const schema of hostSchemas) app.addSchema(schema);
   for (const schema of webSchemas) app.addSchema(schema);
+  for (const schema of certificateSchemas) app.addSchema(schema);
   // Operation payloads that are also request bodies: one schema validates the API and the message.
   for (const body of [systemPing.payload]) app.addSchema(body);
 
@@ -72,6 +74,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
         { name: 'hosts', description: 'The machines up manages (admin).' },
         { name: 'proxies', description: 'Proxy groups: nginx hosts serving a wildcard domain (admin).' },
         { name: 'websites', description: 'Websites on proxy groups: static files and upstreams, a temporary subdomain each.' },
+        { name: 'certificates', description: 'TLS certificates kept by certbot: sites, proxy wildcards; expiry, renewal, errors.' },
         { name: 'users', description: 'Users, their plans and their Unix users on hosts (admin).' },
         { name: 'tokens', description: 'API tokens: shown once, stored hashed.' },
         { name: 'audit', description: 'Who changed what.' },
@@ -99,6 +102,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   await app.register(hostRoutes, context);
   await app.register(proxyRoutes, context);
   await app.register(websiteRoutes, context);
+  await app.register(certificateRoutes, context);
   await app.register(userRoutes, context);
   await app.register(tokenRoutes, context);
   await app.register(auditRoutes, context);

@@ -3,6 +3,7 @@ import type { JobRow } from '../lib/db/jobs.ts';
 import type { ResultEvent } from '../queues/result-event.ts';
 import { observeCheck } from './health-observer.ts';
 import { dnsObservers } from './routes/dns-observers.ts';
+import { certificateObserved } from './routes/cert-observer.ts';
 import { tenantDeprovisioned, tenantProvisioned } from '../lib/db/users.ts';
 import { proxyMemberObserved, websiteHostObserved } from '../lib/db/web.ts';
 
@@ -20,6 +21,11 @@ export const observers: Record<string, Observer> = {
   'proxy.apply': proxyMemberObserved,
   'website.apply': websiteHostObserved,
   'website.delete': websiteHostObserved,
+  'cert.issue': certificateObserved,
+  'cert.renew': certificateObserved,
+  // Repairs are the same applies: what they converged to is recorded the same way.
+  'health.repair.proxy': proxyMemberObserved,
+  'health.repair.website': websiteHostObserved,
   // A host's facts are what its latest successful probe found; an older probe finishing late never overwrites a newer one.
   'host.probe': async (db, job, event) => {
     const name = (job.payload as { host?: { name?: unknown } } | null)?.host?.name;
@@ -39,4 +45,8 @@ export type ResultObserver = (db: Knex, event: ResultEvent) => Promise<void>;
 
 export const resultObservers: Record<string, ResultObserver> = {
   'health.check.host': observeCheck,
+  'health.check.proxy': observeCheck,
+  'health.check.website': observeCheck,
+  'health.check.security': observeCheck,
+  'health.check.dns-zone': observeCheck,
 };

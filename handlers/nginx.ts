@@ -36,7 +36,8 @@ export async function ensureLayout(exec: Executor, paths: NginxPaths): Promise<v
   await exec.run(layoutCommand(paths));
 }
 
-const nginxCmd = (paths: NginxPaths) => sh`nginx -e ${paths.errorLog} -c ${paths.conf}`;
+/** The nginx command line for one base dir (its own error log and configuration). */
+export const nginxCmd = (paths: NginxPaths) => sh`nginx -e ${paths.errorLog} -c ${paths.conf}`;
 
 /**
  * `nginx -s reload` only signals the master and returns; for a while the old workers still

@@ -5,13 +5,17 @@ import { hostProbe } from './ops/host-probe.ts';
 import { hostUpdate } from './ops/host-update.ts';
 import { systemPing } from './ops/system-ping.ts';
 import { healthCheckHost } from './ops/health.ts';
+import { healthWebOperations } from './ops/health-web.ts';
+import { healthCheckDnsZone } from './ops/health-dns.ts';
+import { healthCheckSecurity, healthRepairSecurity } from './ops/health-security.ts';
 import { dnsOperations } from './ops/dns.ts';
 import { tenantDeprovision, tenantProvision } from './ops/tenant.ts';
 import { proxyApply } from './ops/proxy.ts';
 import { websiteApply, websiteDelete, websiteDeploy } from './ops/website.ts';
+import { certIssue, certRenew } from './ops/cert.ts';
 
 /** Every operation `up` knows. Adding one here adds its queues, its validation and its docs. */
-export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, healthCheckHost];
+export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, certIssue, certRenew, healthCheckHost, ...healthWebOperations, healthCheckSecurity, healthRepairSecurity, healthCheckDnsZone];
 
 const byName = new Map(operations.map((op) => [op.name, op]));
 

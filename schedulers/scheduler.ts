@@ -9,6 +9,7 @@ import { recordCheck } from '../lib/db/health.ts';
 import type { Bus } from '../queues/bus.ts';
 import { FAIL_AFTER } from '../gateway/health-observer.ts';
 import { publishHealthRound } from './health.ts';
+import { publishRenewals } from './cert-renewal.ts';
 import { deliverAlarms } from './notifier.ts';
 
 export interface SchedulerOptions {
@@ -21,6 +22,8 @@ export interface SchedulerOptions {
   canaryIntervalMs: number;
   canaryTimeoutMs: number;
   healthIntervalMs: number;
+  /** How often certificates due for renewal (or a retry) get a job. */
+  certRenewIntervalMs?: number;
   alarmWebhookUrl: string | null;
 }
 
@@ -77,6 +80,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
     await publishHealthRound({ db, bus: options.bus, log, intervalMs: options.healthIntervalMs, signal: rounds.signal });
   }, onError('health'));
 
+  const certInterval = options.certRenewIntervalMs ?? 43_200_000;
+  const stopRenewals = every(certInterval, leadership, async () => {
+    await publishRenewals({ db, outbox, log, intervalMs: certInterval });
+  }, onError('certificates'));
+
   const stopNotifier = every(1_000, leadership, async () => {
     await deliverAlarms({ db, webhookUrl: options.alarmWebhookUrl, log });
   }, onError('alarms'));
@@ -85,7 +93,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   return {
     async stop() {
       rounds.abort();
-      await Promise.all([stopReconciler(), stopCanary(), stopHealth(), stopNotifier()]);
+      await Promise.all([stopReconciler(), stopCanary(), stopHealth(), stopNotifier(), stopRenewals()]);
     },
   };
 }

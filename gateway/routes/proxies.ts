@@ -12,14 +12,16 @@ import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { errorResponses } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { applyJobs, deleteJobs, submitAll, type PlannedJob } from './web-jobs.ts';
+import { groupCertificateJobs } from './web-certs.ts';
 import { proxyView } from './web-views.ts';
+import { proxyRecordJobs } from './web-dns.ts';
 
 const NameParams = Type.Object({ name: Type.String({ pattern: PROXY_NAME }) });
 const MemberParams = Type.Object({ name: Type.String({ pattern: PROXY_NAME }), host: Type.String({ pattern: HOST_NAME_PATTERN }) });
 const admin = { access: 'admin' as const };
 
 /** Every member gets the group's configuration at the new generation: members always converge together. */
-async function proxyJobs(trx: Knex, group: ProxyGroupRow, members: MemberRow[]): Promise<PlannedJob[]> {
+export async function proxyJobs(trx: Knex, group: ProxyGroupRow, members: MemberRow[]): Promise<PlannedJob[]> {
   return Promise.all(
     members.map(async (host) => ({
       op: proxyApply,
@@ -64,7 +66,7 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
       } catch (error) {
         throw error instanceof FieldError ? new HttpError(400, 'bad_request', error.message) : error;
       }
-      await db.transaction(async (trx) => {
+      const jobs = await submitAll(db, outbox, request.caller, async (trx) => {
         if (await trx('proxy_groups').where({ name: body.name }).orWhere({ wildcard_domain: body.wildcardDomain }).first('id')) {
           throw conflict('a proxy group with this name or wildcard domain exists');
         }
@@ -75,10 +77,12 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
           addresses: JSON.stringify(addresses),
           base_dir: body.baseDir ?? '/srv/up/nginx',
           http_port: body.httpPort ?? 80,
+          https_port: body.httpsPort ?? 443,
           nginx_user: body.nginxUser ?? 'www-data',
         });
+        return proxyRecordJobs(trx, (await getProxy(trx, body.name))!);
       });
-      return changed(reply, body.name, []);
+      return changed(reply, body.name, jobs);
     },
   );
 
@@ -135,6 +139,7 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
         const joined = members.filter((m) => m.id === host.id);
         const sites: WebsiteRow[] = await trx('websites').where({ proxy_group_id: group.id });
         for (const site of sites) planned.push(...(await applyJobs(trx, next, joined, site, site.name)));
+        planned.push(...(await groupCertificateJobs(trx, next)));
         return planned;
       });
       return changed(reply, request.params.name, jobs);
@@ -164,6 +169,11 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
         const planned = await proxyJobs(trx, next, await proxyMembers(trx, group.id));
         const sites: WebsiteRow[] = await trx('websites').where({ proxy_group_id: group.id });
         for (const site of sites) planned.push(...(await deleteJobs(trx, next, leaving, site)));
+        // The certbot host left: the others' vhosts now pass ACME requests to the next member.
+        if (leaving[0].acme_issuer === null) {
+          const remaining = await proxyMembers(trx, group.id);
+          for (const site of sites) planned.push(...(await applyJobs(trx, next, remaining, site, site.name)));
+        }
         return planned;
       });
       return changed(reply, request.params.name, jobs);

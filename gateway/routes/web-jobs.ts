@@ -18,6 +18,8 @@ export interface PlannedJob {
   payload: unknown;
   target: string;
   generation: number;
+  /** Writes that need the job's id (e.g. a zone's last job), in the same transaction. */
+  alsoInTransaction?: (trx: Knex.Transaction, jobId: string) => Promise<void>;
 }
 
 export async function submitAll(
@@ -40,6 +42,7 @@ export async function submitAll(
         ownerId: caller.role === 'admin' ? null : caller.userId,
       });
       rows.push(row);
+      await job.alsoInTransaction?.(trx, row.id);
     }
     return rows;
   });

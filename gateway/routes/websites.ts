@@ -31,7 +31,9 @@ import { errorResponses } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { DEFAULT_SPEC, mergeSpec } from './web-payloads.ts';
 import { applyJobs, deleteJobs, keyOf, ownerOfSite, submitAll } from './web-jobs.ts';
+import { removeSiteRecordJobs, siteRecordJobs } from './web-dns.ts';
 import { websiteView } from './web-views.ts';
+import { siteCertificateJobs } from './web-certs.ts';
 
 const SiteParams = Type.Object({ site: Type.String({ pattern: SITE_NAME }) });
 const owned = (idParam?: string) => ({ owned: { kind: 'websites', table: 'websites', idColumn: 'name', ...(idParam ? { idParam } : {}) } });
@@ -108,7 +110,8 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
         const names = await checkNames(trx, spec, null);
         await trx('websites').insert({ ...site, spec: JSON.stringify(spec) });
         await replaceClaims(trx, site, names);
-        return applyJobs(trx, proxy, await proxyMembers(trx, proxy.id), site, name);
+        const dnsJobs = await siteRecordJobs(trx, site, proxy);
+        return [...(await applyJobs(trx, proxy, await proxyMembers(trx, proxy.id), site, name)), ...dnsJobs, ...(await siteCertificateJobs(trx, site))];
       });
       return changed(reply, (await siteOf(request.caller, name))!, jobs);
     },
@@ -161,7 +164,7 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
         updated = row;
         await replaceClaims(trx, row, names);
         const proxy: ProxyGroupRow = await trx('proxy_groups').where({ id: row.proxy_group_id }).first();
-        return applyJobs(trx, proxy, await proxyMembers(trx, proxy.id), row, row.name);
+        return [...(await applyJobs(trx, proxy, await proxyMembers(trx, proxy.id), row, row.name)), ...(await siteRecordJobs(trx, row, proxy)), ...(await siteCertificateJobs(trx, row))];
       });
       return changed(reply, updated, jobs);
     },
@@ -183,9 +186,10 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
       const current = await siteOf(request.caller, request.params.site);
       const shown = await view(current);
       const jobs = await submitAll(db, outbox, request.caller, async (trx) => {
+        const dnsJobs = await removeSiteRecordJobs(trx, current);
         await trx('websites').where({ id: current.id }).delete();
         const proxy: ProxyGroupRow = await trx('proxy_groups').where({ id: current.proxy_group_id }).first();
-        return deleteJobs(trx, proxy, await proxyMembers(trx, proxy.id), { ...current, generation: current.generation + 1 });
+        return [...(await deleteJobs(trx, proxy, await proxyMembers(trx, proxy.id), { ...current, generation: current.generation + 1 })), ...dnsJobs];
       });
       return reply
         .code(202)

@@ -5,6 +5,9 @@ import * as tenancy from './migrations/004-tenancy.ts';
 import * as dns from './migrations/005-dns.ts';
 import * as web from './migrations/006-web.ts';
 import * as health from './migrations/007-health.ts';
+import * as certificates from './migrations/008-certificates.ts';
+import * as dnsManaged from './migrations/009-dns-managed.ts';
+import * as healthRepair from './migrations/010-health-repair.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +22,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-dns': dns,
   '006-web': web,
   '007-health': health,
+  '008-certificates': certificates,
+  '009-dns-managed': dnsManaged,
+  '010-health-repair': healthRepair,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -97,7 +97,10 @@ describe('isolation matrix: user B against user A, generated from the route tabl
     fixtures.set('jobs', job.id);
     const token = (await call('POST', '/v1/tokens', a.auth, { name: 'second' })).json();
     fixtures.set('tokens', token.id);
-    aMarkers.push(a.id, widget.json().id, job.id, token.id);
+    const certificate = randomUUID();
+    await database.knex('certificates').insert({ id: certificate, owner_id: a.id, kind: 'site', name: 'site-secret', names: JSON.stringify(['secret.example']), challenge: 'http-01' });
+    fixtures.set('certificates', certificate);
+    aMarkers.push(a.id, widget.json().id, job.id, token.id, certificate);
   });
 
   after(async () => {

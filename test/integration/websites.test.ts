@@ -70,7 +70,8 @@ describe('websites on real nginx', { timeout: 240_000 }, () => {
 
   async function succeeded(response: { status: number; body: Json }, who = 'admin'): Promise<Json> {
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    const jobs = await settle(response.body.jobs, who);
+    // Certificates are certs.test.ts's subject: this lab has no ACME CA, so their jobs keep retrying.
+    const jobs = await settle(response.body.jobs.filter((job: Json) => !job.op.startsWith('cert.')), who);
     for (const job of jobs) assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
     if (process.env.WEB_DEBUG) for (const job of jobs) console.error(job.op, job.target, job.createdAt, job.finishedAt, JSON.stringify((await api(who)("GET", `/v1/jobs/${job.id}?events=true`)).body.events?.map((e: Json) => [e.status, e.at, e.durationMs])));
     return response.body;
