@@ -22,6 +22,7 @@ import { hostSchemas } from './hosts-view.ts';
 import { proxyRoutes } from './routes/proxies.ts';
 import { websiteRoutes } from './routes/websites.ts';
 import { certificateRoutes, certificateSchemas } from './routes/certificates.ts';
+import { serviceCertificateRoutes } from './routes/service-certs.ts';
 import { webSchemas } from './routes/web-views.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
@@ -103,6 +104,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   await app.register(proxyRoutes, context);
   await app.register(websiteRoutes, context);
   await app.register(certificateRoutes, context);
+  await app.register(serviceCertificateRoutes, context);
   await app.register(userRoutes, context);
   await app.register(tokenRoutes, context);
   await app.register(auditRoutes, context);

@@ -6,7 +6,7 @@ import { emit, table } from '../output.ts';
 type Common = { json: boolean };
 type Args = Common & { wait: boolean; timeout: number } & Record<string, any>;
 type Certificate = {
-  id: string; kind: string; names: string[]; website: string | null; proxy: string | null; challenge: string; status: string;
+  id: string; kind: string; names: string[]; website: string | null; proxy: string | null; host?: string | null; service?: string | null; challenge: string; status: string;
   notBefore: string | null; notAfter: string | null; issuer: string | null; serial: string | null; fingerprint: string | null;
   lastError: string | null; lastAttemptAt: string | null; failures: number;
 };
@@ -30,7 +30,7 @@ const list: CommandModule<Common, Common> = {
     emit(argv.json, body, () =>
       table(
         body.map((c) => ({
-          id: c.id, kind: c.kind, for: c.website ?? c.proxy ?? '', names: c.names.join(' '), status: c.status, 'not after': c.notAfter ?? '', error: c.lastError ?? '',
+          id: c.id, kind: c.kind, for: c.website ?? c.proxy ?? (c.host ? `${c.service} on ${c.host}` : ''), names: c.names.join(' '), status: c.status, 'not after': c.notAfter ?? '', error: c.lastError ?? '',
         })),
         ['id', 'kind', 'for', 'names', 'status', 'not after', 'error'],
       ),
@@ -46,7 +46,7 @@ const show: CommandModule<Common, Args> = {
     emit(argv.json, c, () =>
       [
         `id          ${c.id}`,
-        `kind        ${c.kind}${c.website ? ` of website ${c.website}` : ''}${c.proxy ? ` on proxy ${c.proxy}` : ''}`,
+        `kind        ${c.kind}${c.website ? ` of website ${c.website}` : ''}${c.proxy ? ` on proxy ${c.proxy}` : ''}${c.host ? ` for ${c.service} on host ${c.host}` : ''}`,
         `names       ${c.names.join(' ')}`,
         `challenge   ${c.challenge}`,
         `status      ${c.status}${c.failures ? ` (${c.failures} failed attempts)` : ''}`,
@@ -72,9 +72,26 @@ const renew: CommandModule<Common, Args> = {
   },
 };
 
+const create: CommandModule<Common, Args> = {
+  command: 'create',
+  describe: "a certificate for a service on a host (admin; names in zones hosted here)",
+  builder: (y) =>
+    y
+      .option('host', { type: 'string', demandOption: true, describe: 'the host the service runs on' })
+      .option('service', { type: 'string', demandOption: true, describe: 'postfix | dovecot | postgresql | mariadb | nginx' })
+      .option('name', { type: 'string', array: true, demandOption: true, describe: 'a name on the certificate (repeat for more)' })
+      .option('wait', { type: 'boolean', default: false })
+      .option('timeout', { type: 'number', default: 300 }),
+  handler: async (argv) => {
+    const client = UpClient.fromEnvironment();
+    const { body } = await client.request<{ certificate: Certificate; job: Job }>('POST', '/v1/certificates', { body: { host: argv.host, service: argv.service, names: argv.name } });
+    await reportFanOut(client, { certificate: body.certificate, jobs: [body.job] }, argv, `${argv.service} on ${argv.host}: ${body.certificate.names.join(' ')}`);
+  },
+};
+
 export const certs: CommandModule<Common, Common> = {
   command: 'certs <command>',
-  describe: 'TLS certificates kept by certbot: sites and proxy wildcards',
-  builder: (y) => y.command([list, show, renew] as never).demandCommand(1),
+  describe: 'TLS certificates kept by certbot: sites, proxy wildcards and host services',
+  builder: (y) => y.command([list, show, renew, create] as never).demandCommand(1),
   handler: () => undefined,
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { getCertificate, type CertificateRow } from '../../lib/db/certs.ts';
+import { serviceOfCertName } from '../../queues/ops/cert-service.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, notFound } from '../plugins/errors.ts';
 import { scopeToCaller } from '../plugins/scope.ts';
@@ -22,6 +23,8 @@ export const CertificateView = Type.Object(
     names: Type.Array(Type.String()),
     website: Nullable(Type.String()),
     proxy: Nullable(Type.String()),
+    host: Nullable(Type.String({ description: 'a service certificate: the host it is issued and installed on' })),
+    service: Nullable(Type.String({ description: 'a service certificate: postfix | dovecot | postgresql | mariadb | nginx' })),
     challenge: Type.String({ description: 'http-01 | dns-01' }),
     status: Type.String({ description: 'pending | valid | failed | renewing' }),
     notBefore: Nullable(Type.String({ format: 'date-time' })),
@@ -42,15 +45,17 @@ export const CertificateView = Type.Object(
 export const CertificateRenewal = Type.Object({ certificate: Type.Ref('Certificate'), job: Type.Ref('Job') }, { $id: 'CertificateRenewal' });
 export const certificateSchemas: TSchema[] = [CertificateView, CertificateRenewal];
 
-type Row = CertificateRow & { website_name: string | null; proxy_name: string | null };
+type Row = CertificateRow & { website_name: string | null; proxy_name: string | null; host_name: string | null };
 
-function certificateView(c: Row) {
+export function certificateView(c: Row) {
   return {
     id: c.id,
     kind: c.kind,
     names: c.names,
     website: c.website_name,
     proxy: c.proxy_name,
+    host: c.host_name,
+    service: c.kind === 'service' ? serviceOfCertName(c.name) : null,
     challenge: c.challenge,
     status: c.status,
     notBefore: iso(c.not_before),
@@ -72,7 +77,8 @@ export const certificateRoutes: FastifyPluginAsyncTypebox<GatewayContext> = asyn
     db('certificates as c')
       .leftJoin('websites as w', 'w.id', 'c.website_id')
       .leftJoin('proxy_groups as p', 'p.id', db.raw('coalesce(c.proxy_group_id, w.proxy_group_id)'))
-      .select('c.*', 'w.name as website_name', 'p.name as proxy_name');
+      .leftJoin('hosts as h', 'h.id', 'c.host_id')
+      .select('c.*', 'w.name as website_name', 'p.name as proxy_name', 'h.name as host_name');
 
   async function one(id: string): Promise<Row> {
     const row: Row | undefined = await rows().where('c.id', id).first();
@@ -120,7 +126,7 @@ export const certificateRoutes: FastifyPluginAsyncTypebox<GatewayContext> = asyn
       if (!cert) throw notFound('certificate');
       const jobs = await submitAll(db, outbox, request.caller, async (trx) => {
         const planned = await certJob(trx, cert, cert.not_after !== null);
-        if (planned.length === 0) throw new HttpError(409, 'conflict', 'the certificate has no proxy member to be issued on');
+        if (planned.length === 0) throw new HttpError(409, 'conflict', 'the certificate has nowhere to be issued: no proxy member, or its host or DNS zone is gone');
         return planned;
       });
       return reply

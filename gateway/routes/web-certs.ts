@@ -10,6 +10,7 @@ import { hostRefOf } from '../../lib/db/hosts.ts';
 import { claimedNames, layoutOf, proxyMembers, type ProxyGroupRow, type WebsiteRow } from '../../lib/db/web.ts';
 import { certIssue, certRenew, siteCertName, WILDCARD_CERT, type CertPayload } from '../../queues/ops/cert.ts';
 import { keyOf, type PlannedJob } from './web-jobs.ts';
+import { serviceCertPayload } from './service-certs.ts';
 
 /** The message for a certificate: the group's members now, the first one issuing, the zone's server for DNS-01. */
 export async function certPayload(db: Knex, cert: CertificateRow): Promise<Static<typeof CertPayload> | null> {
@@ -32,7 +33,7 @@ export async function certPayload(db: Knex, cert: CertificateRow): Promise<Stati
 
 /** A cert.issue (or cert.renew) job for the row, marking the row with the job when it is written. */
 export async function certJob(db: Knex, cert: CertificateRow, renew = false): Promise<PlannedJob[]> {
-  const payload = await certPayload(db, cert);
+  const payload = cert.kind === 'service' ? await serviceCertPayload(db, cert) : await certPayload(db, cert);
   if (!payload) return [];
   return [
     {

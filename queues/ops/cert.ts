@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { ASCII_DOMAIN } from '../../lib/validate/web.ts';
 import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
+import { ServiceCertPayload } from './cert-service.ts';
 import { KeyName, TsigAlgorithmSchema } from './dns.ts';
 import { NginxLayout } from './proxy.ts';
 
@@ -64,16 +65,16 @@ const policy = { retry: { maxAttempts: 4, tiersMs: [5_000, 30_000, 120_000] }, t
 
 export const certIssue = defineOperation({
   name: 'cert.issue',
-  summary: 'Obtain a certificate with certbot on the issuer host (HTTP-01 webroot or DNS-01 RFC 2136) unless a valid one covers the names, and install it on every member.',
-  payload: CertPayload,
+  summary: 'Obtain a certificate with certbot on the issuer host (HTTP-01 webroot or DNS-01 RFC 2136) unless a valid one covers the names, and install it on every member (or, for a host service, where the service reads it).',
+  payload: Type.Union([CertPayload, ServiceCertPayload], { $id: 'CertIssuePayload' }),
   result: CertResult,
   ...policy,
 });
 
 export const certRenew = defineOperation({
   name: 'cert.renew',
-  summary: 'Renew a certificate now (certbot --force-renewal on the issuer) and install the new one on every member.',
-  payload: Type.Object(CertPayload.properties, { additionalProperties: false, $id: 'CertRenewPayload' }),
+  summary: 'Renew a certificate now (certbot --force-renewal on the issuer) and install the new one on every member (or for the host service).',
+  payload: Type.Union([Type.Object(CertPayload.properties, { additionalProperties: false }), ServiceCertPayload], { $id: 'CertRenewPayload' }),
   result: Type.Object(CertResult.properties, { additionalProperties: false, $id: 'CertRenewResult' }),
   ...policy,
 });
