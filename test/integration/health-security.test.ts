@@ -14,7 +14,7 @@ import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
-const LAB = { prefix: 'up-hc', subnet: '10.77.11', bridge: 'uplab11' };
+const LAB = { prefix: 'up-hs', subnet: '10.77.14', bridge: 'uplab14' };
 
 type Json = Record<string, any>;
 
@@ -80,7 +80,7 @@ describe('security monitoring of a host', { timeout: 180_000 }, () => {
     const raised = await until('the ssh alarm', () => alarm('ssh-failed-logins'));
     assert.equal(raised.resource.type, 'security');
     assert.equal(raised.resource.key, host.name);
-    assert.match(raised.message, new RegExp(`failed SSH logins on ${host.name} within 15 min from 10\\.77\\.11\\.1 \\(3\\) \\(threshold 3\\)`));
+    assert.match(raised.message, new RegExp(`failed SSH logins on ${host.name} within 15 min from ${LAB.subnet.replace(/\./g, '\\.')}\\.1 \\(3\\) \\(threshold 3\\)`));
 
     truncateSync(host.logFile); // rotated
     await until('the ssh alarm cleared', async () => !(await alarm('ssh-failed-logins')));
