@@ -41,17 +41,22 @@ export async function findZone(db: Knex, request: FastifyRequest, param: string)
   return zone;
 }
 
-// Deleting a user deletes their zones through the same operation as the API.
+// Deleting a user deletes their zones the way DELETE /v1/dns/zones/:zone does.
 registerOwnedKind({
   kind: 'dnsZones',
   table: 'dns_zones',
-  deleteOp: dnsZoneDelete,
-  async payloadOf(db, row) {
-    const server = await getServerById(db, row.server_id as string);
-    if (!server) throw new Error(`the DNS server of zone ${String(row.name)} no longer exists`);
-    return { zone: row.name, server: await zoneServerOf(db, server, row.name as string) };
+  async planRemoval(trx, row) {
+    const zone = row as unknown as DnsZoneRow;
+    const server = await getServerById(trx, zone.server_id);
+    if (!server) throw new Error(`the DNS server of zone ${zone.name} no longer exists`);
+    return [{ op: dnsZoneDelete, payload: { zone: zone.name, server: await zoneServerOf(trx, server, zone.name) }, target: zone.name, alsoInTransaction: markDeleting(zone) }];
   },
 });
+
+/** The zone is on its way out: its row goes when dns.zone.delete succeeds. */
+const markDeleting = (zone: DnsZoneRow) => async (trx: Knex.Transaction, jobId: string) => {
+  await trx('dns_zones').where({ id: zone.id }).update({ status: 'deleting', status_message: null, last_job_id: jobId, updated_at: trx.fn.now() });
+};
 
 export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, context) => {
   const { db, outbox } = context;
@@ -179,9 +184,7 @@ export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       op: dnsZoneDelete,
       payload: { zone: zone.name, server: await zoneServerOf(db, server, zone.name) },
       actor: request.caller.actor, tenant: request.caller.tenant, ownerId: zone.owner_id, target: zone.name,
-      alsoInTransaction: async (trx, jobId) => {
-        await trx('dns_zones').where({ id: zone.id }).update({ status: 'deleting', status_message: null, last_job_id: jobId, updated_at: trx.fn.now() });
-      },
+      alsoInTransaction: markDeleting(zone),
     });
     return accepted(reply, job);
   });

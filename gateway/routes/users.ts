@@ -216,16 +216,24 @@ export const userRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
   );
 };
 
-/** One removal job per owned resource, with the operation its kind registered. */
+/** Every owned resource removed as its kind plans it, in one transaction; published after the commit. */
 async function removeResources(db: GatewayContext['db'], outbox: Outbox, user: UserRow, actor: string): Promise<JobRow[]> {
-  const jobs: JobRow[] = [];
-  for (const kind of ownedKinds) {
-    const rows: Record<string, unknown>[] = await db(kind.table).where(kind.ownerColumn ?? 'owner_id', user.id);
-    for (const row of rows) {
-      const payload = await kind.payloadOf(db, row);
-      jobs.push((await outbox.submit({ op: kind.deleteOp, payload, actor, tenant: user.name, ownerId: user.id })).job);
+  const jobs = await db.transaction(async (trx) => {
+    const written: JobRow[] = [];
+    for (const kind of ownedKinds) {
+      const rows: Record<string, unknown>[] = await trx(kind.table).where(kind.ownerColumn ?? 'owner_id', user.id);
+      for (const row of rows) {
+        for (const job of await kind.planRemoval(trx, row)) {
+          const { op, payload, target, generation } = job;
+          const { job: written1 } = await outbox.insert(trx, { op, payload, target, generation, actor, tenant: user.name, ownerId: user.id });
+          await job.alsoInTransaction?.(trx, written1.id);
+          written.push(written1);
+        }
+      }
     }
-  }
+    return written;
+  });
+  outbox.publish(jobs);
   return jobs;
 }
 

@@ -23,6 +23,7 @@ import { FieldError, SITE_NAME, isUnderDomain } from '../../lib/validate/web.ts'
 import { inspectArchive, MAX_ARCHIVE_BYTES } from '../../lib/validate/web-archive.ts';
 import { websiteDeploy } from '../../queues/ops/website.ts';
 import { hostRefOf } from '../../lib/db/hosts.ts';
+import { registerOwnedKind } from '../../lib/db/users.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
@@ -30,13 +31,27 @@ import { scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { DEFAULT_SPEC, mergeSpec } from './web-payloads.ts';
-import { applyJobs, deleteJobs, keyOf, ownerOfSite, submitAll } from './web-jobs.ts';
+import { applyJobs, deleteJobs, keyOf, ownerOfSite, submitAll, type PlannedJob } from './web-jobs.ts';
 import { removeSiteRecordJobs, siteRecordJobs } from './web-dns.ts';
 import { websiteView } from './web-views.ts';
 import { siteCertificateJobs } from './web-certs.ts';
 
 const SiteParams = Type.Object({ site: Type.String({ pattern: SITE_NAME }) });
 const owned = (idParam?: string) => ({ owned: { kind: 'websites', table: 'websites', idColumn: 'name', ...(idParam ? { idParam } : {}) } });
+
+/**
+ * Deleting a site: its names are released and its row goes now (its records and certificate
+ * rows with it); every member host removes the vhost, document root and certificate files.
+ */
+async function siteRemoval(trx: Knex.Transaction, site: WebsiteRow): Promise<PlannedJob[]> {
+  const dnsJobs = await removeSiteRecordJobs(trx, site);
+  await trx('websites').where({ id: site.id }).delete();
+  const proxy: ProxyGroupRow = await trx('proxy_groups').where({ id: site.proxy_group_id }).first();
+  return [...(await deleteJobs(trx, proxy, await proxyMembers(trx, proxy.id), { ...site, generation: site.generation + 1 })), ...dnsJobs];
+}
+
+// Deleting a user deletes their sites the way DELETE /v1/websites/:site does.
+registerOwnedKind({ kind: 'websites', table: 'websites', planRemoval: (trx, row) => siteRemoval(trx, row as unknown as WebsiteRow) });
 
 export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   app.addContentTypeParser(['application/gzip', 'application/x-gzip'], { parseAs: 'buffer', bodyLimit: MAX_ARCHIVE_BYTES }, (_req, body, done) =>
@@ -185,12 +200,7 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
     async (request, reply) => {
       const current = await siteOf(request.caller, request.params.site);
       const shown = await view(current);
-      const jobs = await submitAll(db, outbox, request.caller, async (trx) => {
-        const dnsJobs = await removeSiteRecordJobs(trx, current);
-        await trx('websites').where({ id: current.id }).delete();
-        const proxy: ProxyGroupRow = await trx('proxy_groups').where({ id: current.proxy_group_id }).first();
-        return [...(await deleteJobs(trx, proxy, await proxyMembers(trx, proxy.id), { ...current, generation: current.generation + 1 })), ...dnsJobs];
-      });
+      const jobs = await submitAll(db, outbox, request.caller, (trx) => siteRemoval(trx, current));
       return reply
         .code(202)
         .header('location', jobs[0] ? `/v1/jobs/${jobs[0].id}` : '/v1/websites')

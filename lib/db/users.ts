@@ -77,10 +77,20 @@ export async function setUserLimits(db: Knex, id: string, limits: Partial<Limits
   await db('users').where({ id }).update({ limits: JSON.stringify(limits), updated_at: db.fn.now() });
 }
 
+/** One job that removes (part of) an owned resource, planned inside the removal's transaction. */
+export interface RemovalJob {
+  op: Operation;
+  payload: unknown;
+  target?: string;
+  generation?: number;
+  /** Writes that need the job's id (e.g. the resource's last job), in the same transaction. */
+  alsoInTransaction?: (trx: Knex.Transaction, jobId: string) => Promise<void>;
+}
+
 /**
  * A kind of resource users own. Each later issue registers its kind here (with
- * `registerOwnedKind`), so that deleting a user finds every resource and knows the
- * operation that removes it.
+ * `registerOwnedKind`), so that deleting a user finds every resource and removes it the
+ * way its own DELETE route does.
  */
 export interface OwnedKind {
   /** Plural, as in the API: `websites`, `dnsZones`. */
@@ -88,10 +98,11 @@ export interface OwnedKind {
   table: string;
   /** Default `owner_id`. */
   ownerColumn?: string;
-  /** The operation that removes one resource from its hosts (and then its row, by its observer). */
-  deleteOp: Operation;
-  /** The delete operation's payload for one row (host refs resolved from the database). */
-  payloadOf(db: Knex, row: Record<string, unknown>): Promise<unknown>;
+  /**
+   * The jobs that remove one resource from its hosts; the row goes now (in `trx`) or later
+   * (by the jobs' observers), as the kind's DELETE route does it.
+   */
+  planRemoval(trx: Knex.Transaction, row: Record<string, unknown>): Promise<RemovalJob[]>;
 }
 
 export const ownedKinds: OwnedKind[] = [];

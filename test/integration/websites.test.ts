@@ -100,7 +100,7 @@ describe('websites on real nginx', { timeout: 240_000 }, () => {
         host_key_sha256: host.hostKeySha256, roles: ['proxy'],
       });
     }
-    for (const name of ['webalice', 'webbob']) {
+    for (const name of ['webalice', 'webbob', 'webcarol']) {
       const user = (await createUser(db, { name, role: 'user' }))!;
       tokens[name] = (await createToken(db, { userId: user.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null })).secret;
       await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', `up-${name}`]).catch(() => undefined);
@@ -258,6 +258,27 @@ describe('websites on real nginx', { timeout: 240_000 }, () => {
       rmSync(bad, { force: true });
     }
     await succeeded(await alice('DELETE', '/v1/websites/sturdy'), 'webalice');
+  });
+
+  test('deleting a user who owns sites is refused, and with force removes every site from every host', async () => {
+    const carol = api('webcarol');
+    const created = await succeeded(await carol('POST', '/v1/websites', { name: 'carolsite', proxy: 'p1' }), 'webcarol');
+    const temp = created.website.tempDomain;
+    for (const answer of await fromEveryHost(temp)) assert.notEqual(answer.body, 'no such site\n');
+
+    const refused = await admin('DELETE', '/v1/users/webcarol');
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.message, /1 websites/);
+
+    const forced = await admin('DELETE', '/v1/users/webcarol?force=true');
+    assert.equal(forced.status, 202, JSON.stringify(forced.body));
+    assert.deepEqual(forced.body.jobs.map((j: Json) => j.op).sort(), ['website.delete', 'website.delete']);
+    for (const job of await settle(forced.body.jobs)) assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    for (const answer of await fromEveryHost(temp)) assert.deepEqual(answer, { status: 404, body: 'no such site\n' });
+    assert.equal((await admin('GET', '/v1/websites/carolsite')).status, 404);
+    // The name is free again for someone else.
+    await succeeded(await api('webalice')('POST', '/v1/websites', { name: 'carolsite', proxy: 'p1' }), 'webalice');
+    await succeeded(await api('webalice')('DELETE', '/v1/websites/carolsite'), 'webalice');
   });
 
   test('a stale website.apply ends superseded and never overwrites', async () => {
