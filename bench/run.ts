@@ -1,5 +1,6 @@
 import { benchDns } from './dns.ts';
 import { benchExec } from './exec.ts';
+import { benchHealth } from './health.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchWebsites } from './websites.ts';
 import { line } from './stats.ts';
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   exec: benchExec,
   dns: () => benchDns(),
   websites: () => benchWebsites({ sizes: [1_000] }) as Promise<Record<string, unknown>>,
+  health: () => benchHealth(),
 };
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);

@@ -16,6 +16,7 @@ import { endpointOf, nameserverOf, recordMessage, serverOfZone } from './routes/
 import { zoneRecords, type DnsZoneRow } from '../lib/db/dns.ts';
 import { dnsZoneVerify } from '../queues/ops/dns.ts';
 import { applyJobs } from './routes/web-jobs.ts';
+import { certificateOwner, repairCertificate } from './health-certificates.ts';
 
 /** Consecutive failing checks before a resource is `failed` and its alarms are raised. */
 export const FAIL_AFTER = 3;
@@ -92,6 +93,7 @@ export const HEALTH_POLICIES: Record<string, TypePolicy> = {
   'dns-zone': { policy: { failAfter: FAIL_AFTER, repair: { after: REPAIR_AFTER, plan: repairZone } }, owner: zoneOwner },
   // A security finding is an alarm at once (no blip hides a break-in attempt); unsafe modes are repaired too.
   security: { policy: { failAfter: 1, causedElsewhere: ON_HOST, repair: { after: 1, plan: repairSecurity } } },
+  certificate: { policy: { failAfter: FAIL_AFTER, causedElsewhere: ON_PROXY, repair: { after: REPAIR_AFTER, plan: repairCertificate } }, owner: certificateOwner },
 };
 
 export const policyFor = (type: string): TypePolicy => HEALTH_POLICIES[type] ?? { policy: { failAfter: FAIL_AFTER } };

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { JobRow } from '../lib/db/jobs.ts';
 import type { ResultEvent } from '../queues/result-event.ts';
 import { observeCheck } from './health-observer.ts';
+import { observeCertificateCheck } from './health-cert-observer.ts';
 import { dnsObservers } from './routes/dns-observers.ts';
 import { certificateObserved } from './routes/cert-observer.ts';
 import { tenantDeprovisioned, tenantProvisioned } from '../lib/db/users.ts';
@@ -49,4 +50,5 @@ export const resultObservers: Record<string, ResultObserver> = {
   'health.check.website': observeCheck,
   'health.check.security': observeCheck,
   'health.check.dns-zone': observeCheck,
+  'health.check.certificate': observeCertificateCheck,
 };

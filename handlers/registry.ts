@@ -24,6 +24,7 @@ import websiteDelete from './website.delete/handler.ts';
 import websiteDeploy from './website.deploy/handler.ts';
 import certIssue from './cert.issue/handler.ts';
 import certRenew from './cert.renew/handler.ts';
+import healthCheckCertificate from './health.check.certificate/handler.ts';
 
 /** One handler per operation; `up handler <ops...>` picks from here. */
 export const handlers: readonly Handler[] = [systemPing as Handler, hostKeyscan as Handler, hostProbe as Handler, hostPrepare as Handler, hostUpdate as Handler,
@@ -32,6 +33,6 @@ export const handlers: readonly Handler[] = [systemPing as Handler, hostKeyscan 
   proxyApply as Handler, websiteApply as Handler, websiteDelete as Handler, websiteDeploy as Handler,
   certIssue as Handler, certRenew as Handler,
   healthCheckHost as Handler, healthCheckProxy as Handler, healthRepairProxy as Handler, healthCheckWebsite as Handler, healthRepairWebsite as Handler,
-  healthCheckSecurity as Handler, healthRepairSecurity as Handler, healthCheckDnsZone as Handler];
+  healthCheckSecurity as Handler, healthRepairSecurity as Handler, healthCheckDnsZone as Handler, healthCheckCertificate as Handler];
 
 export const handlerFor = (op: string): Handler | undefined => handlers.find((h) => h.op.name === op);

@@ -13,9 +13,10 @@ import { tenantDeprovision, tenantProvision } from './ops/tenant.ts';
 import { proxyApply } from './ops/proxy.ts';
 import { websiteApply, websiteDelete, websiteDeploy } from './ops/website.ts';
 import { certIssue, certRenew } from './ops/cert.ts';
+import { healthCheckCertificate } from './ops/health-cert.ts';
 
 /** Every operation `up` knows. Adding one here adds its queues, its validation and its docs. */
-export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, certIssue, certRenew, healthCheckHost, ...healthWebOperations, healthCheckSecurity, healthRepairSecurity, healthCheckDnsZone];
+export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, certIssue, certRenew, healthCheckHost, ...healthWebOperations, healthCheckSecurity, healthRepairSecurity, healthCheckDnsZone, healthCheckCertificate];
 
 const byName = new Map(operations.map((op) => [op.name, op]));
 

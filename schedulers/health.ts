@@ -16,6 +16,7 @@ import { forgetGone } from '../lib/db/health.ts';
 import { keyOf } from '../gateway/routes/web-jobs.ts';
 import { checkedZones, zoneComparison } from '../gateway/health-policies.ts';
 import { healthCheckDnsZone } from '../queues/ops/health-dns.ts';
+import { certificateChecks, certificateKeys } from '../gateway/health-certificates.ts';
 
 export const HOST_THRESHOLDS = { diskPercent: 90, memoryPercent: 95, loadPerCpu: 4 };
 
@@ -85,6 +86,7 @@ export async function plannedChecks(db: Knex): Promise<PlannedCheck[]> {
   for (const zone of await checkedZones(db)) {
     planned.push({ op: healthCheckDnsZone, payload: { resource: { type: 'dns-zone', key: zone.name }, ...(await zoneComparison(db, zone)) }, target: zone.name });
   }
+  planned.push(...(await certificateChecks(db, members, refOf)));
   return planned;
 }
 
@@ -99,7 +101,7 @@ async function stillThere(db: Knex, planned: PlannedCheck[]): Promise<Map<string
     current.get(type)?.add(key);
   }
   const hosts = new Set<string>((await db('hosts').select('name')).map((h: { name: string }) => h.name));
-  current.set('host', hosts).set('security', hosts);
+  current.set('host', hosts).set('security', hosts).set('certificate', await certificateKeys(db, planned));
   return current;
 }
 

@@ -42,6 +42,8 @@ export interface RepairJob {
   target: string;
   generation: number | null;
   ownerId: string | null;
+  /** Written with the job (a certificate row marked with its renewal). */
+  alsoInTransaction?(trx: Knex, jobId: string): Promise<void>;
 }
 
 export interface RepairPolicy {
@@ -171,6 +173,7 @@ async function submitRepair(trx: Knex.Transaction, job: RepairJob): Promise<stri
     generation: job.generation,
     owner_id: job.ownerId,
   });
+  await job.alsoInTransaction?.(trx, id);
   return id;
 }
 
