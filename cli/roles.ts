@@ -96,6 +96,7 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
       healthIntervalMs: config.healthIntervalMs,
       certRenewIntervalMs: config.certRenewIntervalMs,
       alarmWebhookUrl: config.alarmWebhookUrl,
+      alarmMail: config.alarmMail,
     });
     stops.unshift(() => leadership.release());
     stops.unshift(() => scheduler.stop());

@@ -21,6 +21,8 @@ export interface Config {
   reconcileIntervalMs: number;
   healthIntervalMs: number;
   alarmWebhookUrl: string | null;
+  /** Alarm mail: an SMTP server (its URL may hold credentials: never logged) and who gets it. */
+  alarmMail: AlarmMailSettings | null;
   /** Proxies in front of the gateway whose X-Forwarded-For is believed (addresses or CIDRs). */
   trustProxy: string[];
   /** How often the scheduler looks for certificates to renew (and failed ones to retry). */
@@ -106,9 +108,34 @@ export function loadConfig(env: Env = process.env): Config {
     reconcileIntervalMs: integer(env, 'UP_RECONCILE_INTERVAL_MS', 5_000, 50, 3_600_000),
     healthIntervalMs: integer(env, 'UP_HEALTH_INTERVAL_MS', 300_000, 100, 86_400_000),
     alarmWebhookUrl: url(env, 'UP_ALARM_WEBHOOK_URL', ['http:', 'https:']),
+    alarmMail: alarmMail(env),
     trustProxy: addressList(env, 'UP_TRUST_PROXY'),
     certRenewIntervalMs: integer(env, 'UP_CERT_RENEW_INTERVAL_MS', 43_200_000, 100, 604_800_000),
   };
+}
+
+export interface AlarmMailSettings {
+  smtpUrl: string;
+  from: string;
+  to: string[];
+}
+
+const MAILBOX = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
+
+/** UP_ALARM_SMTP_URL with UP_ALARM_MAIL_TO (and UP_ALARM_MAIL_FROM); none of them: no mail. */
+function alarmMail(env: Env): AlarmMailSettings | null {
+  const smtpUrl = url(env, 'UP_ALARM_SMTP_URL', ['smtp:', 'smtps:']);
+  const to = (env.UP_ALARM_MAIL_TO ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  if (!smtpUrl) {
+    if (to.length) throw new ConfigError('UP_ALARM_MAIL_TO is set but UP_ALARM_SMTP_URL is not');
+    return null;
+  }
+  if (to.length === 0) throw new ConfigError('UP_ALARM_SMTP_URL is set but UP_ALARM_MAIL_TO (who gets alarm mail) is not');
+  const bad = to.find((a) => !MAILBOX.test(a));
+  if (bad !== undefined) throw new ConfigError(`UP_ALARM_MAIL_TO: "${bad}" is not an e-mail address`);
+  const from = env.UP_ALARM_MAIL_FROM?.trim() || 'up-alarms@localhost.localdomain';
+  if (!MAILBOX.test(from)) throw new ConfigError(`UP_ALARM_MAIL_FROM: "${from}" is not an e-mail address`);
+  return { smtpUrl, from, to };
 }
 
 export interface AcmeSettings {

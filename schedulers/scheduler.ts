@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { AlarmMailSettings } from '../lib/config.ts';
 import type { Logger } from 'pino';
 import { getJob } from '../lib/db/jobs.ts';
 import type { Outbox } from '../gateway/outbox.ts';
@@ -25,6 +26,7 @@ export interface SchedulerOptions {
   /** How often certificates due for renewal (or a retry) get a job. */
   certRenewIntervalMs?: number;
   alarmWebhookUrl: string | null;
+  alarmMail: AlarmMailSettings | null;
 }
 
 export interface Scheduler {
@@ -86,7 +88,7 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
   }, onError('certificates'));
 
   const stopNotifier = every(1_000, leadership, async () => {
-    await deliverAlarms({ db, webhookUrl: options.alarmWebhookUrl, log });
+    await deliverAlarms({ db, channels: { webhookUrl: options.alarmWebhookUrl, mail: options.alarmMail }, log });
   }, onError('alarms'));
 
   log.info({ reconcileIntervalMs: options.reconcileIntervalMs, canaryIntervalMs: options.canaryIntervalMs }, 'scheduler started');

@@ -177,12 +177,17 @@ async function submitRepair(trx: Knex.Transaction, job: RepairJob): Promise<stri
   return id;
 }
 
+/** Where alarm notifications go; a channel that is not configured marks its rows done. */
+export const ALARM_CHANNELS = ['webhook', 'mail'] as const;
+export type AlarmChannel = (typeof ALARM_CHANNELS)[number];
+
 function notify(trx: Knex.Transaction, alarmId: string, event: 'raised' | 'cleared', at: Date) {
-  return trx('alarm_notifications').insert({ alarm_id: alarmId, event, next_at: at });
+  return trx('alarm_notifications').insert(ALARM_CHANNELS.map((channel) => ({ alarm_id: alarmId, event, channel, next_at: at })));
 }
 
 export interface PendingNotification {
   id: string;
+  channel: AlarmChannel;
   event: 'raised' | 'cleared';
   attempts: number;
   alarm: AlarmRow;
@@ -195,8 +200,8 @@ export async function dueNotifications(db: Knex, limit: number): Promise<Pending
     .andWhere('n.next_at', '<=', db.fn.now())
     .orderBy('n.id')
     .limit(limit)
-    .select('n.id as notification_id', 'n.event', 'n.attempts', 'a.*');
-  return rows.map(({ notification_id, event, attempts, ...alarm }) => ({ id: String(notification_id), event, attempts, alarm: alarm as AlarmRow }));
+    .select('n.id as notification_id', 'n.channel', 'n.event', 'n.attempts', 'a.*');
+  return rows.map(({ notification_id, channel, event, attempts, ...alarm }) => ({ id: String(notification_id), channel, event, attempts, alarm: alarm as AlarmRow }));
 }
 
 export async function markDelivered(db: Knex, id: string): Promise<void> {

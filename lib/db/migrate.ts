@@ -8,6 +8,7 @@ import * as health from './migrations/007-health.ts';
 import * as certificates from './migrations/008-certificates.ts';
 import * as dnsManaged from './migrations/009-dns-managed.ts';
 import * as healthRepair from './migrations/010-health-repair.ts';
+import * as alarmMail from './migrations/011-alarm-mail.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008-certificates': certificates,
   '009-dns-managed': dnsManaged,
   '010-health-repair': healthRepair,
+  '011-alarm-mail': alarmMail,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -7,16 +7,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { runUp } from '../helpers/processes.ts';
+import { labSmtp, type LabSmtp } from '../helpers/smtp.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-health', subnet: '10.77.8', bridge: 'uplab8' };
 
 /** The health daemon against a real host: it breaks, is alarmed once, recovers, is cleared. */
-describe('health checks, alarms and the webhook', () => {
+describe('health checks, alarms, the webhook and mail', () => {
   let lab: Lab;
   let stack: Awaited<ReturnType<typeof startStack>>;
   let webhook: Server;
+  let smtp: LabSmtp;
   const received: { event: string; alarm: { cause: string; resource: { key: string }; count: number } }[] = [];
 
   const api = async (url: string) => (await stack.app!.inject({ method: 'GET', url, headers: stack.auth })).json();
@@ -42,9 +44,17 @@ describe('health checks, alarms and the webhook', () => {
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    // The mail server is not up yet: alarm mail must wait for it, not be lost.
+    smtp = await labSmtp();
     process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
     stack = await startStack({
-      env: { UP_HEALTH_INTERVAL_MS: '600', UP_ALARM_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alarms` },
+      env: {
+        UP_HEALTH_INTERVAL_MS: '600',
+        UP_ALARM_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alarms`,
+        UP_ALARM_SMTP_URL: smtp.url,
+        UP_ALARM_MAIL_TO: 'ops@example.test',
+        UP_ALARM_MAIL_FROM: 'up@example.test',
+      },
     });
     const h = lab.hosts[0];
     await stack.database!.knex('hosts').insert({ id: '0190a1b2-0000-7000-8000-0000000000a1', name: 'web1', address: h.address, port: h.port, ssh_user: h.user, host_key_sha256: h.hostKeySha256,
@@ -55,6 +65,7 @@ describe('health checks, alarms and the webhook', () => {
   after(async () => {
     await stack?.shutdown();
     webhook?.close();
+    await smtp?.down();
     await lab?.down();
   });
 
@@ -94,6 +105,18 @@ describe('health checks, alarms and the webhook', () => {
     assert.equal(JSON.parse(cli.stdout).items[0].cause, 'unreachable');
   });
 
+  test('alarm mail sent while the SMTP server was down arrives once it is up, exactly once', async () => {
+    assert.deepEqual(smtp.messages(), []);
+    await smtp.start();
+    const [mail] = await until('the alarm mail', async () => smtp.messages().length > 0 && smtp.messages(), 40_000);
+    assert.equal(mail.subject, '[up] ALARM: unreachable on host web1');
+    assert.equal(mail.to, 'ops@example.test');
+    assert.equal(mail.from, 'up@example.test');
+    assert.match(mail.body, /cannot reach web1/);
+    await sleep(1_500);
+    assert.equal(smtp.messages().length, 1, 'one mail for one alarm, however many failing checks');
+  });
+
   test('when the host answers again it is healthy, the alarm clears and the webhook hears it', async () => {
     await labHosts(1, LAB); // hosts.sh up is idempotent: it starts the missing sshd again
     await until('healthy again', async () => (await hostHealth()).state === 'healthy', 40_000);
@@ -102,6 +125,8 @@ describe('health checks, alarms and the webhook', () => {
     assert.equal(cleared.length, 1);
     await until('the cleared delivery', async () => received.some((r) => r.event === 'cleared'));
     assert.deepEqual(received.map((r) => r.event), ['raised', 'cleared']);
+    await until('the cleared mail', async () => smtp.messages().length === 2);
+    assert.equal(smtp.messages()[1].subject, '[up] cleared: unreachable on host web1');
 
     const history = (await hostHealth()).history.map((h: { state: string }) => h.state).reverse();
     assert.deepEqual(history, ['healthy', 'degraded', 'failed', 'healthy']);

@@ -38,3 +38,18 @@ test('the client finds the gateway from UP_URL, trailing slashes trimmed', () =>
   assert.equal(loadClientConfig({}).url, 'http://127.0.0.1:8470');
   assert.throws(() => loadClientConfig({ UP_URL: '::nope' }), /UP_URL is not a valid URL/);
 });
+
+test('alarm mail: an SMTP URL and recipients together, or neither', () => {
+  assert.equal(loadConfig({ HOME: '/home/x' }).alarmMail, null);
+  assert.deepEqual(loadConfig({ HOME: '/home/x', UP_ALARM_SMTP_URL: 'smtps://u:p@mail.example.com', UP_ALARM_MAIL_TO: 'a@example.com, b@example.com' }).alarmMail, {
+    smtpUrl: 'smtps://u:p@mail.example.com', from: 'up-alarms@localhost.localdomain', to: ['a@example.com', 'b@example.com'],
+  });
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ UP_ALARM_MAIL_TO: 'a@example.com' }, /UP_ALARM_SMTP_URL is not/],
+    [{ UP_ALARM_SMTP_URL: 'smtp://mail.example.com' }, /UP_ALARM_MAIL_TO/],
+    [{ UP_ALARM_SMTP_URL: 'http://mail.example.com', UP_ALARM_MAIL_TO: 'a@example.com' }, /UP_ALARM_SMTP_URL must start with smtp/],
+    [{ UP_ALARM_SMTP_URL: 'smtp://mail.example.com', UP_ALARM_MAIL_TO: 'a@example.com,\nBcc: x@evil.test' }, /UP_ALARM_MAIL_TO/],
+    [{ UP_ALARM_SMTP_URL: 'smtp://mail.example.com', UP_ALARM_MAIL_TO: 'a@example.com', UP_ALARM_MAIL_FROM: 'x\r\nBcc: y@evil.test' }, /UP_ALARM_MAIL_FROM/],
+  ];
+  for (const [env, message] of cases) assert.throws(() => loadConfig({ HOME: '/home/x', ...env }), (e) => e instanceof ConfigError && message.test(e.message), JSON.stringify(env));
+});
