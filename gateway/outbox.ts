@@ -52,11 +52,15 @@ export class Outbox {
           if (inserted.created) await s.alsoInTransaction!(trx, inserted.job.id);
           return inserted;
         })
-      : await this.lone.add(newJobOf(s));
-    if (outcome.created) {
-      if (!s.alsoInTransaction) jobsAccepted.inc({ op: s.op.name });
-      this.publish([outcome.job]);
-    }
+      : await this.insertLone(s);
+    if (outcome.created) this.publish([outcome.job]);
+    return outcome;
+  }
+
+  /** A job with no other write: it shares its INSERT and commit with concurrent requests'. */
+  private async insertLone(s: Submission): Promise<{ job: JobRow; created: boolean }> {
+    const outcome = await this.lone.add(newJobOf(s));
+    if (outcome.created) jobsAccepted.inc({ op: s.op.name });
     return outcome;
   }
 

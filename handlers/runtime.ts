@@ -238,5 +238,3 @@ function jobIdOf(content: Buffer): string | null {
     return null;
   }
 }
-
-
