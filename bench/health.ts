@@ -16,6 +16,7 @@ import { ENVELOPE_VERSION, type Envelope } from '../queues/envelope.ts';
 import type { HostRef } from '../queues/host-ref.ts';
 import { healthCheckHost } from '../queues/ops/health.ts';
 import { healthCheckWebsite } from '../queues/ops/health-web.ts';
+import { resultRoutingKey } from '../queues/result-event.ts';
 import { OPS_EXCHANGE, RESULTS_EXCHANGE } from '../queues/topology.ts';
 import { labHosts, type LabHost } from '../test/helpers/lab-hosts.ts';
 import { labNginx } from '../test/helpers/lab-nginx.ts';
@@ -88,7 +89,7 @@ async function checkBurst(url: string, planned: Planned[], count: number, window
   const pub = await connection.createConfirmChannel();
   const watch = await connection.createChannel();
   const { queue } = await watch.assertQueue('', { exclusive: true, autoDelete: true });
-  for (const status of ['succeeded', 'failed', 'dead']) await watch.bindQueue(queue, RESULTS_EXCHANGE, `job.*.${status}`);
+  for (const status of ['succeeded', 'failed', 'dead'] as const) await watch.bindQueue(queue, RESULTS_EXCHANGE, resultRoutingKey(status));
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   const outcomes = { healthy: 0, unhealthy: 0, failed: 0 };
@@ -107,20 +108,23 @@ async function checkBurst(url: string, planned: Planned[], count: number, window
       void watch.consume(queue, (msg) => {
         if (!msg) return;
         watch.ack(msg);
-        const event = JSON.parse(msg.content.toString()) as { jobId: string; status: string; result?: { healthy?: boolean } };
-        const sent = sentAt.get(event.jobId);
-        if (sent === undefined) return;
-        sentAt.delete(event.jobId);
-        latencies.push(performance.now() - sent);
-        if (event.status !== 'succeeded') outcomes.failed++;
-        else if (event.result?.healthy) outcomes.healthy++;
-        else outcomes.unhealthy++;
-        clearTimeout(stall);
-        stall = setTimeout(() => reject(new Error(`no check came back for 60 s (${seen} of ${count} did)`)), 60_000);
-        if (++seen === count) {
+        type Outcome = { jobId: string; status: string; result?: { healthy?: boolean } };
+        const parsed = JSON.parse(msg.content.toString()) as Outcome | Outcome[];
+        for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+          const sent = sentAt.get(event.jobId);
+          if (sent === undefined) continue;
+          sentAt.delete(event.jobId);
+          latencies.push(performance.now() - sent);
+          if (event.status !== 'succeeded') outcomes.failed++;
+          else if (event.result?.healthy) outcomes.healthy++;
+          else outcomes.unhealthy++;
           clearTimeout(stall);
-          resolve();
-        } else if (published < count) publishNext();
+          stall = setTimeout(() => reject(new Error(`no check came back for 60 s (${seen} of ${count} did)`)), 60_000);
+          if (++seen === count) {
+            clearTimeout(stall);
+            resolve();
+          } else if (published < count) publishNext();
+        }
       });
       while (published < Math.min(window, count)) publishNext();
     });

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newJobId } from '../lib/ids.ts';
 import { envelopeOf, type JobRow } from '../lib/db/jobs.ts';
+import { resultRoutingKey } from '../queues/result-event.ts';
 import { RESULTS_EXCHANGE, opQueue } from '../queues/topology.ts';
 import { freshDatabase } from '../test/helpers/postgres.ts';
 import { runUp, spawnUp, type UpProcess } from '../test/helpers/processes.ts';
@@ -70,7 +71,7 @@ async function handlerPath(url: string, db: pg.Pool, count: number) {
   const pub = await connection.createConfirmChannel();
   const watch = await connection.createChannel();
   const { queue } = await watch.assertQueue('', { exclusive: true, autoDelete: true });
-  await watch.bindQueue(queue, RESULTS_EXCHANGE, 'job.*.succeeded');
+  await watch.bindQueue(queue, RESULTS_EXCHANGE, resultRoutingKey('succeeded'));
   const messages = Array.from({ length: count }, pingEnvelope);
   const jobs = messages.map((m) => m.job);
   for (let i = 0; i < jobs.length; i += 1000) {
@@ -82,9 +83,12 @@ async function handlerPath(url: string, db: pg.Pool, count: number) {
   const latencies: number[] = [];
   watch.consume(queue, (msg) => {
     if (!msg) return;
-    const event = JSON.parse(msg.content.toString()) as { jobId: string };
-    const t = sentAt.get(event.jobId);
-    if (t !== undefined) latencies.push(performance.now() - t);
+    const parsed = JSON.parse(msg.content.toString()) as { jobId: string } | { jobId: string }[];
+    const now = performance.now();
+    for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+      const t = sentAt.get(event.jobId);
+      if (t !== undefined) latencies.push(now - t);
+    }
   }, { noAck: true });
 
   const started = performance.now();

@@ -1,7 +1,7 @@
 import { Batcher } from '../lib/batcher.ts';
 import type { Envelope } from './envelope.ts';
 import type { Operation } from './operation.ts';
-import { resultRoutingKey, type ResultEvent } from './result-event.ts';
+import { resultRoutingKey, type ReportedStatus, type ResultEvent } from './result-event.ts';
 import {
   DEAD_EXCHANGE,
   DEAD_QUEUE,
@@ -22,8 +22,8 @@ const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 /** The messaging vocabulary of `up`, on top of either transport. */
 export class Bus {
-  /** Per routing key: outcomes finishing together travel in one message and one confirm. */
-  private readonly resultBatches = new Map<string, Batcher<ResultEvent, void>>();
+  /** Per status: outcomes finishing together travel in one message and one confirm. */
+  private readonly resultBatches = new Map<ReportedStatus, Batcher<ResultEvent, void>>();
 
   constructor(
     readonly transport: Transport,
@@ -57,17 +57,17 @@ export class Bus {
 
   /**
    * Resolves once the broker confirmed the event. A message holds one event, or an array of
-   * events with the same routing key when several were reported while a publish was in flight.
+   * events with the same status when several were reported while a publish was in flight.
    */
   publishResult(event: ResultEvent): Promise<void> {
-    const key = resultRoutingKey(event);
-    let batcher = this.resultBatches.get(key);
+    let batcher = this.resultBatches.get(event.status);
     if (!batcher) {
+      const key = resultRoutingKey(event.status);
       batcher = new Batcher<ResultEvent, void>(async (events) => {
         await this.transport.publish(RESULTS_EXCHANGE, key, json(events.length === 1 ? events[0] : events));
         return events.map((): void => undefined);
       }, { maxBatch: 500, maxInFlight: 4 });
-      this.resultBatches.set(key, batcher);
+      this.resultBatches.set(event.status, batcher);
     }
     return batcher.add(event);
   }

@@ -12,7 +12,9 @@ const ReportedStatus = Type.Union([
 
 /**
  * One transition of one attempt of a job, published on `up.results` with routing key
- * `job.<id>.<status>`. Duplicates and reordering are expected; the recorder folds them.
+ * `job.<status>`; a message holds one event or an array of events with that status (jobs
+ * finishing together travel together). Duplicates and reordering are expected; the recorder
+ * folds them.
  */
 export const ResultEvent = Type.Object({
   v: Type.Literal(1),
@@ -38,4 +40,4 @@ export const ResultEvent = Type.Object({
 export type ResultEvent = Static<typeof ResultEvent>;
 export type ReportedStatus = ResultEvent['status'];
 
-export const resultRoutingKey = (event: Pick<ResultEvent, 'jobId' | 'status'>) => `job.${event.jobId}.${event.status}`;
+export const resultRoutingKey = (status: ReportedStatus) => `job.${status}`;
