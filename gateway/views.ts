@@ -1,5 +1,6 @@
 import type { AlarmRow } from '../lib/db/health.ts';
 import type { DeadLetterRow, JobEventRow, JobRow } from '../lib/db/jobs.ts';
+import { isFinal } from '../queues/job-status.ts';
 
 export const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -22,20 +23,38 @@ export function jobView(job: JobRow, events?: JobEventRow[]) {
     createdAt: iso(job.created_at)!,
     updatedAt: iso(job.updated_at)!,
     finishedAt: iso(job.finished_at),
-    ...(events
-      ? {
-          events: events.map((e) => ({
-            attempt: e.attempt,
-            status: e.status,
-            at: iso(e.at)!,
-            handler: e.handler_host === null ? null : { host: e.handler_host, pid: e.handler_pid ?? 0 },
-            target: e.target,
-            durationMs: e.duration_ms,
-            message: e.message,
-          })),
-        }
-      : {}),
+    ...(events ? { events: withFinalEvent(job, events).map(eventView) } : {}),
   };
+}
+
+function eventView(e: JobEventRow) {
+  return {
+    attempt: e.attempt,
+    status: e.status,
+    at: iso(e.at)!,
+    handler: e.handler_host === null ? null : { host: e.handler_host, pid: e.handler_pid ?? 0 },
+    target: e.target,
+    durationMs: e.duration_ms,
+    message: e.message,
+  };
+}
+
+/** A job's final transition is kept on its row (see applyResultEvents), after the others. */
+function withFinalEvent(job: JobRow, events: JobEventRow[]): JobEventRow[] {
+  if (!isFinal(job.status) || !job.finished_at) return events;
+  if (events.some((e) => e.attempt === job.attempt && e.status === job.status)) return events;
+  const final: JobEventRow = {
+    job_id: job.id,
+    attempt: job.attempt,
+    status: job.status,
+    at: job.finished_at,
+    handler_host: job.handler_host,
+    handler_pid: job.handler_pid,
+    target: job.target,
+    duration_ms: job.duration_ms,
+    message: job.error?.message ?? null,
+  };
+  return [...events, final].sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime());
 }
 
 export function deadLetterView(letter: DeadLetterRow) {

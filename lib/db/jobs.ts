@@ -27,6 +27,10 @@ export interface JobRow {
   updated_at: Date;
   published_at: Date | null;
   finished_at: Date | null;
+  /** Who reported the job's current status, and how long that attempt took. */
+  handler_host: string | null;
+  handler_pid: number | null;
+  duration_ms: number | null;
 }
 
 export interface JobEventRow {
@@ -135,10 +139,42 @@ export function jobEvents(db: Knex, id: string): Promise<JobEventRow[]> {
   return db('job_events').where({ job_id: id }).orderBy([{ column: 'at' }, { column: 'id' }]);
 }
 
+const FINAL_SQL = FINAL.map((status) => `'${status}'`).join(', ');
+
 /**
- * Folds result events into job rows and keeps each as a job event. Safe against
- * duplicates (unique per job, attempt and status) and reordering (a final status is never
- * left; within a job, a later attempt or a later step of the same attempt wins).
+ * One statement for a whole batch (atomic by itself: no BEGIN/COMMIT round trips). The
+ * winning event of each job updates its row; a final one stays there (handler, duration)
+ * and is not repeated in job_events, which keep every other transition.
+ */
+const RECORD_RESULTS_SQL = `
+WITH e AS (
+  SELECT * FROM json_to_recordset(?::json) AS e(
+    job_id uuid, attempt int, status text, at timestamptz, handler_host text, handler_pid int,
+    target text, duration_ms int, message text, result jsonb, error jsonb, latest boolean)
+), won AS (
+  UPDATE jobs AS j
+     SET status = e.status, attempt = e.attempt, result = COALESCE(e.result, j.result), error = e.error,
+         updated_at = now(), finished_at = CASE WHEN e.status IN (${FINAL_SQL}) THEN e.at ELSE j.finished_at END,
+         handler_host = e.handler_host, handler_pid = e.handler_pid, duration_ms = e.duration_ms
+    FROM e
+   WHERE e.latest AND j.id = e.job_id
+     AND j.status NOT IN (${FINAL_SQL})
+     AND (j.attempt < e.attempt OR (j.attempt = e.attempt AND ${RANK_SQL('j.status')} < ${RANK_SQL('e.status')}))
+  RETURNING j.id, j.status, j.attempt
+)
+INSERT INTO job_events (job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
+SELECT e.job_id, e.attempt, e.status, e.at, e.handler_host, e.handler_pid, e.target, e.duration_ms, e.message
+  FROM e JOIN jobs ON jobs.id = e.job_id
+ WHERE NOT (e.status IN (${FINAL_SQL}) AND (
+         (jobs.status = e.status AND jobs.attempt = e.attempt)
+         OR EXISTS (SELECT 1 FROM won WHERE won.id = e.job_id AND won.status = e.status AND won.attempt = e.attempt)))
+ON CONFLICT (job_id, attempt, status) DO NOTHING`;
+
+/**
+ * Folds result events into job rows and keeps the transitions. Safe against duplicates
+ * (one event per job, attempt and status) and reordering (a final status is never left;
+ * within a job, a later attempt or a later step of the same attempt wins). Events of jobs
+ * this database does not know are skipped.
  */
 export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]): Promise<void> {
   if (events.length === 0) return;
@@ -149,49 +185,21 @@ export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]
       latest.set(event.jobId, event);
     }
   }
-  await db.transaction(async (trx) => {
-    // Joined with jobs, so that an event of a job this database does not know is skipped.
-    const eventRows = events.map(() => '(?::uuid, ?::int, ?::text, ?::timestamptz, ?::text, ?::int, ?::text, ?::int, ?::text)').join(', ');
-    await trx.raw(
-      `INSERT INTO job_events (job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
-       SELECT e.* FROM (VALUES ${eventRows}) AS e(job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
-         JOIN jobs ON jobs.id = e.job_id
-       ON CONFLICT (job_id, attempt, status) DO NOTHING`,
-      events.flatMap((e) => [
-        e.jobId,
-        e.attempt,
-        e.status,
-        e.at,
-        e.handler.host,
-        e.handler.pid,
-        e.target ?? null,
-        e.durationMs === undefined ? null : Math.round(e.durationMs),
-        e.error?.message ?? null,
-      ]),
-    );
-
-    const values = [...latest.values()];
-    const placeholders = values.map(() => '(?::uuid, ?::text, ?::int, ?::jsonb, ?::jsonb, ?::timestamptz)').join(', ');
-    const bindings = values.flatMap((e) => [
-      e.jobId,
-      e.status,
-      e.attempt,
-      e.result === undefined ? null : JSON.stringify(e.result),
-      e.error === undefined ? null : JSON.stringify(e.error),
-      e.at,
-    ]);
-    await trx.raw(
-      `UPDATE jobs AS j
-          SET status = v.status, attempt = v.attempt,
-              result = COALESCE(v.result, j.result), error = v.error, updated_at = now(),
-              finished_at = CASE WHEN v.status IN (${FINAL.map(() => '?').join(', ')}) THEN v.at ELSE j.finished_at END
-         FROM (VALUES ${placeholders}) AS v(id, status, attempt, result, error, at)
-        WHERE j.id = v.id
-          AND j.status NOT IN (${FINAL.map(() => '?').join(', ')})
-          AND (j.attempt < v.attempt OR (j.attempt = v.attempt AND ${RANK_SQL('j.status')} < ${RANK_SQL('v.status')}))`,
-      [...FINAL, ...bindings, ...FINAL],
-    );
-  });
+  const rows = events.map((e) => ({
+    job_id: e.jobId,
+    attempt: e.attempt,
+    status: e.status,
+    at: e.at,
+    handler_host: e.handler.host,
+    handler_pid: e.handler.pid,
+    target: e.target ?? null,
+    duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
+    message: e.error?.message ?? null,
+    result: e.result ?? null,
+    error: e.error ?? null,
+    latest: latest.get(e.jobId) === e,
+  }));
+  await db.raw(RECORD_RESULTS_SQL, [JSON.stringify(rows)]);
 }
 
 export interface DeadLetterRow {
@@ -223,6 +231,10 @@ export async function recordDeadLetter(
         .update({
           status: 'dead',
           error: JSON.stringify({ kind: 'unknown', message: letter.reason }),
+          // No handler reported this outcome: the broker did.
+          handler_host: null,
+          handler_pid: null,
+          duration_ms: null,
           finished_at: trx.fn.now(),
           updated_at: trx.fn.now(),
         });

@@ -9,6 +9,7 @@ import * as certificates from './migrations/008-certificates.ts';
 import * as dnsManaged from './migrations/009-dns-managed.ts';
 import * as healthRepair from './migrations/010-health-repair.ts';
 import * as alarmMail from './migrations/011-alarm-mail.ts';
+import * as jobOutcome from './migrations/012-job-outcome.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009-dns-managed': dnsManaged,
   '010-health-repair': healthRepair,
   '011-alarm-mail': alarmMail,
+  '012-job-outcome': jobOutcome,
 };
 
 const source: Knex.MigrationSource<string> = {

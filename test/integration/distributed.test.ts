@@ -133,10 +133,8 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
     const rescuer = await startRole(['handler', 'system.ping', '--concurrency', '16'], /handlers consuming/);
     const rows = await waitAll(ids);
     assert.ok(rows.every((r) => r.status === 'succeeded'), JSON.stringify(rows.filter((r) => r.status !== 'succeeded')));
-    const { rows: twice } = await db.query(
-      "SELECT job_id FROM job_events WHERE job_id = ANY($1) AND status = 'succeeded' GROUP BY job_id HAVING count(*) > 1",
-      [ids],
-    );
+    // A job's success is kept on its row; a second one (another attempt) would be a job event.
+    const { rows: twice } = await db.query("SELECT job_id FROM job_events WHERE job_id = ANY($1) AND status = 'succeeded'", [ids]);
     assert.deepEqual(twice, []);
     const { rows: rescued } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND result->'handler'->>'pid' = $2", [ids, String(rescuer.child.pid)]);
     const { rows: pids } = await db.query("SELECT result->'handler'->>'pid' AS pid, count(*)::int FROM jobs WHERE id = ANY($1) GROUP BY 1", [ids]);

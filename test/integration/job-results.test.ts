@@ -1,0 +1,88 @@
+/** How the recorder folds result events into jobs, on real PostgreSQL and on PGlite. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { jobView } from '../../gateway/views.ts';
+import { openDatabase, type Database } from '../../lib/db/connect.ts';
+import { applyResultEvents, getJob, insertJob, jobEvents } from '../../lib/db/jobs.ts';
+import { migrateLatest } from '../../lib/db/migrate.ts';
+import { newJobId } from '../../lib/ids.ts';
+import type { ResultEvent } from '../../queues/result-event.ts';
+import { freshDatabase } from '../helpers/postgres.ts';
+
+const handler = { host: 'h1', pid: 41 };
+const event = (jobId: string, status: ResultEvent['status'], attempt: number, at: string, extra: Partial<ResultEvent> = {}): ResultEvent => ({
+  v: 1, jobId, op: 'system.ping', status, attempt, at, handler, ...extra,
+});
+
+for (const kind of ['postgres', 'pglite'] as const) {
+  describe(`recording results (${kind})`, () => {
+    let database: Awaited<ReturnType<typeof freshDatabase>> | null = null;
+    let db: Database;
+    before(async () => {
+      database = kind === 'postgres' ? await freshDatabase() : null;
+      db = openDatabase({ url: database?.url ?? null, inMemory: true });
+      await migrateLatest(db.knex);
+    });
+    after(async () => {
+      await db?.close();
+      await database?.cleanup();
+    });
+
+    async function newJob() {
+      const id = newJobId();
+      await insertJob(db.knex, { id, op: 'system.ping', payload_version: 1, tenant: null, actor: 'test', payload: {}, max_attempts: 4, correlation_id: id });
+      return id;
+    }
+    const statuses = async (id: string) => jobView((await getJob(db.knex, id))!, await jobEvents(db.knex, id)).events!.map((e) => `${e.attempt}:${e.status}`);
+
+    it('keeps a first-time success on the row only, and shows it as the last event', async () => {
+      const id = await newJob();
+      await applyResultEvents(db.knex, [event(id, 'succeeded', 1, '2026-01-01T00:00:01.000Z', { result: { ok: 1 }, durationMs: 12.4 })]);
+      const job = (await getJob(db.knex, id))!;
+      assert.equal(job.status, 'succeeded');
+      assert.deepEqual(job.result, { ok: 1 });
+      assert.equal(job.finished_at?.toISOString(), '2026-01-01T00:00:01.000Z');
+      assert.deepEqual(await jobEvents(db.knex, id), [], 'no job_events row for the final transition');
+      const [final] = jobView(job, []).events!;
+      assert.deepEqual(final, { attempt: 1, status: 'succeeded', at: '2026-01-01T00:00:01.000Z', handler, target: null, durationMs: 12, message: null });
+    });
+
+    it('folds duplicates and reordering: final wins, a later attempt wins, nothing is repeated', async () => {
+      const id = await newJob();
+      const running = event(id, 'running', 2, '2026-01-01T00:00:02.000Z');
+      const retrying = event(id, 'retrying', 1, '2026-01-01T00:00:01.000Z', { error: { kind: 'retryable', message: 'busy' } });
+      const done = event(id, 'succeeded', 2, '2026-01-01T00:00:03.000Z');
+      // The outcome first, then the steps before it, then everything again.
+      await applyResultEvents(db.knex, [done]);
+      await applyResultEvents(db.knex, [running, retrying]);
+      await applyResultEvents(db.knex, [retrying, running, done, done]);
+      const job = (await getJob(db.knex, id))!;
+      assert.equal(job.status, 'succeeded');
+      assert.equal(job.attempt, 2);
+      assert.deepEqual(await statuses(id), ['1:retrying', '2:running', '2:succeeded']);
+    });
+
+    it('keeps a different final outcome of another attempt as an event (a job never succeeds twice unnoticed)', async () => {
+      const id = await newJob();
+      await applyResultEvents(db.knex, [event(id, 'succeeded', 1, '2026-01-01T00:00:01.000Z')]);
+      await applyResultEvents(db.knex, [event(id, 'succeeded', 2, '2026-01-01T00:00:02.000Z')]);
+      assert.equal((await getJob(db.knex, id))!.attempt, 1, 'a final status is never left');
+      assert.deepEqual(await statuses(id), ['1:succeeded', '2:succeeded']);
+    });
+
+    it('records a batch of many jobs in one statement and skips events of unknown jobs', async () => {
+      const ids = await Promise.all(Array.from({ length: 300 }, newJob));
+      const stranger = newJobId();
+      await applyResultEvents(db.knex, [
+        ...ids.map((id) => event(id, 'running', 1, '2026-01-01T00:00:01.000Z')),
+        ...ids.map((id) => event(id, 'failed', 1, '2026-01-01T00:00:02.000Z', { error: { kind: 'permanent', message: `no ${id}` } })),
+        event(stranger, 'succeeded', 1, '2026-01-01T00:00:02.000Z'),
+      ]);
+      const rows = await db.knex('jobs').whereIn('id', ids).select('status', 'error');
+      assert.ok(rows.every((r) => r.status === 'failed' && r.error.message.startsWith('no ')));
+      assert.deepEqual(await statuses(ids[7]), ['1:running', '1:failed']);
+      assert.equal(jobView((await getJob(db.knex, ids[7]))!, []).events![0].message, `no ${ids[7]}`);
+      assert.equal(await getJob(db.knex, stranger), undefined);
+    });
+  });
+}
