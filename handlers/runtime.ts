@@ -11,7 +11,7 @@ import type { Consumer, Delivery } from '../queues/transport.ts';
 import { validator, type Validator } from '../queues/validate.ts';
 import { handlerDuration, timedPublish } from '../lib/metrics.ts';
 import { HostConnector } from './connector.ts';
-import type { Handler } from './define.ts';
+import type { Handler, HandlerContext } from './define.ts';
 
 export interface HandlerRuntimeOptions {
   bus: Bus;
@@ -37,6 +37,54 @@ const self = { host: hostname(), pid: process.pid };
 
 class InvalidMessage extends Error {}
 
+/**
+ * One attempt in flight. It ends when the handler settles or when it is aborted (timeout,
+ * shutdown), whichever comes first: a handler that ignores its signal still loses the race.
+ * The AbortSignal is made only when the handler asks for it.
+ */
+class Attempt {
+  private controller: AbortController | null = null;
+  private reason: Error | null = null;
+  private fail: ((reason: Error) => void) | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.fail?.(reason);
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.reason) reject(this.reason);
+      this.fail = reject;
+      work.then(resolve, reject);
+    });
+  }
+}
+
+/** A result event of this handler process; the caller adds what the outcome carries. */
+function report(envelope: Envelope, status: ReportedStatus): ResultEvent {
+  return {
+    v: 1,
+    jobId: envelope.id,
+    op: envelope.op,
+    status,
+    attempt: envelope.attempt,
+    at: new Date().toISOString(),
+    handler: self,
+    target: envelope.target ?? null,
+  };
+}
+
 interface Compiled {
   handler: Handler;
   op: Operation;
@@ -47,7 +95,8 @@ interface Compiled {
 /** Consumes the queues of the given handlers until stopped. Handlers never see queue mechanics. */
 export async function startHandlers(options: HandlerRuntimeOptions): Promise<HandlerRuntime> {
   const { bus, log } = options;
-  const shutdown = new AbortController();
+  let shuttingDown = false;
+  const attempts = new Set<Attempt>();
   const inFlight = new Set<Promise<void>>();
   const consumers: Consumer[] = [];
   const connector = options.connector ?? new HostConnector();
@@ -74,54 +123,57 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
     let child: Logger | undefined;
     const jobLog = () => (child ??= log.child({ jobId: envelope.id, op: envelope.op, attempt: envelope.attempt }));
     const started = performance.now();
-    const report = (status: ReportedStatus, extra: Partial<ResultEvent> = {}): ResultEvent => ({
-      v: 1,
-      jobId: envelope.id,
-      op: envelope.op,
-      status,
-      attempt: envelope.attempt,
-      at: new Date().toISOString(),
-      handler: self,
-      target: envelope.target ?? null,
-      ...extra,
-    });
+    const attempt = new Attempt();
+    attempts.add(attempt);
+    if (shuttingDown) attempt.abort(new Error('handler shutting down'));
 
     // "running" is for people watching long work: a job that ends quickly reports only its
     // outcome (which names the handler too), halving result traffic on the hot path.
     const running = setTimeout(() => {
-      bus.publishResult(report('running')).catch((error) => jobLog().warn({ err: describe(error) }, 'could not report running'));
+      bus.publishResult(report(envelope, 'running')).catch((error) => jobLog().warn({ err: describe(error) }, 'could not report running'));
     }, RUNNING_REPORT_DELAY_MS);
+    const timeout = setTimeout(() => attempt.abort(new Error(`timed out after ${c.op.timeoutMs} ms`)), c.op.timeoutMs);
     try {
       let outcome: ResultEvent;
       let deadReason: string | null = null;
       try {
-        const result = await runWithTimeout(c, envelope, jobLog).finally(() => clearTimeout(running));
+        const result = await attempt.race(c.handler.run(envelope.payload as never, contextOf(envelope, attempt, jobLog)));
         if (!c.result.check(result)) throw new InvalidMessage(`handler returned an invalid result: ${c.result.errors(result).join('; ')}`);
-        outcome = report('succeeded', { result, durationMs: performance.now() - started });
+        outcome = report(envelope, 'succeeded');
+        outcome.result = result;
       } catch (error) {
-        const durationMs = performance.now() - started;
         const err = describe(error);
         if (error instanceof SupersededError) {
-          outcome = report('superseded', { durationMs, error: { ...err, kind: 'permanent' } });
+          outcome = report(envelope, 'superseded');
+          outcome.error = { ...err, kind: 'permanent' };
         } else if (classify(error) === 'permanent' || error instanceof InvalidMessage) {
-          outcome = report('failed', { durationMs, error: { ...err, kind: 'permanent' } });
+          outcome = report(envelope, 'failed');
+          outcome.error = { ...err, kind: 'permanent' };
           deadReason = `failed: ${err.message}`;
         } else if (envelope.attempt < c.op.retry.maxAttempts) {
           const delay = retryDelay(c.op, envelope.attempt + 1);
           await timedPublish('retry', () => bus.publishRetry({ ...envelope, attempt: envelope.attempt + 1 }, delay));
-          outcome = report('retrying', { durationMs, error: err, retryInMs: delay });
+          outcome = report(envelope, 'retrying');
+          outcome.error = err;
+          outcome.retryInMs = delay;
         } else {
-          outcome = report('dead', { durationMs, error: err });
+          outcome = report(envelope, 'dead');
+          outcome.error = err;
           deadReason = `retries exhausted after ${envelope.attempt} attempts: ${err.message}`;
         }
+      } finally {
+        clearTimeout(running);
+        clearTimeout(timeout);
+        attempts.delete(attempt);
       }
+      outcome.durationMs = performance.now() - started;
       if (deadReason && c.op.queue.deadLetter) await timedPublish('dead', () => bus.publishDead(delivery.content, envelope.op, deadReason));
-      await timedPublish('result', () => bus.publishResult(outcome));
-      handlerDuration.observe({ op: envelope.op, outcome: outcome.status }, (performance.now() - started) / 1000);
+      await bus.publishResult(outcome);
+      handlerDuration.observe({ op: envelope.op, outcome: outcome.status }, outcome.durationMs / 1000);
       // Every outcome is in the job's history already; the log keeps the unusual ones at info.
       if (outcome.status !== 'succeeded' || log.isLevelEnabled('debug')) {
         jobLog()[outcome.status === 'succeeded' ? 'debug' : 'warn'](
-          { status: outcome.status, durationMs: Math.round(outcome.durationMs ?? 0), error: outcome.error?.message },
+          { status: outcome.status, durationMs: Math.round(outcome.durationMs), error: outcome.error?.message },
           'job attempt finished',
         );
       }
@@ -133,17 +185,12 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
     }
   }
 
-  async function runWithTimeout(c: Compiled, envelope: Envelope, jobLog: () => Logger): Promise<unknown> {
-    // One controller and one timer per attempt: AbortSignal.any/timeout cost a visible share
-    // of a quick job's time and garbage, and this is the hot path.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`timed out after ${c.op.timeoutMs} ms`)), c.op.timeoutMs);
-    const onShutdown = () => controller.abort(shutdown.signal.reason);
-    if (shutdown.signal.aborted) onShutdown();
-    else shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    const { signal } = controller;
-    const ctx = {
-      signal,
+  function contextOf(envelope: Envelope, attempt: Attempt, jobLog: () => Logger): HandlerContext {
+    return {
+      // Made when the handler asks for it: most quick jobs never wait on anything abortable.
+      get signal() {
+        return attempt.signal;
+      },
       get log() {
         return jobLog();
       },
@@ -157,20 +204,6 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
       },
       connect: (host: HostRef) => connector.connect(host),
     };
-    // A handler that ignores its signal still loses the race: the attempt ends on time.
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
-      if (signal.aborted) fail();
-      else signal.addEventListener('abort', fail, { once: true });
-    });
-    try {
-      return await Promise.race([c.handler.run(envelope.payload as never, ctx), aborted]);
-    } finally {
-      clearTimeout(timer);
-      shutdown.signal.removeEventListener('abort', onShutdown);
-      // Nothing will listen any more; settle the race's loser quietly.
-      aborted.catch(() => undefined);
-    }
   }
 
   async function deadLetterInvalid(c: Compiled, delivery: Delivery, reason: string): Promise<void> {
@@ -204,7 +237,8 @@ export async function startHandlers(options: HandlerRuntimeOptions): Promise<Han
       const drained = Promise.allSettled([...inFlight]);
       const timer = new Promise((resolve) => setTimeout(resolve, grace).unref());
       if ((await Promise.race([drained.then(() => 'drained'), timer])) !== 'drained') {
-        shutdown.abort(new Error('handler shutting down'));
+        shuttingDown = true;
+        for (const attempt of attempts) attempt.abort(new Error('handler shutting down'));
         await drained;
       }
       if (!options.connector) await connector.close();

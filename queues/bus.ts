@@ -1,4 +1,5 @@
 import { Batcher } from '../lib/batcher.ts';
+import { timedPublish } from '../lib/metrics.ts';
 import type { Envelope } from './envelope.ts';
 import type { Operation } from './operation.ts';
 import { resultRoutingKey, type ReportedStatus, type ResultEvent } from './result-event.ts';
@@ -64,7 +65,8 @@ export class Bus {
     if (!batcher) {
       const key = resultRoutingKey(event.status);
       batcher = new Batcher<ResultEvent, void>(async (events) => {
-        await this.transport.publish(RESULTS_EXCHANGE, key, json(events.length === 1 ? events[0] : events));
+        const content = json(events.length === 1 ? events[0] : events);
+        await timedPublish('result', () => this.transport.publish(RESULTS_EXCHANGE, key, content));
         return events.map((): void => undefined);
       }, { maxBatch: 500, maxInFlight: 4 });
       this.resultBatches.set(event.status, batcher);

@@ -9,8 +9,10 @@ const self = { host: hostname(), pid: process.pid };
 
 export default defineHandler({
   op: systemPing,
-  async run(payload, { signal, job }) {
-    if (payload.delayMs) await sleep(payload.delayMs, undefined, { signal });
+  async run(payload, ctx) {
+    // ctx.signal only when waiting: the runtime makes the signal on first use.
+    if (payload.delayMs) await sleep(payload.delayMs, undefined, { signal: ctx.signal });
+    const { job } = ctx;
     const failing = payload.failAttempts === undefined || job.attempt <= payload.failAttempts;
     if (payload.fail === 'permanent') throw new PermanentError('asked to fail permanently');
     if (payload.fail === 'transient' && failing) throw new RetryableError(`asked to fail transiently (attempt ${job.attempt})`);
