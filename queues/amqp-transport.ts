@@ -30,11 +30,71 @@ interface Subscription {
 
 /** One life of a subscription on one channel: its deliveries can only be settled there. */
 interface Attachment {
+  subscription: Subscription;
   channel: Channel;
   consumerTag: string;
   open: boolean;
   /** Handed to the callback and not settled yet; a cancelled consumer's channel closes at zero. */
   inFlight: number;
+  acks: AckBatch;
+}
+
+/**
+ * Acks of one channel, sent once per turn of the event loop: the longest run of settled
+ * deliveries from the oldest unsettled one goes as one `multiple` ack, the rest one by one.
+ * Jobs that finish together (a confirmed batch of results) cost the broker one ack, not one
+ * each; a long job never holds back the acks of quicker ones behind it.
+ */
+class AckBatch {
+  /** Every delivery not acked on the wire yet, in delivery-tag order (the broker's order). */
+  private readonly unsettled: ConsumeMessage[] = [];
+  private readonly settled = new Set<ConsumeMessage>();
+  private flushing = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  delivered(message: ConsumeMessage): void {
+    this.unsettled.push(message);
+  }
+
+  ack(message: ConsumeMessage): void {
+    this.settled.add(message);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Nacks go at once; the message leaves the run like an acked one. */
+  nack(message: ConsumeMessage, requeue: boolean): void {
+    this.channel.nack(message, false, requeue);
+    this.forget(message);
+  }
+
+  /** Sends the acks settled so far; also before the channel closes, or they would be requeued. */
+  flush(): void {
+    this.flushing = false;
+    let head: ConsumeMessage | undefined;
+    while (this.unsettled.length > 0 && this.settled.has(this.unsettled[0])) {
+      head = this.unsettled.shift()!;
+      this.settled.delete(head);
+    }
+    try {
+      if (head) this.channel.ack(head, true);
+      for (const message of this.settled) {
+        this.channel.ack(message);
+        this.forget(message);
+      }
+    } catch {
+      // The channel is closing: the broker requeues what it did not get acks for.
+    }
+    this.settled.clear();
+  }
+
+  private forget(message: ConsumeMessage): void {
+    const at = this.unsettled.indexOf(message);
+    if (at >= 0) this.unsettled.splice(at, 1);
+  }
 }
 
 /** RabbitMQ through amqplib: one connection, a confirm channel to publish, one channel per consumer. */
@@ -110,7 +170,7 @@ export class AmqpTransport implements Transport {
     this.publisher = null;
     // Closing a consumer's channel hands its unsettled messages back, as when a consumer crashes.
     for (const subscription of this.subscriptions) subscription.cancelled = true;
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.attachment?.channel.close().catch(ignore)));
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.attachment && closeAttachment(subscription.attachment)));
     this.subscriptions.clear();
     await connection?.close().catch(ignore);
   }
@@ -232,7 +292,7 @@ export class AmqpTransport implements Transport {
 
   private async attach(subscription: Subscription, connection: ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
-    const attachment: Attachment = { channel, consumerTag: '', open: true, inFlight: 0 };
+    const attachment: Attachment = { subscription, channel, consumerTag: '', open: true, inFlight: 0, acks: new AckBatch(channel) };
     channel.on('error', (error: Error) => this.log.warn({ err: error, queue: subscription.queue }, 'consumer channel error'));
     channel.on('close', () => {
       attachment.open = false;
@@ -274,18 +334,15 @@ export class AmqpTransport implements Transport {
   private deliver(subscription: Subscription, attachment: Attachment, message: ConsumeMessage | null): void {
     if (message === null) {
       this.log.warn({ queue: subscription.queue }, 'the broker cancelled the consumer');
-      void attachment.channel.close().catch(ignore);
+      void closeAttachment(attachment);
       return;
     }
     // Sent before the broker saw our cancel: not handed out, the channel's close gives it back.
     if (subscription.cancelled) return;
     attachment.inFlight += 1;
-    const onSettled = () => {
-      attachment.inFlight -= 1;
-      if (subscription.cancelled) void closeIfDrained(attachment);
-    };
+    attachment.acks.delivered(message);
     try {
-      subscription.onDelivery(toDelivery(attachment, message, onSettled));
+      subscription.onDelivery(new AmqpDelivery(attachment, message));
     } catch (error) {
       this.log.error({ err: error, queue: subscription.queue }, 'the consumer callback threw');
     }
@@ -343,34 +400,58 @@ export class AmqpTransport implements Transport {
 }
 
 async function closeIfDrained(attachment: Attachment): Promise<void> {
-  if (attachment.inFlight === 0 && attachment.open) await attachment.channel.close().catch(ignore);
+  if (attachment.inFlight === 0 && attachment.open) await closeAttachment(attachment);
 }
 
-/** Settling is bound to the channel the message came on, and happens at most once. */
-function toDelivery(attachment: Attachment, message: ConsumeMessage, onSettled: () => void): Delivery {
-  let settled = false;
-  const settle = (settleOn: (channel: Channel) => void) => {
-    if (settled) return;
-    settled = true;
+async function closeAttachment(attachment: Attachment): Promise<void> {
+  if (attachment.open) attachment.acks.flush();
+  await attachment.channel.close().catch(ignore);
+}
+
+/** A message handed to a consumer: settled at most once, on the channel it came on. */
+class AmqpDelivery implements Delivery {
+  readonly content: Buffer;
+  readonly headers: Record<string, unknown>;
+  readonly routingKey: string;
+  readonly deliveryCount: number;
+  private settled = false;
+
+  constructor(
+    private readonly attachment: Attachment,
+    private readonly message: ConsumeMessage,
+  ) {
+    this.content = message.content;
+    this.headers = message.properties.headers ?? {};
+    this.routingKey = message.fields.routingKey;
+    this.deliveryCount = Number(this.headers['x-delivery-count'] ?? 0);
+  }
+
+  ack(): void {
+    if (this.settled) return;
+    this.settled = true;
     // On a dead channel the broker has already requeued the message: nothing to settle there.
-    if (attachment.open) {
+    if (this.attachment.open) this.attachment.acks.ack(this.message);
+    settledOne(this.attachment);
+  }
+
+  nack({ requeue = true }: { requeue?: boolean } = {}): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.attachment.open) {
       try {
-        settleOn(attachment.channel);
+        this.attachment.acks.nack(this.message, requeue);
       } catch {
         // The channel is closing: the broker requeues the message itself.
       }
     }
-    onSettled();
-  };
-  const headers = message.properties.headers ?? {};
-  return {
-    content: message.content,
-    headers,
-    routingKey: message.fields.routingKey,
-    deliveryCount: Number(headers['x-delivery-count'] ?? 0),
-    ack: () => settle((ch) => ch.ack(message)),
-    nack: ({ requeue = true } = {}) => settle((ch) => ch.nack(message, false, requeue)),
-  };
+    settledOne(this.attachment);
+  }
+}
+
+/** A cancelled consumer's channel closes once its last delivery is settled. */
+function settledOne(attachment: Attachment): void {
+  attachment.inFlight -= 1;
+  if (attachment.subscription.cancelled) void closeIfDrained(attachment);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {

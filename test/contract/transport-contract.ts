@@ -191,6 +191,35 @@ export function transportContract(name: string, makeTransport: MakeTransport): v
       assert.equal(stats.consumers, 1);
     });
 
+    it('settles out of order: acks of later messages never settle an earlier one still in flight', async (t) => {
+      const queue = unique('out-of-order');
+      const transport = await started(t, oneQueue(queue, QUORUM));
+      for (const n of ['1', '2', '3', '4', '5']) await transport.publish('', queue, text(n));
+      const received: Delivery[] = [];
+      await transport.consume(queue, { prefetch: 5 }, (d) => received.push(d));
+      await until(() => received.length >= 5, 'five deliveries');
+
+      // 1 stays in flight (a long job); 2 and 4 finish; 3 is given back; 5 finishes last.
+      received[1].ack();
+      received[3].ack();
+      received[2].nack({ requeue: true });
+      await until(() => received.length >= 6, 'the message given back');
+      received[4].ack();
+      received[5].ack();
+      await sleep(QUIET_MS);
+      // Still ours to give back: had an ack of a later message covered it, the broker would
+      // refuse this (unknown delivery tag, channel closed) and the message would be gone.
+      received[0].nack({ requeue: true });
+      await until(() => received.length >= 7, 'message 1 again');
+      received[6].ack();
+      await sleep(QUIET_MS);
+      assert.deepEqual(bodies(received), ['1', '2', '3', '4', '5', '3', '1']);
+      assert.equal(received[6].deliveryCount, 1);
+      const stats = await transport.queueStats(queue);
+      assert.equal(stats.ready, 0);
+      assert.equal(stats.consumers, 1, 'the channel is still open');
+    });
+
     it('redelivers a message nacked with requeue, counting the delivery', async (t) => {
       const queue = unique('requeue');
       const transport = await started(t, oneQueue(queue, QUORUM));
