@@ -1,0 +1,97 @@
+/** The handler runtime's timeout and shutdown on the in-process bus (same semantics as AMQP). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
+import { Type } from 'typebox';
+import { defineHandler, type HandlerContext } from '../../handlers/define.ts';
+import { startHandlers } from '../../handlers/runtime.ts';
+import { newJobId } from '../../lib/ids.ts';
+import { Bus } from '../../queues/bus.ts';
+import { ENVELOPE_VERSION } from '../../queues/envelope.ts';
+import { MemoryTransport } from '../../queues/memory-transport.ts';
+import { defineOperation } from '../../queues/operation.ts';
+import type { ResultEvent } from '../../queues/result-event.ts';
+
+const slow = defineOperation({
+  name: 'test.slow',
+  summary: 'waits for its signal, or ignores it',
+  payload: Type.Object({ ignoreSignal: Type.Boolean() }),
+  result: Type.Object({}),
+  timeoutMs: 200,
+  retry: { maxAttempts: 2, tiersMs: [60_000] },
+});
+
+async function started(run: (payload: { ignoreSignal: boolean }, ctx: HandlerContext) => Promise<object>) {
+  const bus = new Bus(new MemoryTransport(), [slow]);
+  await bus.start();
+  const events: ResultEvent[] = [];
+  await bus.consumeResults(100, (d) => {
+    const value = JSON.parse(d.content.toString());
+    events.push(...(Array.isArray(value) ? value : [value]));
+    d.ack();
+  });
+  const runtime = await startHandlers({ bus, handlers: [defineHandler({ op: slow, run })], log: pino({ level: 'silent' }), shutdownGraceMs: 100 });
+  const submit = async (ignoreSignal: boolean) => {
+    const id = newJobId();
+    const now = new Date().toISOString();
+    await bus.publishOp({ v: ENVELOPE_VERSION, id, op: slow.name, payloadVersion: 1, tenant: null, actor: 't', attempt: 1, correlationId: id, requestedAt: now, deadline: null, payload: { ignoreSignal } });
+    return id;
+  };
+  const outcome = async (id: string) => {
+    for (let i = 0; i < 200; i++) {
+      const final = events.find((e) => e.jobId === id && e.status !== 'running');
+      if (final) return final;
+      await sleep(10);
+    }
+    throw new Error(`no outcome for ${id}`);
+  };
+  return { bus, runtime, submit, outcome };
+}
+
+/** Resolves when the signal aborts; never, when asked to ignore it. */
+const waitForSignal = ({ ignoreSignal }: { ignoreSignal: boolean }, ctx: HandlerContext) =>
+  new Promise<object>((_, reject) => {
+    if (ignoreSignal) return;
+    ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+  });
+
+describe('handler runtime', () => {
+  it('ends an attempt at its timeout, whether the handler listens to its signal or not', async () => {
+    const seen: AbortSignal[] = [];
+    const { bus, runtime, submit, outcome } = await started((payload, ctx) => {
+      if (!payload.ignoreSignal) seen.push(ctx.signal);
+      return waitForSignal(payload, ctx);
+    });
+    try {
+      const started = Date.now();
+      const [listening, deaf] = await Promise.all([submit(false), submit(true)]);
+      const [a, b] = await Promise.all([outcome(listening), outcome(deaf)]);
+      for (const event of [a, b]) {
+        assert.equal(event.status, 'retrying');
+        assert.match(event.error!.message, /timed out after 200 ms/);
+      }
+      assert.ok(Date.now() - started < 2_000, 'both ended at their timeout');
+      assert.equal(seen[0].aborted, true, 'the signal the handler holds is aborted');
+    } finally {
+      await runtime.stop();
+      await bus.close();
+    }
+  });
+
+  it('on shutdown waits for the grace period, then aborts the attempts in flight', async () => {
+    const { bus, runtime, submit, outcome } = await started(waitForSignal);
+    try {
+      const id = await submit(true);
+      await sleep(50);
+      const stop = runtime.stop();
+      const event = await outcome(id);
+      await stop;
+      assert.equal(event.status, 'retrying');
+      // Its own timeout (200 ms) would say "timed out": the 100 ms grace ran out first.
+      assert.match(event.error!.message, /handler shutting down/);
+    } finally {
+      await bus.close();
+    }
+  });
+});
