@@ -64,15 +64,26 @@ export async function insertJob(db: Knex, job: NewJob): Promise<{ job: JobRow; c
 }
 
 /**
+ * The columns a new job is written with, read from one JSON array: a batch of any size is one
+ * statement with one parameter (no per-row placeholders to number and bind).
+ */
+const INSERT_JOBS_SQL = `
+INSERT INTO jobs (id, op, payload_version, status, tenant, actor, payload, max_attempts, correlation_id,
+                  idempotency_key, owner_id, retry_of, target, generation, deadline)
+SELECT id, op, payload_version, 'accepted', tenant, actor, payload, max_attempts, correlation_id,
+       idempotency_key, owner_id, retry_of, target, generation, deadline
+  FROM json_to_recordset(?::json) AS j(id uuid, op text, payload_version int, tenant text, actor text, payload jsonb,
+       max_attempts int, correlation_id text, idempotency_key text, owner_id uuid, retry_of uuid, target text,
+       generation int, deadline timestamptz)
+ON CONFLICT (actor, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *`;
+
+/**
  * `insertJob` for many jobs in one statement (one commit for a batch of requests); answers in
  * the order given. Two jobs of one batch with the same actor and key are one job.
  */
 export async function insertJobs(db: Knex, jobs: readonly NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
-  const inserted: JobRow[] = await db('jobs')
-    .insert(jobs.map((job) => ({ ...job, payload: JSON.stringify(job.payload), status: 'accepted' })))
-    .onConflict(db.raw('(actor, idempotency_key) WHERE idempotency_key IS NOT NULL'))
-    .ignore()
-    .returning('*');
+  const { rows: inserted } = (await db.raw(INSERT_JOBS_SQL, [JSON.stringify(jobs)])) as { rows: JobRow[] };
   const byId = new Map(inserted.map((row) => [row.id, row]));
   const keyed = (actor: string, key: string | null | undefined) => `${actor}\0${key}`;
   const others = jobs.filter((job) => !byId.has(job.id));
@@ -111,10 +122,11 @@ export function envelopeOf(job: JobRow, attempt = 1): Envelope {
 /** The broker confirmed these jobs: they leave the outbox. */
 export async function markQueued(db: Knex, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db('jobs')
-    .whereIn('id', ids)
-    .andWhere('status', 'accepted')
-    .update({ status: 'queued', published_at: db.fn.now(), updated_at: db.fn.now() });
+  await db.raw(
+    `UPDATE jobs SET status = 'queued', published_at = now(), updated_at = now()
+      WHERE id IN (SELECT value::uuid FROM json_array_elements_text(?::json)) AND status = 'accepted'`,
+    [JSON.stringify(ids)],
+  );
 }
 
 /** Accepted jobs that nobody published within `olderThanMs` (a crash between commit and publish). */
