@@ -9,6 +9,8 @@ import type { Bus } from '../queues/bus.ts';
 import { describe } from '../queues/errors.ts';
 import type { Operation } from '../queues/operation.ts';
 
+const QUEUED_LINGER_MS = 20;
+
 export interface Submission {
   op: Operation;
   payload: unknown;
@@ -102,10 +104,13 @@ export class Outbox {
 
   private confirm(id: string): void {
     this.confirmed.push(id);
-    if (!this.flushing) this.flushing = new Promise((resolve) => setImmediate(resolve)).then(() => this.flush());
+    if (!this.flushing) this.flushing = new Promise((resolve) => setTimeout(resolve, QUEUED_LINGER_MS)).then(() => this.flush());
   }
 
-  /** Confirms arrive one by one; marking them queued goes in batches. */
+  /**
+   * Confirms arrive one by one; marking them queued goes in batches. It is bookkeeping off the
+   * job's path (handlers may have finished it already), so confirms of 20 ms share one UPDATE.
+   */
   private async flush(): Promise<void> {
     try {
       while (this.confirmed.length > 0) {

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Natural batching: the first item goes out at once; items that arrive while a write is in
  * flight wait and go together in the next one. Alone, an item costs what it did unbatched;
@@ -16,6 +18,11 @@ export class Batcher<T, R> {
     private readonly write: (items: T[]) => Promise<R[]>,
     private readonly options: {
       maxBatch?: number;
+      /**
+       * Wait this long before a write, so that what arrives meanwhile goes with it: for writes off
+       * anyone's critical path (bookkeeping), where fewer round trips beat promptness.
+       */
+      lingerMs?: number;
       /** Writes in flight at once (default 1); more hide a slow round trip (a broker confirm) under load. */
       maxInFlight?: number;
       splitOnError?: (error: unknown) => boolean;
@@ -39,7 +46,7 @@ export class Batcher<T, R> {
 
   private async drainLoop(): Promise<void> {
     // Starts on the next microtask, so that items added in the same tick share the first write.
-    await Promise.resolve();
+    await (this.options.lingerMs ? sleep(this.options.lingerMs) : Promise.resolve());
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, this.options.maxBatch ?? 500);
       await this.writeBatch(batch);
