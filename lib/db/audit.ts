@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { newId } from '../ids.ts';
+import { prepared } from './prepared.ts';
 
 export type AuditOutcome = 'ok' | 'denied' | 'rejected' | 'error';
 
@@ -23,14 +24,15 @@ export const outcomeOf = (status: number): AuditOutcome =>
 
 /** Many entries in one INSERT: the audit trail of concurrent requests costs one commit. */
 export async function recordAudits(db: Knex, entries: readonly Omit<AuditRow, 'id' | 'at'>[]): Promise<void[]> {
-  await db.raw(
-    `INSERT INTO audit (id, user_id, actor, token_id, ip, method, route, resource_id, job_id, status_code, outcome)
-     SELECT * FROM json_to_recordset(?::json) AS a(id uuid, user_id uuid, actor text, token_id uuid, ip text, method text,
-       route text, resource_id text, job_id uuid, status_code int, outcome text)`,
-    [JSON.stringify(entries.map((entry) => ({ id: newId(), ...entry })))],
-  );
+  await insertAudits(db, [JSON.stringify(entries.map((entry) => ({ id: newId(), ...entry })))]);
   return entries.map(() => undefined);
 }
+const insertAudits = prepared(
+  'up_insert_audits',
+  `INSERT INTO audit (id, user_id, actor, token_id, ip, method, route, resource_id, job_id, status_code, outcome)
+   SELECT * FROM json_to_recordset(?::json) AS a(id uuid, user_id uuid, actor text, token_id uuid, ip text, method text,
+     route text, resource_id text, job_id uuid, status_code int, outcome text)`,
+);
 
 export interface AuditFilter {
   /** Only this user's entries (always set for non-admins). */

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { ENVELOPE_VERSION, type Envelope } from '../../queues/envelope.ts';
 import { FINAL_STATUSES, type JobStatus } from '../../queues/job-status.ts';
 import type { ResultEvent } from '../../queues/result-event.ts';
+import { prepared } from './prepared.ts';
 
 export interface JobRow {
   id: string;
@@ -63,6 +64,11 @@ export async function insertJob(db: Knex, job: NewJob): Promise<{ job: JobRow; c
   return (await insertJobs(db, [job]))[0];
 }
 
+/** Every column of a job row, by name: a prepared statement's result must not change shape. */
+const JOB_COLUMNS = `id, op, payload_version, status, tenant, actor, payload, attempt, max_attempts, correlation_id,
+  idempotency_key, owner_id, retry_of, target, generation, result, error, deadline, created_at, updated_at,
+  published_at, finished_at, handler_host, handler_pid, duration_ms`;
+
 /**
  * The columns a new job is written with, read from one JSON array: a batch of any size is one
  * statement with one parameter (no per-row placeholders to number and bind).
@@ -76,14 +82,15 @@ SELECT id, op, payload_version, 'accepted', tenant, actor, payload, max_attempts
        max_attempts int, correlation_id text, idempotency_key text, owner_id uuid, retry_of uuid, target text,
        generation int, deadline timestamptz)
 ON CONFLICT (actor, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *`;
+RETURNING ${JOB_COLUMNS}`;
+const insertJobsStatement = prepared<JobRow>('up_insert_jobs', INSERT_JOBS_SQL);
 
 /**
  * `insertJob` for many jobs in one statement (one commit for a batch of requests); answers in
  * the order given. Two jobs of one batch with the same actor and key are one job.
  */
 export async function insertJobs(db: Knex, jobs: readonly NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
-  const { rows: inserted } = (await db.raw(INSERT_JOBS_SQL, [JSON.stringify(jobs)])) as { rows: JobRow[] };
+  const inserted = await insertJobsStatement(db, [JSON.stringify(jobs)]);
   const byId = new Map(inserted.map((row) => [row.id, row]));
   const keyed = (actor: string, key: string | null | undefined) => `${actor}\0${key}`;
   const others = jobs.filter((job) => !byId.has(job.id));
@@ -122,12 +129,13 @@ export function envelopeOf(job: JobRow, attempt = 1): Envelope {
 /** The broker confirmed these jobs: they leave the outbox. */
 export async function markQueued(db: Knex, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await db.raw(
-    `UPDATE jobs SET status = 'queued', published_at = now(), updated_at = now()
-      WHERE id IN (SELECT value::uuid FROM json_array_elements_text(?::json)) AND status = 'accepted'`,
-    [JSON.stringify(ids)],
-  );
+  await markQueuedStatement(db, [JSON.stringify(ids)]);
 }
+const markQueuedStatement = prepared(
+  'up_mark_queued',
+  `UPDATE jobs SET status = 'queued', published_at = now(), updated_at = now()
+    WHERE id IN (SELECT value::uuid FROM json_array_elements_text(?::json)) AND status = 'accepted'`,
+);
 
 /** Accepted jobs that nobody published within `olderThanMs` (a crash between commit and publish). */
 export function staleOutbox(db: Knex, olderThanMs: number, limit: number): Promise<JobRow[]> {
@@ -156,7 +164,9 @@ const FINAL_SQL = FINAL.map((status) => `'${status}'`).join(', ');
 /**
  * One statement for a whole batch (atomic by itself: no BEGIN/COMMIT round trips). The
  * winning event of each job updates its row; a final one stays there (handler, duration)
- * and is not repeated in job_events, which keep every other transition.
+ * and is not repeated in job_events, which keep every other transition. Jobs are looked up
+ * by `id = ANY(...)`: joined on the batch alone, the planner, which guesses 100 rows for
+ * json_to_recordset, chose to scan the whole jobs table while its statistics were young.
  */
 const RECORD_RESULTS_SQL = `
 WITH e AS (
@@ -169,7 +179,7 @@ WITH e AS (
          updated_at = now(), finished_at = CASE WHEN e.status IN (${FINAL_SQL}) THEN e.at ELSE j.finished_at END,
          handler_host = e.handler_host, handler_pid = e.handler_pid, duration_ms = e.duration_ms
     FROM e
-   WHERE e.latest AND j.id = e.job_id
+   WHERE j.id = ANY (ARRAY(SELECT job_id FROM e WHERE latest)) AND j.id = e.job_id AND e.latest
      AND j.status NOT IN (${FINAL_SQL})
      AND (j.attempt < e.attempt OR (j.attempt = e.attempt AND ${RANK_SQL('j.status')} < ${RANK_SQL('e.status')}))
   RETURNING j.id, j.status, j.attempt
@@ -177,10 +187,12 @@ WITH e AS (
 INSERT INTO job_events (job_id, attempt, status, at, handler_host, handler_pid, target, duration_ms, message)
 SELECT e.job_id, e.attempt, e.status, e.at, e.handler_host, e.handler_pid, e.target, e.duration_ms, e.message
   FROM e JOIN jobs ON jobs.id = e.job_id
- WHERE NOT (e.status IN (${FINAL_SQL}) AND (
+ WHERE jobs.id = ANY (ARRAY(SELECT job_id FROM e))
+   AND NOT (e.status IN (${FINAL_SQL}) AND (
          (jobs.status = e.status AND jobs.attempt = e.attempt)
          OR EXISTS (SELECT 1 FROM won WHERE won.id = e.job_id AND won.status = e.status AND won.attempt = e.attempt)))
 ON CONFLICT (job_id, attempt, status) DO NOTHING`;
+const recordResultsStatement = prepared('up_record_results', RECORD_RESULTS_SQL);
 
 /**
  * Folds result events into job rows and keeps the transitions. Safe against duplicates
@@ -211,7 +223,7 @@ export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]
     error: e.error ?? null,
     latest: latest.get(e.jobId) === e,
   }));
-  await db.raw(RECORD_RESULTS_SQL, [JSON.stringify(rows)]);
+  await recordResultsStatement(db, [JSON.stringify(rows)]);
 }
 
 export interface DeadLetterRow {
