@@ -126,7 +126,7 @@ export function envelopeOf(job: JobRow, attempt = 1): Envelope {
   };
 }
 
-/** The broker confirmed these jobs: they leave the outbox. */
+/** The broker confirmed these jobs: they leave the outbox (one that already ended keeps its status). */
 export async function markQueued(db: Knex, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await markQueuedStatement(db, [JSON.stringify(ids)]);
