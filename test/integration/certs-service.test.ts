@@ -5,16 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createToken } from '../../lib/db/tokens.ts';
 import { createUser } from '../../lib/db/users.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labAcme, type LabAcme } from '../helpers/acme.ts';
+import type { LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
-import { labPebble, type LabPebble } from '../helpers/pebble.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 
@@ -28,9 +27,8 @@ type Json = Record<string, any>;
 describe('service certificates: certbot on the host, DNS-01 through the lab BIND, pebble', { timeout: 200_000 }, () => {
   let lab: Lab;
   let bind: LabBind;
-  let pebble: LabPebble;
   let stack: Stack;
-  let keysDir: string;
+  let acme: LabAcme;
   let deployDir: string;
   let userToken: string;
   const saved = { ...process.env };
@@ -81,17 +79,9 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
 
   before(async () => {
     lab = await labHosts(1, { prefix: 'up-svc', subnet: '10.77.12', bridge: 'uplab12' });
-    bind = await labBind(BRIDGE);
-    pebble = await labPebble(BRIDGE, `${BRIDGE}:${bind.server.port}`, 80);
-    keysDir = mkdtempSync(join(tmpdir(), 'up-svc-tsig-'));
-    writeFileSync(join(keysDir, bind.key.name), bind.key.secret.toString('base64'), { mode: 0o600 });
-    Object.assign(process.env, {
-      UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile,
-      UP_TSIG_KEYS_DIR: keysDir,
-      UP_ACME_DIRECTORY: pebble.directory,
-      UP_ACME_CA_BUNDLE: pebble.caBundle,
-      UP_ACME_DNS_PROPAGATION_SECONDS: '1',
-    });
+    acme = await labAcme(BRIDGE);
+    ({ bind } = acme);
+    Object.assign(process.env, { UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile, ...acme.env });
     stack = await startStack({ env: { UP_CERT_RENEW_INTERVAL_MS: '1000' } });
 
     // Namespaces share one filesystem: the host's certbot state and deploy dir are this test's own.
@@ -104,20 +94,13 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
     const owner = (await createUser(db(), { name: 'svcadmin', role: 'admin' }))!;
     const tenant = (await createUser(db(), { name: 'svcuser', role: 'user' }))!;
     userToken = (await createToken(db(), { userId: tenant.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null })).secret;
-    const serverId = crypto.randomUUID();
-    await db()('dns_servers').insert({
-      id: serverId, name: 'lab', primary_host: host.name, address: bind.server.address, port: bind.server.port,
-      rndc_conf: join(bind.dir, 'rndc.conf'), zone_dir: join(bind.dir, 'zones'), key_name: bind.key.name, algorithm: bind.key.algorithm,
-    });
-    await db()('dns_zones').insert({ id: crypto.randomUUID(), name: bind.zone, owner_id: owner.id, server_id: serverId, status: 'active' });
+    await acme.hostZone(db(), { primaryHost: host.name, ownerId: owner.id });
   });
 
   after(async () => {
     await stack?.shutdown();
-    await pebble?.down().catch(() => undefined);
-    await bind?.down().catch(() => undefined);
+    await acme?.down();
     await lab?.down();
-    if (keysDir) rmSync(keysDir, { recursive: true, force: true });
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   });

@@ -12,10 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createToken } from '../../lib/db/tokens.ts';
 import { createUser } from '../../lib/db/users.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labAcme, type LabAcme } from '../helpers/acme.ts';
+import type { LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { curlSite, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
-import { labPebble, type LabPebble } from '../helpers/pebble.ts';
+import type { LabPebble } from '../helpers/pebble.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 
@@ -34,7 +35,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   let bind: LabBind;
   let pebble: LabPebble;
   let stack: Stack;
-  let keysDir: string;
+  let acme: LabAcme;
   const tokens: Record<string, string> = {};
   const unixUsers: string[] = [];
   const saved = { ...process.env };
@@ -124,36 +125,14 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   before(async () => {
     lab = await labHosts(2, { prefix: 'up-cert', subnet: '10.77.9', bridge: 'uplab9' });
     nginx = await labNginx(lab.hosts, 80);
-    bind = await labBind(BRIDGE);
+    acme = await labAcme(BRIDGE);
+    ({ bind, pebble } = acme);
     // A zone up does not host: its names are proven by HTTP-01. shop → the second member (not the
     // issuer), so the challenge has to travel to the issuer; bad → the bridge, where no web server listens.
-    writeFileSync(
-      join(bind.dir, 'zones', `${SITES_ZONE}.zone`),
-      [
-        '$TTL 60',
-        `@ IN SOA ns1.${SITES_ZONE}. hostmaster.${SITES_ZONE}. ( 1 3600 600 86400 60 )`,
-        `  IN NS ns1.${SITES_ZONE}.`,
-        `ns1 IN A ${BRIDGE}`,
-        `shop IN A ${lab.hosts[1].address}`,
-        `bad IN A ${BRIDGE}`,
-        '',
-      ].join('\n'),
-    );
-    await bind.rndc(['addzone', SITES_ZONE, `{ type primary; file "${join(bind.dir, 'zones', `${SITES_ZONE}.zone`)}"; };`]);
+    await acme.addZone(SITES_ZONE, [`shop IN A ${lab.hosts[1].address}`, `bad IN A ${BRIDGE}`]);
     // A zone bob hosts here: his site's domain in it goes through DNS-01.
-    writeFileSync(join(bind.dir, 'zones', 'bob.test.zone'), ['$TTL 60', '@ IN SOA ns1.bob.test. hostmaster.bob.test. ( 1 3600 600 86400 60 )', '  IN NS ns1.bob.test.', `ns1 IN A ${BRIDGE}`, ''].join('\n'));
-    await bind.rndc(['addzone', 'bob.test', `{ type primary; file "${join(bind.dir, 'zones', 'bob.test.zone')}"; allow-update { key ${bind.key.name}; }; };`]);
-    pebble = await labPebble(BRIDGE, `${BRIDGE}:${bind.server.port}`, 80);
-
-    keysDir = mkdtempSync(join(tmpdir(), 'up-cert-tsig-'));
-    writeFileSync(join(keysDir, bind.key.name), bind.key.secret.toString('base64'), { mode: 0o600 });
-    Object.assign(process.env, {
-      UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile,
-      UP_TSIG_KEYS_DIR: keysDir,
-      UP_ACME_DIRECTORY: pebble.directory,
-      UP_ACME_CA_BUNDLE: pebble.caBundle,
-      UP_ACME_DNS_PROPAGATION_SECONDS: '1',
-    });
+    await acme.addZone('bob.test', [], { updatable: true });
+    Object.assign(process.env, { UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile, ...acme.env });
     stack = await startStack({ env: { UP_CERT_RENEW_INTERVAL_MS: '1000' } });
 
     for (const host of lab.hosts) {
@@ -169,12 +148,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
       unixUsers.push(`up-${name}`);
     }
     // The lab BIND's zone is hosted in up's DNS: the proxy wildcard under it goes through DNS-01.
-    const serverId = crypto.randomUUID();
-    await db()('dns_servers').insert({
-      id: serverId, name: 'lab', primary_host: lab.hosts[0].name, address: bind.server.address, port: bind.server.port,
-      rndc_conf: join(bind.dir, 'rndc.conf'), zone_dir: join(bind.dir, 'zones'), key_name: bind.key.name, algorithm: bind.key.algorithm,
-    });
-    await db()('dns_zones').insert({ id: crypto.randomUUID(), name: bind.zone, owner_id: owner.id, server_id: serverId, status: 'active' });
+    const serverId = await acme.hostZone(db(), { primaryHost: lab.hosts[0].name, ownerId: owner.id });
     const bob = await db()('users').where({ name: 'certbob' }).first('id');
     await db()('dns_zones').insert({ id: crypto.randomUUID(), name: 'bob.test', owner_id: bob.id, server_id: serverId, status: 'active' });
 
@@ -187,11 +161,9 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   after(async () => {
     await stack?.shutdown();
     for (const n of nginx) await n.down().catch(() => undefined);
-    await pebble?.down().catch(() => undefined);
-    await bind?.down().catch(() => undefined);
+    await acme?.down();
     await lab?.down();
     for (const user of unixUsers) await run('userdel', [user]).catch(() => undefined);
-    if (keysDir) rmSync(keysDir, { recursive: true, force: true });
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   });

@@ -5,17 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createToken } from '../../lib/db/tokens.ts';
 import { createUser } from '../../lib/db/users.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labAcme, type LabAcme } from '../helpers/acme.ts';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
-import { labPebble, type LabPebble } from '../helpers/pebble.ts';
+import type { LabPebble } from '../helpers/pebble.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -29,7 +28,7 @@ type Json = Record<string, any>;
 describe('certificate health: checked on each member, repaired by a renewal', { timeout: 300_000 }, () => {
   let lab: Lab;
   let nginx: LabNginx;
-  let bind: LabBind;
+  let acme: LabAcme;
   let pebble: LabPebble;
   let stack: Awaited<ReturnType<typeof startStack>>;
   let aliceToken: string;
@@ -78,16 +77,10 @@ describe('certificate health: checked on each member, repaired by a renewal', { 
   before(async () => {
     lab = await labHosts(1, LAB);
     [nginx] = await labNginx(lab.hosts, 80);
-    bind = await labBind(BRIDGE);
-    const zoneFile = join(bind.dir, 'zones', `${ZONE}.zone`);
-    writeFileSync(zoneFile, ['$TTL 60', `@ IN SOA ns1.${ZONE}. hostmaster.${ZONE}. ( 1 3600 600 86400 60 )`, `  IN NS ns1.${ZONE}.`, `ns1 IN A ${BRIDGE}`, `shop IN A ${lab.hosts[0].address}`, ''].join('\n'));
-    await bind.rndc(['addzone', ZONE, `{ type primary; file "${zoneFile}"; };`]);
-    pebble = await labPebble(BRIDGE, `${BRIDGE}:${bind.server.port}`, 80);
-    Object.assign(process.env, {
-      UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile,
-      UP_ACME_DIRECTORY: pebble.directory,
-      UP_ACME_CA_BUNDLE: pebble.caBundle,
-    });
+    acme = await labAcme(BRIDGE);
+    ({ pebble } = acme);
+    await acme.addZone(ZONE, [`shop IN A ${lab.hosts[0].address}`]);
+    Object.assign(process.env, { UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile, ...acme.env });
     stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
     const db = stack.database!.knex;
     const h = lab.hosts[0];
@@ -113,8 +106,7 @@ describe('certificate health: checked on each member, repaired by a renewal', { 
   after(async () => {
     await stack?.shutdown();
     await nginx?.down().catch(() => undefined);
-    await pebble?.down().catch(() => undefined);
-    await bind?.down().catch(() => undefined);
+    await acme?.down();
     await lab?.down();
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
