@@ -64,11 +64,6 @@ export async function insertJob(db: Knex, job: NewJob): Promise<{ job: JobRow; c
   return (await insertJobs(db, [job]))[0];
 }
 
-/** Every column of a job row, by name: a prepared statement's result must not change shape. */
-const JOB_COLUMNS = `id, op, payload_version, status, tenant, actor, payload, attempt, max_attempts, correlation_id,
-  idempotency_key, owner_id, retry_of, target, generation, result, error, deadline, created_at, updated_at,
-  published_at, finished_at, handler_host, handler_pid, duration_ms`;
-
 /**
  * The columns a new job is written with, read from one JSON array: a batch of any size is one
  * statement with one parameter (no per-row placeholders to number and bind).
@@ -82,26 +77,38 @@ SELECT id, op, payload_version, 'accepted', tenant, actor, payload, max_attempts
        max_attempts int, correlation_id text, idempotency_key text, owner_id uuid, retry_of uuid, target text,
        generation int, deadline timestamptz)
 ON CONFLICT (actor, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING ${JOB_COLUMNS}`;
-const insertJobsStatement = prepared<JobRow>('up_insert_jobs', INSERT_JOBS_SQL);
+RETURNING id, created_at`;
+const insertJobsStatement = prepared<{ id: string; created_at: Date }>('up_insert_jobs', INSERT_JOBS_SQL);
+
+/** The row a new job became: what was written, and what the database filled in. */
+function acceptedRow(job: NewJob, createdAt: Date): JobRow {
+  return {
+    idempotency_key: null, owner_id: null, retry_of: null, target: null, generation: null, deadline: null,
+    ...job,
+    status: 'accepted', attempt: 0, result: null, error: null,
+    created_at: createdAt, updated_at: createdAt, published_at: null, finished_at: null,
+    handler_host: null, handler_pid: null, duration_ms: null,
+  };
+}
 
 /**
  * `insertJob` for many jobs in one statement (one commit for a batch of requests); answers in
  * the order given. Two jobs of one batch with the same actor and key are one job.
  */
 export async function insertJobs(db: Knex, jobs: readonly NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
+  // Only what the database decides comes back: the rest is the job as written.
   const inserted = await insertJobsStatement(db, [JSON.stringify(jobs)]);
-  const byId = new Map(inserted.map((row) => [row.id, row]));
+  const createdAt = new Map(inserted.map((row) => [row.id, row.created_at]));
   const keyed = (actor: string, key: string | null | undefined) => `${actor}\0${key}`;
-  const others = jobs.filter((job) => !byId.has(job.id));
+  const others = jobs.filter((job) => !createdAt.has(job.id));
   const earlier = new Map<string, JobRow>();
   if (others.length > 0) {
     const rows: JobRow[] = await db('jobs').whereIn(['actor', 'idempotency_key'], others.map((job) => [job.actor, job.idempotency_key ?? null]));
     for (const row of rows) earlier.set(keyed(row.actor, row.idempotency_key), row);
   }
   return jobs.map((job) => {
-    const created = byId.get(job.id);
-    if (created) return { job: created, created: true };
+    const at = createdAt.get(job.id);
+    if (at) return { job: acceptedRow(job, at), created: true };
     const existing = earlier.get(keyed(job.actor, job.idempotency_key));
     if (!existing) throw new Error('idempotent insert found neither a new nor an existing job');
     return { job: existing, created: false };
