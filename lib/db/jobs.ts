@@ -202,12 +202,46 @@ ON CONFLICT (job_id, attempt, status) DO NOTHING`;
 const recordResultsStatement = prepared('up_record_results', RECORD_RESULTS_SQL);
 
 /**
+ * The common batch, every event the outcome of a job not final yet (quick jobs report only
+ * that): the row update alone. Events it did not apply (duplicates, late arrivals) go through
+ * RECORD_RESULTS_SQL, which decides what history they add.
+ */
+const RECORD_OUTCOMES_SQL = `
+WITH e AS (
+  SELECT * FROM json_to_recordset(?::json) AS e(
+    job_id uuid, attempt int, status text, at timestamptz, handler_host text, handler_pid int,
+    duration_ms int, result jsonb, error jsonb)
+)
+UPDATE jobs AS j
+   SET status = e.status, attempt = e.attempt, result = COALESCE(e.result, j.result), error = e.error,
+       updated_at = now(), finished_at = e.at,
+       handler_host = e.handler_host, handler_pid = e.handler_pid, duration_ms = e.duration_ms
+  FROM e
+ WHERE j.id = ANY (ARRAY(SELECT job_id FROM e)) AND j.id = e.job_id
+   AND j.status NOT IN (${FINAL_SQL}) AND j.attempt <= e.attempt
+RETURNING j.id`;
+const recordOutcomesStatement = prepared<{ id: string }>('up_record_outcomes', RECORD_OUTCOMES_SQL);
+
+const outcomeRow = (e: ResultEvent) => ({
+  job_id: e.jobId,
+  attempt: e.attempt,
+  status: e.status,
+  at: e.at,
+  handler_host: e.handler.host,
+  handler_pid: e.handler.pid,
+  duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
+  result: e.result ?? null,
+  error: e.error ?? null,
+});
+
+/**
  * Folds result events into job rows and keeps the transitions. Safe against duplicates
  * (one event per job, attempt and status) and reordering (a final status is never left;
  * within a job, a later attempt or a later step of the same attempt wins). Events of jobs
  * this database does not know are skipped.
  */
-export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]): Promise<void> {
+export async function applyResultEvents(db: Knex, batch: readonly ResultEvent[]): Promise<void> {
+  let events = batch;
   if (events.length === 0) return;
   const latest = new Map<string, ResultEvent>();
   for (const event of events) {
@@ -216,22 +250,15 @@ export async function applyResultEvents(db: Knex, events: readonly ResultEvent[]
       latest.set(event.jobId, event);
     }
   }
-  const rows = events.map((e) => ({
-    job_id: e.jobId,
-    attempt: e.attempt,
-    status: e.status,
-    at: e.at,
-    handler_host: e.handler.host,
-    handler_pid: e.handler.pid,
-    target: e.target ?? null,
-    duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
-    message: e.error?.message ?? null,
-    result: e.result ?? null,
-    error: e.error ?? null,
-    latest: latest.get(e.jobId) === e,
-  }));
+  if (latest.size === events.length && events.every((e) => FINAL_STATUSES.has(e.status))) {
+    const applied = new Set((await recordOutcomesStatement(db, [JSON.stringify(events.map(outcomeRow))])).map((row) => row.id));
+    events = events.filter((e) => !applied.has(e.jobId));
+    if (events.length === 0) return;
+  }
+  const rows = events.map((e) => ({ ...outcomeRow(e), target: e.target ?? null, message: e.error?.message ?? null, latest: latest.get(e.jobId) === e }));
   await recordResultsStatement(db, [JSON.stringify(rows)]);
 }
+
 
 export interface DeadLetterRow {
   id: string;

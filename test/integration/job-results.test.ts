@@ -70,6 +70,19 @@ for (const kind of ['postgres', 'pglite'] as const) {
       assert.deepEqual(await statuses(id), ['1:succeeded', '2:succeeded']);
     });
 
+    it('a batch of outcomes mixing new ones with a repeat: the new ones land, the repeat adds nothing', async () => {
+      const [fresh, done] = [await newJob(), await newJob()];
+      await applyResultEvents(db.knex, [event(done, 'succeeded', 1, '2026-01-01T00:00:01.000Z')]);
+      await applyResultEvents(db.knex, [
+        event(fresh, 'failed', 1, '2026-01-01T00:00:02.000Z', { error: { kind: 'permanent', message: 'no' } }),
+        event(done, 'succeeded', 1, '2026-01-01T00:00:03.000Z'),
+      ]);
+      assert.equal((await getJob(db.knex, fresh))!.status, 'failed');
+      assert.deepEqual(await statuses(fresh), ['1:failed']);
+      assert.deepEqual(await statuses(done), ['1:succeeded']);
+      assert.equal((await getJob(db.knex, done))!.finished_at?.toISOString(), '2026-01-01T00:00:01.000Z', 'the first report stands');
+    });
+
     it('records a batch of many jobs in one statement and skips events of unknown jobs', async () => {
       const ids = await Promise.all(Array.from({ length: 300 }, newJob));
       const stranger = newJobId();
