@@ -3,11 +3,10 @@
  * names for pebble and takes DNS-01 updates signed with its TSIG key), pebble, that key in a
  * keys directory for up, and the environment an in-process stack reads them from.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
-import { labBind, type LabBind } from './bind.ts';
+import { labBind, tsigKeysDir, type LabBind } from './bind.ts';
 import { labPebble, type LabPebble } from './pebble.ts';
 
 export interface LabAcme {
@@ -32,13 +31,12 @@ export async function labAcme(bridge: string, httpPort = 80): Promise<LabAcme> {
     await bind.down().catch(() => undefined);
     throw error;
   }
-  const keysDir = mkdtempSync(join(tmpdir(), 'up-acme-tsig-'));
-  writeFileSync(join(keysDir, bind.key.name), bind.key.secret.toString('base64'), { mode: 0o600 });
+  const keys = await tsigKeysDir(bind.key.name, bind.key.secret);
   return {
     bind,
     pebble,
     env: {
-      UP_TSIG_KEYS_DIR: keysDir,
+      UP_TSIG_KEYS_DIR: keys.dir,
       UP_ACME_DIRECTORY: pebble.directory,
       UP_ACME_CA_BUNDLE: pebble.caBundle,
       UP_ACME_DNS_PROPAGATION_SECONDS: '1',
@@ -61,7 +59,7 @@ export async function labAcme(bridge: string, httpPort = 80): Promise<LabAcme> {
     async down() {
       await pebble.down().catch(() => undefined);
       await bind.down().catch(() => undefined);
-      rmSync(keysDir, { recursive: true, force: true });
+      await keys.remove();
     },
   };
 }

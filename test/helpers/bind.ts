@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,16 @@ async function startOnFreePort(dir: string, address: string): Promise<BindDescri
     }
   }
   throw lastError;
+}
+
+/**
+ * A TSIG keys directory as up reads it (UP_TSIG_KEYS_DIR): one file per key name holding the
+ * base64 secret, mode 0600. The test sets the variable itself; `remove()` deletes the directory.
+ */
+export async function tsigKeysDir(name: string, secret: Buffer | string): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'up-tsig-'));
+  await writeFile(join(dir, name), typeof secret === 'string' ? secret : secret.toString('base64'), { mode: 0o600 });
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A port free for both TCP and UDP, since DNS needs both. */

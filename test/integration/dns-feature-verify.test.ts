@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { v7 } from 'uuid';
 import { sendUpdate } from '../../lib/dns/client.ts';
 import { buildUpdate } from '../../lib/dns/update.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { startStack } from '../helpers/stack.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -20,15 +19,14 @@ const run = promisify(execFile);
 describe('DNS zone verify and repair, and TSIG failures', () => {
   let bind: LabBind;
   let stack: Stack;
-  let keysDir: string;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
   let keyFile: string;
 
   before(async () => {
     bind = await labBind();
-    keysDir = await mkdtemp(join(tmpdir(), 'up-tsig-'));
-    keyFile = join(keysDir, bind.key.name);
-    await writeFile(keyFile, bind.key.secret.toString('base64'), { mode: 0o600 });
-    process.env.UP_TSIG_KEYS_DIR = keysDir;
+    keys = await tsigKeysDir(bind.key.name, bind.key.secret);
+    keyFile = join(keys.dir, bind.key.name);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     await stack.database!.knex('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true });
     const server = await call('POST', '/v1/dns/servers', {
@@ -50,7 +48,7 @@ describe('DNS zone verify and repair, and TSIG failures', () => {
   after(async () => {
     await stack?.shutdown();
     await bind?.down();
-    await rm(keysDir, { recursive: true, force: true });
+    await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
   });
 
@@ -148,7 +146,7 @@ describe('DNS zone verify and repair, and TSIG failures', () => {
 
   test('a key the server does not know is refused (BADKEY), an unsigned update too (REFUSED)', async () => {
     const db = stack.database!.knex;
-    await writeFile(join(keysDir, 'stranger'), bind.key.secret.toString('base64'), { mode: 0o600 });
+    await writeFile(join(keys.dir, 'stranger'), bind.key.secret.toString('base64'), { mode: 0o600 });
     await db('dns_servers').where({ name: 'lab' }).update({ key_name: 'stranger' });
     try {
       const job = await addRecord({ name: 'badkey', type: 'A', address: '10.0.0.3' });

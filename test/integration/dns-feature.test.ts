@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v7 } from 'uuid';
 import { createToken } from '../../lib/db/tokens.ts';
 import { createUser } from '../../lib/db/users.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { runUp } from '../helpers/processes.ts';
 import { TEST_TOKEN, startStack } from '../helpers/stack.ts';
 
@@ -18,14 +16,13 @@ const ZONE = 'shop.test';
 describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
   let bind: LabBind;
   let stack: Stack;
-  let keysDir: string;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
   let userB: { authorization: string };
 
   before(async () => {
     bind = await labBind();
-    keysDir = await mkdtemp(join(tmpdir(), 'up-tsig-'));
-    await writeFile(join(keysDir, bind.key.name), bind.key.secret.toString('base64'), { mode: 0o600 });
-    process.env.UP_TSIG_KEYS_DIR = keysDir;
+    keys = await tsigKeysDir(bind.key.name, bind.key.secret);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     const db = stack.database!.knex;
     await db('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true });
@@ -42,7 +39,7 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
   after(async () => {
     await stack?.shutdown();
     await bind?.down();
-    await rm(keysDir, { recursive: true, force: true });
+    await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
   });
 

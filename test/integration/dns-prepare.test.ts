@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { tsigKeysDir } from '../helpers/bind.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { startStack } from '../helpers/stack.ts';
 
@@ -28,7 +27,7 @@ describe('host.prepare for the dns role, on a lab host', () => {
   let lab: Lab;
   let h1: LabHost;
   let stack: Stack;
-  let keysDir: string;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
   let secret: string;
   let configDir: string;
 
@@ -37,10 +36,9 @@ describe('host.prepare for the dns role, on a lab host', () => {
     [h1] = lab.hosts;
     configDir = join(h1.dir, 'bind', 'etc');
     process.env.UP_SSH_KEY_FILE = h1.privateKeyFile;
-    keysDir = await mkdtemp(join(tmpdir(), 'up-tsig-'));
     secret = randomBytes(32).toString('base64');
-    await writeFile(join(keysDir, KEY), secret, { mode: 0o600 });
-    process.env.UP_TSIG_KEYS_DIR = keysDir;
+    keys = await tsigKeysDir(KEY, secret);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     await stack.database!.knex('hosts').insert({
       id: crypto.randomUUID(), name: h1.name, address: h1.address, port: h1.port, ssh_user: h1.user, host_key_sha256: h1.hostKeySha256, roles: ['dns'],
@@ -55,7 +53,7 @@ describe('host.prepare for the dns role, on a lab host', () => {
   after(async () => {
     await stack?.shutdown();
     await lab?.down(); // every process in the namespace goes, named included
-    await rm(keysDir, { recursive: true, force: true });
+    await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
     delete process.env.UP_SSH_KEY_FILE;
   });

@@ -5,15 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { v7 } from 'uuid';
 import { axfr } from '../../lib/dns/client.ts';
-import { labBind, type LabBind } from '../helpers/bind.ts';
+import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { startStack } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -23,7 +21,7 @@ type Json = Record<string, any>;
 describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
   let bind: LabBind;
   let stack: Awaited<ReturnType<typeof startStack>>;
-  let keysDir: string;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
 
   const call = (method: 'GET' | 'POST', url: string, body?: unknown) => stack.app!.inject({ method, url, payload: body as never, headers: stack.auth });
   const get = async (url: string) => (await call('GET', url)).json() as Json;
@@ -50,9 +48,8 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
 
   before(async () => {
     bind = await labBind();
-    keysDir = await mkdtemp(join(tmpdir(), 'up-hc-tsig-'));
-    await writeFile(join(keysDir, bind.key.name), bind.key.secret.toString('base64'), { mode: 0o600 });
-    process.env.UP_TSIG_KEYS_DIR = keysDir;
+    keys = await tsigKeysDir(bind.key.name, bind.key.secret);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
     // The DNS server's host is this machine, in maintenance: only the zone is checked here.
     await stack.database!.knex('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true, maintenance: true });
@@ -69,7 +66,7 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
   after(async () => {
     await stack?.shutdown();
     await bind?.down();
-    if (keysDir) await rm(keysDir, { recursive: true, force: true });
+    await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
   });
 
