@@ -12,11 +12,12 @@ export function prepared<Row = Record<string, unknown>>(name: string, sql: strin
   let n = 0;
   const text = sql.replace(/\?/g, () => `$${++n}`);
   return async (db: Knex, values: unknown[]): Promise<Row[]> => {
-    if (db.isTransaction) return ((await db.raw(sql, values as Knex.RawBinding[])) as { rows: Row[] }).rows;
+    const plain = async () => ((await db.raw(sql, values as Knex.RawBinding[])) as { rows: Row[] }).rows;
+    if (db.isTransaction) return plain();
     const connection: unknown = await db.client.acquireConnection();
     if (!(connection instanceof pg.Client)) {
       await db.client.releaseConnection(connection);
-      return ((await db.raw(sql, values as Knex.RawBinding[])) as { rows: Row[] }).rows;
+      return plain();
     }
     try {
       return (await connection.query<Row & pg.QueryResultRow>({ name, text, values })).rows;
