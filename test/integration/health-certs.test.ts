@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createToken } from '../../lib/db/tokens.ts';
 import { createUser } from '../../lib/db/users.ts';
@@ -16,6 +15,7 @@ import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
 import type { LabPebble } from '../helpers/pebble.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-hcc', subnet: '10.77.13', bridge: 'uplab13' };
@@ -47,15 +47,12 @@ describe('certificate health: checked on each member, repaired by a renewal', { 
   const certHealth = async (token = TEST_TOKEN) => ((await get('/v1/health?type=certificate&history=true', token)).items as Json[]).find((h) => h.resource.key.includes('@'));
   const certificate = async () => ((await get('/v1/certificates')) as Json[]).find((c) => c.website === 'shop')!;
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; health: ${JSON.stringify((await get('/v1/health?type=certificate')).items.map((h: Json) => [h.resource, h.state, h.problems]))}`);
-      await sleep(200);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000) =>
+    eventually(what, probe, {
+      timeoutMs,
+      intervalMs: 200,
+      explain: async () => `health: ${JSON.stringify((await get('/v1/health?type=certificate')).items.map((h: Json) => [h.resource, h.state, h.problems]))}`,
+    });
 
   async function succeeded(response: { status: number; body: Json }, token = TEST_TOKEN): Promise<Json> {
     assert.equal(response.status, 202, JSON.stringify(response.body));

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { v7 } from 'uuid';
 import { axfr } from '../../lib/dns/client.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { startStack } from '../helpers/stack.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const run = promisify(execFile);
 const ZONE = 'healthy.test';
@@ -36,15 +36,8 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
     }
   }
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; zone health: ${JSON.stringify(await zoneHealth())}`);
-      await sleep(100);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
+    eventually(what, probe, { timeoutMs, explain: async () => `zone health: ${JSON.stringify(await zoneHealth())}` });
 
   before(async () => {
     bind = await labBind();

@@ -19,6 +19,7 @@ import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { curlSite, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-hc', subnet: '10.77.11', bridge: 'uplab11' };
@@ -51,15 +52,8 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   const states = (entry: Json) => entry.history.map((h: Json) => h.state).reverse();
   const site = () => curlSite(`shop-hcalice.${WILDCARD}`, lab.hosts[0].address, PORT);
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}`);
-      await sleep(100);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
+    eventually(what, probe, { timeoutMs, explain: async () => `health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}` });
 
   async function succeeded(response: { status: number; body: Json }, token = TEST_TOKEN): Promise<Json> {
     assert.equal(response.status, 202, JSON.stringify(response.body));

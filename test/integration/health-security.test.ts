@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { parseUpgradable } from '../../handlers/host.update/apt-list.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-hs', subnet: '10.77.14', bridge: 'uplab14' };
@@ -33,15 +34,8 @@ describe('security monitoring of a host', { timeout: 180_000 }, () => {
   const security = async () => ((await api('GET', '/v1/health?type=security&history=true')).body.items as Json[])[0];
   const label = async (labels: Record<string, string>) => assert.equal((await api('PATCH', `/v1/hosts/${host.name}`, { labels })).status, 200);
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}`);
-      await sleep(100);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
+    eventually(what, probe, { timeoutMs, explain: async () => `health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}` });
 
   before(async () => {
     lab = await labHosts(1, LAB);

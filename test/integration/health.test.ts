@@ -9,6 +9,7 @@ import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
 import { runUp } from '../helpers/processes.ts';
 import { labSmtp, type LabSmtp } from '../helpers/smtp.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-health', subnet: '10.77.8', bridge: 'uplab8' };
@@ -23,15 +24,7 @@ describe('health checks, alarms, the webhook and mail', () => {
 
   const api = async (url: string) => (await stack.app!.inject({ method: 'GET', url, headers: stack.auth })).json();
   const hostHealth = async () => (await api('/v1/health?type=host&history=true')).items[0];
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) => eventually(what, probe, { timeoutMs });
 
   before(async () => {
     lab = await labHosts(1, LAB);
