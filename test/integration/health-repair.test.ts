@@ -6,8 +6,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +18,7 @@ import { curlSite, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { webhookReceiver } from '../helpers/webhook.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-hc', subnet: '10.77.11', bridge: 'uplab11' };
@@ -33,10 +32,9 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   let lab: Lab;
   let nginx: LabNginx;
   let stack: Awaited<ReturnType<typeof startStack>>;
-  let webhook: Server;
+  let webhook: Awaited<ReturnType<typeof webhookReceiver<{ event: string; alarm: Json }>>>;
   let contentDir: string;
   let aliceToken: string;
-  const received: { event: string; alarm: Json }[] = [];
 
   const api = async (method: string, url: string, body?: unknown, token = TEST_TOKEN) => {
     const res = await fetch(`${stack.url}${url}`, {
@@ -74,20 +72,12 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   before(async () => {
     lab = await labHosts(1, LAB);
     [nginx] = await labNginx(lab.hosts, PORT);
-    webhook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        received.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    webhook = await webhookReceiver<{ event: string; alarm: Json }>();
     process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
     contentDir = mkdtempSync(join(tmpdir(), 'up-hc-content-'));
     process.env.UP_CONTENT_DIR = contentDir;
     stack = await startStack({
-      env: { UP_HEALTH_INTERVAL_MS: '1000', UP_ALARM_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alarms` },
+      env: { UP_HEALTH_INTERVAL_MS: '1000', UP_ALARM_WEBHOOK_URL: webhook.url },
     });
     const db = stack.database!.knex;
     const h = lab.hosts[0];
@@ -198,16 +188,16 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
     const open = (await get('/v1/alarms')).items;
     assert.equal(open.length, 1, 'still exactly one alarm');
     assert.equal((await get('/v1/jobs?op=health.repair.proxy')).items.length, 2, 'no repair is retried within the episode');
-    await until('the webhook delivery', async () => received.length >= 1);
+    await until('the webhook delivery', async () => webhook.received.length >= 1);
     await sleep(1_500);
-    assert.deepEqual(received.map((r) => [r.event, r.alarm.cause]), [['raised', 'nginx-stopped']], 'the webhook got it once');
+    assert.deepEqual(webhook.received.map((r) => [r.event, r.alarm.cause]), [['raised', 'nginx-stopped']], 'the webhook got it once');
 
     // The operator removes the foreign file and starts nginx: healthy, the alarm clears, the webhook hears it.
     unlinkSync(broken);
     await labNginx(lab.hosts, PORT);
     await until('the cleared alarm', async () => (await get('/v1/alarms')).items.length === 0, 40_000);
-    await until('the cleared delivery', async () => received.length >= 2);
-    assert.deepEqual(received.map((r) => r.event), ['raised', 'cleared']);
+    await until('the cleared delivery', async () => webhook.received.length >= 2);
+    assert.deepEqual(webhook.received.map((r) => r.event), ['raised', 'cleared']);
     assert.equal((await health('proxy'))!.state, 'healthy');
     assert.deepEqual(await site(), { status: 200, body: PAGE });
 

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -10,6 +8,7 @@ import { runUp } from '../helpers/processes.ts';
 import { labSmtp, type LabSmtp } from '../helpers/smtp.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { webhookReceiver } from '../helpers/webhook.ts';
 
 const run = promisify(execFile);
 const LAB = { prefix: 'up-health', subnet: '10.77.8', bridge: 'uplab8' };
@@ -18,9 +17,8 @@ const LAB = { prefix: 'up-health', subnet: '10.77.8', bridge: 'uplab8' };
 describe('health checks, alarms, the webhook and mail', () => {
   let lab: Lab;
   let stack: Awaited<ReturnType<typeof startStack>>;
-  let webhook: Server;
+  let webhook: Awaited<ReturnType<typeof webhookReceiver<{ event: string; alarm: { cause: string; resource: { key: string }; count: number } }>>>;
   let smtp: LabSmtp;
-  const received: { event: string; alarm: { cause: string; resource: { key: string }; count: number } }[] = [];
 
   const api = async (url: string) => (await stack.app!.inject({ method: 'GET', url, headers: stack.auth })).json();
   const hostHealth = async () => (await api('/v1/health?type=host&history=true')).items[0];
@@ -28,22 +26,14 @@ describe('health checks, alarms, the webhook and mail', () => {
 
   before(async () => {
     lab = await labHosts(1, LAB);
-    webhook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        received.push(JSON.parse(body));
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    webhook = await webhookReceiver<{ event: string; alarm: { cause: string; resource: { key: string }; count: number } }>();
     // The mail server is not up yet: alarm mail must wait for it, not be lost.
     smtp = await labSmtp();
     process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
     stack = await startStack({
       env: {
         UP_HEALTH_INTERVAL_MS: '600',
-        UP_ALARM_WEBHOOK_URL: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/alarms`,
+        UP_ALARM_WEBHOOK_URL: webhook.url,
         UP_ALARM_SMTP_URL: smtp.url,
         UP_ALARM_MAIL_TO: 'ops@example.test',
         UP_ALARM_MAIL_FROM: 'up@example.test',
@@ -88,10 +78,10 @@ describe('health checks, alarms, the webhook and mail', () => {
     const firstCount = alarms[0].count;
     await until('more failing checks', async () => (await api('/v1/alarms')).items[0].count >= firstCount + 2);
     assert.equal((await api('/v1/alarms')).items.length, 1, 'still one alarm');
-    await until('the webhook delivery', async () => received.length >= 1);
+    await until('the webhook delivery', async () => webhook.received.length >= 1);
     await sleep(500);
-    assert.deepEqual(received.map((r) => r.event), ['raised'], 'the webhook got the alarm once');
-    assert.equal(received[0].alarm.resource.key, 'web1');
+    assert.deepEqual(webhook.received.map((r) => r.event), ['raised'], 'the webhook got the alarm once');
+    assert.equal(webhook.received[0].alarm.resource.key, 'web1');
 
     const cli = await runUp(['alarms', 'list', '--json'], { UP_URL: stack.url!, UP_TOKEN: TEST_TOKEN });
     assert.equal(cli.code, 0, cli.stderr);
@@ -116,8 +106,8 @@ describe('health checks, alarms, the webhook and mail', () => {
     assert.deepEqual((await api('/v1/alarms')).items, []);
     const cleared = (await api('/v1/alarms?status=cleared')).items;
     assert.equal(cleared.length, 1);
-    await until('the cleared delivery', async () => received.some((r) => r.event === 'cleared'));
-    assert.deepEqual(received.map((r) => r.event), ['raised', 'cleared']);
+    await until('the cleared delivery', async () => webhook.received.some((r) => r.event === 'cleared'));
+    assert.deepEqual(webhook.received.map((r) => r.event), ['raised', 'cleared']);
     await until('the cleared mail', async () => smtp.messages().length === 2);
     assert.equal(smtp.messages()[1].subject, '[up] cleared: unreachable on host web1');
 
