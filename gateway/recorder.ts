@@ -70,6 +70,8 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
     const events = items.flatMap((item) => item.events);
     for (let wait = 200; ; wait = Math.min(wait * 2, 5_000)) {
       try {
+        // The resources first: a job that reads as finished has its observed state in place.
+        await observeResources(events);
         await applyResultEvents(db, events);
         break;
       } catch (error) {
@@ -87,26 +89,34 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
       }
     }
     for (const event of events) if (isFinal(event.status)) jobsTotal.inc({ op: event.op, outcome: event.status });
-    await observe(events);
+    await observeChecks(events);
     batch.forEach((d) => d.ack());
   }
 
-  /** Hands final outcomes to the observers of their operations (observed resource state). */
-  async function observe(events: ResultEvent[]): Promise<void> {
+  /** Hands final outcomes of checks to the health observers (they read repair jobs' outcomes, so after the write). */
+  async function observeChecks(events: ResultEvent[]): Promise<void> {
     for (const event of events.filter((e) => isFinal(e.status) && resultObservers[e.op])) {
       await resultObservers[event.op](db, event).catch((error) =>
         log.error({ jobId: event.jobId, op: event.op, err: describe(error) }, 'could not record the outcome of a check'),
       );
     }
+  }
+
+  /**
+   * Hands final outcomes to the observers of their operations (observed resource state). An
+   * outage is thrown, so that the batch is retried; other failures are logged.
+   */
+  async function observeResources(events: ResultEvent[]): Promise<void> {
     const observed = events.filter((e) => isFinal(e.status) && observers[e.op]);
     if (observed.length === 0) return;
-    const jobs = new Map<string, JobRow>((await db('jobs').whereIn('id', observed.map((e) => e.jobId)).catch(() => [])).map((j: JobRow) => [j.id, j]));
+    const jobs = new Map<string, JobRow>((await db('jobs').whereIn('id', observed.map((e) => e.jobId))).map((j: JobRow) => [j.id, j]));
     for (const event of observed) {
       const job = jobs.get(event.jobId);
       if (!job) continue;
-      await observers[event.op](db, job, event).catch((error) =>
-        log.error({ jobId: event.jobId, op: event.op, err: describe(error) }, 'could not record the observed state of a job'),
-      );
+      await observers[event.op](db, job, event).catch((error) => {
+        if (isDatabaseUnavailable(error)) throw error;
+        log.error({ jobId: event.jobId, op: event.op, err: describe(error) }, 'could not record the observed state of a job');
+      });
     }
   }
 
