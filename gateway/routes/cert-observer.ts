@@ -36,17 +36,20 @@ export async function certificateObserved(db: Knex, job: JobRow, event: ResultEv
     return;
   }
   const message = event.error?.message ?? event.status;
-  const [row]: CertificateRow[] = await db('certificates')
-    .where({ id })
-    .update({ status: 'failed', last_error: message, failures: db.raw('failures + 1'), updated_at: db.fn.now() })
-    .returning('*');
-  await recordCheck(
-    db,
-    { resource, healthy: false, problems: [{ cause: 'certificate-failed', message: `certificate ${cert.names.join(', ')}: ${row.failures} failed attempts; last: ${message}` }], measurements: {} },
-    new Date(event.at),
-    { failAfter: CERT_FAIL_AFTER },
-    cert.owner_id,
-  );
+  // The count and the alarm it raises commit together: a reader never sees one without the other.
+  await db.transaction(async (trx) => {
+    const [row]: CertificateRow[] = await trx('certificates')
+      .where({ id })
+      .update({ status: 'failed', last_error: message, failures: trx.raw('failures + 1'), updated_at: trx.fn.now() })
+      .returning('*');
+    await recordCheck(
+      trx,
+      { resource, healthy: false, problems: [{ cause: 'certificate-failed', message: `certificate ${cert.names.join(', ')}: ${row.failures} failed attempts; last: ${message}` }], measurements: {} },
+      new Date(event.at),
+      { failAfter: CERT_FAIL_AFTER },
+      cert.owner_id,
+    );
+  });
 }
 
 async function deployHttps(db: Knex, cert: CertificateRow, cause: JobRow): Promise<void> {
