@@ -11,7 +11,11 @@ import { buildUpdate } from '../lib/dns/update.ts';
 import { labBind } from '../test/helpers/bind.ts';
 import type { LabBind } from '../test/helpers/bind.ts';
 
-export interface DnsBenchOptions { batchedRecords?: number; batchSize?: number; singleRecords?: number }
+export interface DnsBenchOptions {
+  batchedRecords?: number;
+  batchSize?: number;
+  singleRecords?: number;
+}
 
 const DEFAULTS = { batchedRecords: 2000, batchSize: 100, singleRecords: 200 };
 
@@ -19,9 +23,13 @@ export async function benchDns(options: DnsBenchOptions = {}): Promise<Record<st
   const { batchedRecords, batchSize, singleRecords } = { ...DEFAULTS, ...options };
   const bind = await labBind();
   try {
-    const records = (prefix: string, count: number): ResourceRecord[] => Array.from({ length: count }, (_, i) => ({
-      name: `${prefix}-${i}.${bind.zone}`, ttl: 60, type: 'A', address: `10.${i >> 16 & 0xff}.${i >> 8 & 0xff}.${i & 0xff}`,
-    }));
+    const records = (prefix: string, count: number): ResourceRecord[] =>
+      Array.from({ length: count }, (_, i) => ({
+        name: `${prefix}-${i}.${bind.zone}`,
+        ttl: 60,
+        type: 'A',
+        address: `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`,
+      }));
 
     const batched = records('batch', batchedRecords);
     const batchedMs = await timed(async () => {
@@ -33,7 +41,8 @@ export async function benchDns(options: DnsBenchOptions = {}): Promise<Record<st
 
     const single = records('single', singleRecords);
     const singleMs = await timed(async () => {
-      for (const record of single) await sendUpdate(bind.server, buildUpdate({ zone: bind.zone, changes: [{ op: 'add', record }] }), bind.key);
+      for (const record of single)
+        await sendUpdate(bind.server, buildUpdate({ zone: bind.zone, changes: [{ op: 'add', record }] }), bind.key);
     });
 
     const viaNsupdate = records('nsupdate', singleRecords);
@@ -70,7 +79,9 @@ function nsupdateOnePerMessage(bind: LabBind, records: ResourceRecord[]): Promis
   return new Promise((resolve, reject) => {
     const child = spawn('nsupdate', ['-y', keyArg], { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nsupdate exited ${code}: ${stderr}`))));
     child.stdin.end(`${lines.join('\n')}\n`);
@@ -100,7 +111,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const row = (label: string, records: number, ms: number, rate: number) =>
     `${label.padEnd(48)} ${String(records).padStart(5)} records ${String(ms).padStart(6)} ms ${String(rate).padStart(7)} records/s`;
   console.log('DNS updates against lab BIND 9 on loopback, TSIG hmac-sha256');
-  console.log(row(`lib/dns, batched UPDATE (${DEFAULTS.batchSize} records/message)`, DEFAULTS.batchedRecords, r.batchedMs, r.batchedRecordsPerSec));
+  console.log(
+    row(`lib/dns, batched UPDATE (${DEFAULTS.batchSize} records/message)`, DEFAULTS.batchedRecords, r.batchedMs, r.batchedRecordsPerSec),
+  );
   console.log(row('lib/dns, one record per message', DEFAULTS.singleRecords, r.singleMs, r.singleRecordsPerSec));
   console.log(row('nsupdate -y, one record per message', DEFAULTS.singleRecords, r.nsupdateMs, r.nsupdateRecordsPerSec));
   console.log(`batched / nsupdate: ${r.batchedVsNsupdate}x   one-per-message lib / nsupdate: ${r.singleVsNsupdate}x`);

@@ -81,9 +81,11 @@ export async function benchExec(): Promise<Record<string, number>> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const r = await benchExec();
   const f = (n: number) => n.toFixed(1);
-  console.log(`commands/s  pooled (${POOLED_RUNS} runs): ${f(r['exec.pooled.commandsPerSecond'])}` +
-    `   new connection each (${FRESH_RUNS} runs): ${f(r['exec.newConnection.commandsPerSecond'])}` +
-    `   ratio: ${f(r['exec.pooledOverNewConnection.ratio'])}x`);
+  console.log(
+    `commands/s  pooled (${POOLED_RUNS} runs): ${f(r['exec.pooled.commandsPerSecond'])}` +
+      `   new connection each (${FRESH_RUNS} runs): ${f(r['exec.newConnection.commandsPerSecond'])}` +
+      `   ratio: ${f(r['exec.pooledOverNewConnection.ratio'])}x`,
+  );
   console.log(`putFile 1 KiB: ${f(r['exec.putFile1KiB.filesPerSecond'])} files/s, ${r['exec.putFile1KiB.mibPerSecond'].toFixed(3)} MiB/s`);
   console.log(`putFile 1 MiB: ${f(r['exec.putFile1MiB.filesPerSecond'])} files/s, ${f(r['exec.putFile1MiB.mibPerSecond'])} MiB/s`);
 }

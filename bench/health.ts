@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import pino from 'pino';
-import { HostConnector } from '../handlers/connector.ts';
-import websiteApplyHandler from '../handlers/website.apply/handler.ts';
+import { HostConnector } from '../handlers/runtime/connector.ts';
+import websiteApplyHandler from '../handlers/websites/website.apply/handler.ts';
 import { newJobId } from '../lib/ids.ts';
 import { ENVELOPE_VERSION, type Envelope } from '../queues/envelope.ts';
 import type { HostRef } from '../queues/host-ref.ts';
-import { healthCheckHost } from '../queues/ops/health.ts';
-import { healthCheckWebsite } from '../queues/ops/health-web.ts';
+import { healthCheckHost } from '../queues/hosts/health.ts';
+import { healthCheckWebsite } from '../queues/websites/health.ts';
 import { resultRoutingKey } from '../queues/result-event.ts';
 import { OPS_EXCHANGE, RESULTS_EXCHANGE } from '../queues/topology.ts';
 import { labHosts, type LabHost } from '../test/helpers/lab-hosts.ts';
@@ -32,13 +32,31 @@ const SITES_PER_HOST = 20;
 const RESOURCES = 10_000;
 const INTERVAL_S = 300;
 
-const hostRef = (host: LabHost): HostRef => ({ name: host.name, address: host.address, port: host.port, user: host.user, hostKeySha256: host.hostKeySha256 });
+const hostRef = (host: LabHost): HostRef => ({
+  name: host.name,
+  address: host.address,
+  port: host.port,
+  user: host.user,
+  hostKeySha256: host.hostKeySha256,
+});
 const layoutOf = (dir: string) => ({ group: 'bench', baseDir: dir, httpPort: PORT, nginxUser: 'www-data', ipv6: false });
 
 function siteSpec(key: string) {
   return {
-    id: randomUUID(), key, generation: 1, owner: null, serverNames: [`${key}.${WILDCARD}`], static: true, routes: [], maxBodySize: '10m',
-    basicAuth: null, errorPages: [], headers: [], redirects: [], httpsRedirect: false, tls: false,
+    id: randomUUID(),
+    key,
+    generation: 1,
+    owner: null,
+    serverNames: [`${key}.${WILDCARD}`],
+    static: true,
+    routes: [],
+    maxBodySize: '10m',
+    basicAuth: null,
+    errorPages: [],
+    headers: [],
+    redirects: [],
+    httpsRedirect: false,
+    tls: false,
   };
 }
 
@@ -47,8 +65,18 @@ function checkEnvelope(op: { name: string; version: number }, payload: unknown, 
   const id = newJobId();
   const now = Date.now();
   return {
-    v: ENVELOPE_VERSION, id, op: op.name, payloadVersion: op.version, tenant: null, actor: 'bench', attempt: 1, correlationId: id,
-    requestedAt: new Date(now).toISOString(), deadline: new Date(now + 600_000).toISOString(), target, payload,
+    v: ENVELOPE_VERSION,
+    id,
+    op: op.name,
+    payloadVersion: op.version,
+    tenant: null,
+    actor: 'bench',
+    attempt: 1,
+    correlationId: id,
+    requestedAt: new Date(now).toISOString(),
+    deadline: new Date(now + 600_000).toISOString(),
+    target,
+    payload,
   };
 }
 
@@ -61,16 +89,33 @@ async function deploy(hosts: { host: LabHost; dir: string }[]): Promise<Planned[
   try {
     for (const { host, dir } of hosts) {
       const ref = hostRef(host);
-      planned.push({ op: healthCheckHost, payload: { resource: { type: 'host', key: host.name }, host: ref, thresholds: { diskPercent: 100, memoryPercent: 100, loadPerCpu: 1000 } }, target: host.name });
+      planned.push({
+        op: healthCheckHost,
+        payload: {
+          resource: { type: 'host', key: host.name },
+          host: ref,
+          thresholds: { diskPercent: 100, memoryPercent: 100, loadPerCpu: 1000 },
+        },
+        target: host.name,
+      });
       for (let i = 0; i < SITES_PER_HOST; i++) {
         const site = siteSpec(`s${i}-bench`);
         await websiteApplyHandler.run(
           { host: ref, layout: layoutOf(dir), site },
-          { signal: new AbortController().signal, log: pino({ level: 'silent' }), job: { id: randomUUID(), attempt: 1, tenant: null, actor: 'bench', target: null }, connect: (h: HostRef) => connector.connect(h) },
+          {
+            signal: new AbortController().signal,
+            log: pino({ level: 'silent' }),
+            job: { id: randomUUID(), attempt: 1, tenant: null, actor: 'bench', target: null },
+            connect: (h: HostRef) => connector.connect(h),
+          },
         );
         const key = `${site.key}@${host.name}`;
         const spec = { id: site.id, key: site.key, generation: 1, tempDomain: `${site.key}.${WILDCARD}` };
-        planned.push({ op: healthCheckWebsite, payload: { resource: { type: 'website', key }, host: ref, layout: layoutOf(dir), site: spec }, target: key });
+        planned.push({
+          op: healthCheckWebsite,
+          payload: { resource: { type: 'website', key }, host: ref, layout: layoutOf(dir), site: spec },
+          target: key,
+        });
       }
     }
   } finally {
@@ -147,7 +192,11 @@ export async function benchHealth(options: { checks?: number } = {}) {
   try {
     const planned = await deploy(nginx.map((n) => ({ host: n.host, dir: n.dir })));
     handler = spawnUp(['handler', healthCheckHost.name, healthCheckWebsite.name], {
-      UP_AMQP_URL: vhost.url, UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile, UP_HTTP_PORT: '0', UP_LOG_LEVEL: 'info', UP_DATA_DIR: '/tmp/up-bench',
+      UP_AMQP_URL: vhost.url,
+      UP_SSH_KEY_FILE: lab.hosts[0].privateKeyFile,
+      UP_HTTP_PORT: '0',
+      UP_LOG_LEVEL: 'info',
+      UP_DATA_DIR: '/tmp/up-bench',
     });
     await handler.waitFor(/handlers consuming/);
     const pid = handler.child.pid!;
@@ -174,15 +223,26 @@ export async function benchHealth(options: { checks?: number } = {}) {
       budget_core_percent: round(coreShare * 100, 1),
       budget_handler_processes: round(neededPerSecond / burst.rate, 2),
     };
-    console.log(line(`health: ${checks} checks (host + website, ${lab.hosts.length} hosts × ${SITES_PER_HOST} sites), one handler`, {
-      'checks/s': figures.checks_per_s, p50_ms: figures.p50_ms, p99_ms: figures.p99_ms, healthy: figures.healthy, unhealthy: figures.unhealthy, failed: figures.failed,
-    }));
-    console.log(line('    handler CPU per check', { ms: figures.handler_cpu_ms_per_check, busy_during_burst: `${figures.handler_busy_percent}%` }));
-    console.log(line(`health: ${RESOURCES} resources every ${INTERVAL_S / 60} min`, {
-      'checks/s': figures.budget_checks_per_s,
-      handler_cpu: `${figures.budget_core_percent}% of one core`,
-      handler_processes_at_measured_rate: figures.budget_handler_processes,
-    }));
+    console.log(
+      line(`health: ${checks} checks (host + website, ${lab.hosts.length} hosts × ${SITES_PER_HOST} sites), one handler`, {
+        'checks/s': figures.checks_per_s,
+        p50_ms: figures.p50_ms,
+        p99_ms: figures.p99_ms,
+        healthy: figures.healthy,
+        unhealthy: figures.unhealthy,
+        failed: figures.failed,
+      }),
+    );
+    console.log(
+      line('    handler CPU per check', { ms: figures.handler_cpu_ms_per_check, busy_during_burst: `${figures.handler_busy_percent}%` }),
+    );
+    console.log(
+      line(`health: ${RESOURCES} resources every ${INTERVAL_S / 60} min`, {
+        'checks/s': figures.budget_checks_per_s,
+        handler_cpu: `${figures.budget_core_percent}% of one core`,
+        handler_processes_at_measured_rate: figures.budget_handler_processes,
+      }),
+    );
     return figures;
   } finally {
     await handler?.kill('SIGTERM');

@@ -3,9 +3,9 @@ import pg from 'pg';
 import { Pool } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newJobId } from '../lib/ids.ts';
-import { envelopeOf, type JobRow } from '../lib/db/jobs.ts';
+import { envelopeOf, type JobRow } from '../gateway/jobs-store.ts';
 import { resultRoutingKey } from '../queues/result-event.ts';
-import { RESULTS_EXCHANGE, opQueue } from '../queues/topology.ts';
+import { RESULTS_EXCHANGE } from '../queues/topology.ts';
 import { freshDatabase } from '../test/helpers/postgres.ts';
 import { runUp, spawnUp, type UpProcess } from '../test/helpers/processes.ts';
 import { freshVhost } from '../test/helpers/rabbitmq.ts';
@@ -18,9 +18,27 @@ const TOKEN = 'bench-admin-token-0123456789abcdef';
 function pingEnvelope(): { job: JobRow; body: Buffer } {
   const now = new Date();
   const job = {
-    id: newJobId(), op: 'system.ping', payload_version: 1, status: 'queued', tenant: null, actor: 'bench', payload: {}, attempt: 0,
-    max_attempts: 4, correlation_id: '', idempotency_key: null, retry_of: null, target: null, generation: null, result: null, error: null,
-    deadline: null, created_at: now, updated_at: now, published_at: null, finished_at: null,
+    id: newJobId(),
+    op: 'system.ping',
+    payload_version: 1,
+    status: 'queued',
+    tenant: null,
+    actor: 'bench',
+    payload: {},
+    attempt: 0,
+    max_attempts: 4,
+    correlation_id: '',
+    idempotency_key: null,
+    retry_of: null,
+    target: null,
+    generation: null,
+    result: null,
+    error: null,
+    deadline: null,
+    created_at: now,
+    updated_at: now,
+    published_at: null,
+    finished_at: null,
   } as JobRow;
   job.correlation_id = job.id;
   return { job, body: Buffer.from(JSON.stringify(envelopeOf(job))) };
@@ -51,7 +69,11 @@ async function rawBroker(url: string, count: number) {
   let inFlight: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
     sentAt.set(i, performance.now());
-    inFlight.push(new Promise((resolve, reject) => pub.publish('', queue, body, { persistent: true, correlationId: String(i) }, (err) => (err ? reject(err) : resolve()))));
+    inFlight.push(
+      new Promise((resolve, reject) =>
+        pub.publish('', queue, body, { persistent: true, correlationId: String(i) }, (err) => (err ? reject(err) : resolve())),
+      ),
+    );
     if (inFlight.length >= window) {
       await Promise.all(inFlight);
       inFlight = [];
@@ -79,30 +101,45 @@ async function handlerPath(url: string, db: pg.Pool, count: number) {
   const jobs = messages.map((m) => m.job);
   for (let i = 0; i < jobs.length; i += 1000) {
     const chunk = jobs.slice(i, i + 1000);
-    const values = chunk.map((_, k) => `($${k * 3 + 1}::uuid, 'system.ping', 1, 'queued', 'bench', '{}'::jsonb, 4, $${k * 3 + 2}, $${k * 3 + 3}::timestamptz)`).join(',');
-    await db.query(`INSERT INTO jobs (id, op, payload_version, status, actor, payload, max_attempts, correlation_id, created_at) VALUES ${values}`, chunk.flatMap((j) => [j.id, j.id, j.created_at]));
+    const values = chunk
+      .map(
+        (_, k) => `($${k * 3 + 1}::uuid, 'system.ping', 1, 'queued', 'bench', '{}'::jsonb, 4, $${k * 3 + 2}, $${k * 3 + 3}::timestamptz)`,
+      )
+      .join(',');
+    await db.query(
+      `INSERT INTO jobs (id, op, payload_version, status, actor, payload, max_attempts, correlation_id, created_at) VALUES ${values}`,
+      chunk.flatMap((j) => [j.id, j.id, j.created_at]),
+    );
   }
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   let allReported: () => void;
   const reported = new Promise<void>((resolve) => (allReported = resolve));
-  watch.consume(queue, (msg) => {
-    if (!msg) return;
-    const parsed = JSON.parse(msg.content.toString()) as { jobId: string } | { jobId: string }[];
-    const now = performance.now();
-    for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
-      const t = sentAt.get(event.jobId);
-      if (t !== undefined) latencies.push(now - t);
-    }
-    if (latencies.length >= count) allReported();
-  }, { noAck: true });
+  watch.consume(
+    queue,
+    (msg) => {
+      if (!msg) return;
+      const parsed = JSON.parse(msg.content.toString()) as { jobId: string } | { jobId: string }[];
+      const now = performance.now();
+      for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+        const t = sentAt.get(event.jobId);
+        if (t !== undefined) latencies.push(now - t);
+      }
+      if (latencies.length >= count) allReported();
+    },
+    { noAck: true },
+  );
 
   const run = async () => {
     const started = performance.now();
     let inFlight: Promise<void>[] = [];
     for (const { job, body } of messages) {
       sentAt.set(job.id, performance.now());
-      inFlight.push(new Promise((resolve, reject) => pub.publish('up.ops', 'system.ping', body, { persistent: true, messageId: job.id }, (e) => (e ? reject(e) : resolve()))));
+      inFlight.push(
+        new Promise((resolve, reject) =>
+          pub.publish('up.ops', 'system.ping', body, { persistent: true, messageId: job.id }, (e) => (e ? reject(e) : resolve())),
+        ),
+      );
       if (inFlight.length >= 500) {
         await Promise.all(inFlight);
         inFlight = [];
@@ -125,7 +162,10 @@ async function handlerPath(url: string, db: pg.Pool, count: number) {
 async function waitSucceeded(db: pg.Pool, actor: string, count: number, since: Date, timeoutMs = 300_000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE status = 'succeeded' AND created_at >= $2 AND actor = $1", [actor, since]);
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE status = 'succeeded' AND created_at >= $2 AND actor = $1", [
+      actor,
+      since,
+    ]);
     if (rows[0].n >= count) return;
     if (Date.now() > until) throw new Error(`only ${rows[0].n} of ${count} jobs succeeded in time`);
     await sleep(20);
@@ -186,7 +226,9 @@ async function latencyAtRate(baseUrl: string, db: pg.Pool, perSecond: number, se
     if (wait > 1) await sleep(wait);
     submitted.push({
       wall: Date.now(),
-      id: postPing(baseUrl).then(({ id }) => id).catch(() => null),
+      id: postPing(baseUrl)
+        .then(({ id }) => id)
+        .catch(() => null),
     });
   }
   const ids = await Promise.all(submitted.map((s) => s.id));
@@ -195,7 +237,10 @@ async function latencyAtRate(baseUrl: string, db: pg.Pool, perSecond: number, se
   let rows: { id: string; finished: string }[] = [];
   while (Date.now() < until) {
     // updated_at: when the recorder wrote `succeeded` (finished_at is the handler's clock).
-    ({ rows } = await db.query("SELECT id, extract(epoch from updated_at) * 1000 AS finished FROM jobs WHERE id = ANY($1) AND status = 'succeeded'", [accepted]));
+    ({ rows } = await db.query(
+      "SELECT id, extract(epoch from updated_at) * 1000 AS finished FROM jobs WHERE id = ANY($1) AND status = 'succeeded'",
+      [accepted],
+    ));
     if (rows.length === accepted.length) break;
     await sleep(50);
   }
@@ -209,7 +254,15 @@ export async function benchPipeline(options: { messages?: number } = {}) {
   const n = options.messages ?? 20_000;
   const vhost = await freshVhost();
   const database = await freshDatabase();
-  const env = { UP_DATABASE_URL: database.url, UP_AMQP_URL: vhost.url, UP_ADMIN_TOKEN: TOKEN, UP_HTTP_PORT: '0', UP_LOG_LEVEL: 'warn', UP_DATA_DIR: '/tmp/up-bench', UP_CANARY_INTERVAL_MS: '86400000' };
+  const env = {
+    UP_DATABASE_URL: database.url,
+    UP_AMQP_URL: vhost.url,
+    UP_ADMIN_TOKEN: TOKEN,
+    UP_HTTP_PORT: '0',
+    UP_LOG_LEVEL: 'warn',
+    UP_DATA_DIR: '/tmp/up-bench',
+    UP_CANARY_INTERVAL_MS: '86400000',
+  };
   const procs: UpProcess[] = [];
   const db = new pg.Pool({ connectionString: database.url, max: 4 });
   try {
@@ -261,12 +314,22 @@ export async function benchPipeline(options: { messages?: number } = {}) {
     console.log(cpuLine(c.cpu));
 
     const figures = {
-      raw_msgs_per_s: a.rate, raw_p50_ms: a.p50, raw_p99_ms: a.p99,
-      handler_jobs_per_s: b.rate, handler_p50_ms: b.p50, handler_p99_ms: b.p99,
-      e2e_jobs_per_s: c.rate, e2e_jobs_per_s_64_in_flight: c64.rate, e2e_p50_ms_at_500: l.p50, e2e_p99_ms_at_500: l.p99,
-      ratio_b_over_a: round(b.rate / a.rate), ratio_c_over_a: round(c.rate / a.rate),
+      raw_msgs_per_s: a.rate,
+      raw_p50_ms: a.p50,
+      raw_p99_ms: a.p99,
+      handler_jobs_per_s: b.rate,
+      handler_p50_ms: b.p50,
+      handler_p99_ms: b.p99,
+      e2e_jobs_per_s: c.rate,
+      e2e_jobs_per_s_64_in_flight: c64.rate,
+      e2e_p50_ms_at_500: l.p50,
+      e2e_p99_ms_at_500: l.p99,
+      ratio_b_over_a: round(b.rate / a.rate),
+      ratio_c_over_a: round(c.rate / a.rate),
     };
-    console.log(line('ratios', { 'b/a': figures.ratio_b_over_a, 'c/a': figures.ratio_c_over_a, 'targets': 'b/a≥0.60 c≥1500/s p99≤50ms@500/s' }));
+    console.log(
+      line('ratios', { 'b/a': figures.ratio_b_over_a, 'c/a': figures.ratio_c_over_a, targets: 'b/a≥0.60 c≥1500/s p99≤50ms@500/s' }),
+    );
     return figures;
   } finally {
     await pool?.close();

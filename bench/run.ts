@@ -1,3 +1,6 @@
+import { benchCli } from './cli.ts';
+import { benchContainers } from './containers.ts';
+import { benchDatabases } from './databases.ts';
 import { benchDns } from './dns.ts';
 import { benchExec } from './exec.ts';
 import { benchHealth } from './health.ts';
@@ -16,6 +19,9 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   dns: () => benchDns(),
   websites: () => benchWebsites({ sizes: [1_000] }) as Promise<Record<string, unknown>>,
   health: () => benchHealth(),
+  cli: benchCli,
+  containers: () => benchContainers(),
+  databases: () => benchDatabases(),
 };
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);

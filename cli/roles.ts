@@ -2,20 +2,22 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.ts';
 import { ensureAdminToken } from '../lib/admin-token.ts';
+import { serveMetrics } from '../lib/metrics-server.ts';
 import { openDatabase, type Database } from '../lib/db/connect.ts';
 import { migrateLatest } from '../lib/db/migrate.ts';
 import { buildGateway } from '../gateway/app.ts';
 import { Outbox } from '../gateway/outbox.ts';
 import { startRecorder } from '../gateway/recorder.ts';
-import type { Handler } from '../handlers/define.ts';
-import { startHandlers } from '../handlers/runtime.ts';
+import type { Handler } from '../handlers/runtime/define.ts';
+import { startHandlers } from '../handlers/runtime/runtime.ts';
 import { AmqpTransport } from '../queues/amqp-transport.ts';
 import { Bus } from '../queues/bus.ts';
 import { operations } from '../queues/catalogue.ts';
-import { describe } from '../queues/errors.ts';
+import { describe } from '../lib/errors.ts';
 import { MemoryTransport } from '../queues/memory-transport.ts';
 import { electLeader } from '../schedulers/leader.ts';
 import { startScheduler } from '../schedulers/scheduler.ts';
+import { reportStateMetrics } from '../schedulers/state-metrics.ts';
 
 export type Role = 'gateway' | 'handlers' | 'recorder' | 'scheduler';
 
@@ -34,6 +36,8 @@ export interface Running {
   app: FastifyInstance | null;
   /** Where the gateway listens, when it runs. */
   url: string | null;
+  /** Where this process serves /metrics and /healthz on their own (UP_METRICS_PORT), when it does. */
+  metricsUrl: string | null;
   bus: Bus;
   database: Database | null;
   adminToken: string | null;
@@ -49,6 +53,15 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
   const { config, log, roles } = options;
   const stops: (() => Promise<unknown>)[] = [];
   const needsDatabase = roles.has('gateway') || roles.has('recorder') || roles.has('scheduler');
+
+  // First, so that a port already taken stops the start before anything else runs.
+  let metricsUrl: string | null = null;
+  if (config.metrics) {
+    const metrics = await serveMetrics(config.metrics);
+    metricsUrl = metrics.url;
+    stops.push(() => metrics.close());
+    log.info({ url: metrics.url }, 'metrics listening');
+  }
 
   const transport = config.amqpUrl
     ? new AmqpTransport(config.amqpUrl, { managementUrl: config.amqpManagementUrl ?? undefined, logger: log.child({ component: 'amqp' }) })
@@ -100,6 +113,10 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     });
     stops.unshift(() => leadership.release());
     stops.unshift(() => scheduler.stop());
+    // The state of the whole system (queues, backlog, dead letters, alarms, certificates) is
+    // reported by the scheduler alone, not by every process that could read it.
+    const state = reportStateMetrics({ db: database!.knex, bus, log: log.child({ component: 'metrics' }) });
+    stops.unshift(async () => state.stop());
   }
 
   let app: FastifyInstance | null = null;
@@ -110,9 +127,19 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     adminToken = token.token;
     if (token.created) {
       // Shown once, on purpose: it is the key to everything.
-      process.stderr.write(`\nA new admin token was created and stored in ${config.dataDir}/admin-token (mode 0600):\n\n  ${token.token}\n\n`);
+      process.stderr.write(
+        `\nA new admin token was created and stored in ${config.dataDir}/admin-token (mode 0600):\n\n  ${token.token}\n\n`,
+      );
     }
-    app = await buildGateway({ db: database!.knex, bus, outbox: outbox!, adminToken: token.token, trustProxy: config.trustProxy, log: log.child({ component: 'gateway' }) });
+    app = await buildGateway({
+      db: database!.knex,
+      bus,
+      outbox: outbox!,
+      adminToken: token.token,
+      trustProxy: config.trustProxy,
+      metricsOnApiPort: config.metrics === null,
+      log: log.child({ component: 'gateway' }),
+    });
     url = await app.listen({ host: config.httpHost, port: config.httpPort });
     stops.unshift(() => app!.close());
     log.info({ url, database: database!.kind, bus: transport.kind }, 'gateway listening');
@@ -122,6 +149,7 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
   return {
     app,
     url,
+    metricsUrl,
     bus,
     database,
     adminToken,

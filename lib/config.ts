@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DenyList } from './validate/upstream.ts';
 
 /** Thrown at start when a variable is wrong; the message names the variable. */
 export class ConfigError extends Error {
@@ -13,6 +15,8 @@ export interface Config {
   amqpManagementUrl: string | null;
   httpHost: string;
   httpPort: number;
+  /** Where this process serves /metrics and /healthz on their own (UP_METRICS_PORT); null: only the gateway's API port does. */
+  metrics: { host: string; port: number } | null;
   dataDir: string;
   adminToken: string | null;
   logLevel: string;
@@ -64,15 +68,58 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 }
 
 function addressList(env: Env, name: string): string[] {
-  const entries = (env[name] ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = (env[name] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   for (const entry of entries) {
     const [address, prefix, extra] = entry.split('/');
     const family = isIP(address);
-    if (!family || extra !== undefined || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)))) {
+    if (
+      !family ||
+      extra !== undefined ||
+      (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)))
+    ) {
       throw new ConfigError(`${name} must be a comma-separated list of addresses or CIDRs (bad entry "${entry}")`);
     }
   }
   return entries;
+}
+
+function host(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim() || fallback;
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(value)) throw new ConfigError(`${name} must be a host name or an address`);
+  return value;
+}
+
+/**
+ * Variables that carry secrets. Each may be given instead as <NAME>_FILE, the path of a file
+ * holding the value: a systemd credential (LoadCredential=, %d) or a Kubernetes secret volume,
+ * so that the secret is in no environment block, unit file or `ps e` output.
+ */
+export const SECRET_VARIABLES = ['UP_ADMIN_TOKEN', 'UP_DATABASE_URL', 'UP_AMQP_URL', 'UP_ALARM_SMTP_URL', 'UP_ALARM_WEBHOOK_URL'] as const;
+
+/** The environment with every <NAME>_FILE read into <NAME>; messages name the variable and the file, never the content. */
+export function withSecretFiles(env: Env): Env {
+  let resolved = env;
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim();
+    if (!file) continue;
+    if (env[name]?.trim()) throw new ConfigError(`${name} and ${name}_FILE are both set; keep one`);
+    if (!file.startsWith('/')) throw new ConfigError(`${name}_FILE must be an absolute path`);
+    let content: string;
+    try {
+      content = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const value = content.trim();
+    if (!value) throw new ConfigError(`${name}_FILE: ${file} is empty`);
+    // A URL parser drops line breaks silently: a second line would be glued onto the value.
+    if (/[\r\n]/.test(value)) throw new ConfigError(`${name}_FILE: ${file} must hold the value on one line`);
+    resolved = { ...resolved, [name]: value };
+  }
+  return resolved;
 }
 
 function dataDir(env: Env): string {
@@ -85,21 +132,28 @@ function dataDir(env: Env): string {
 }
 
 /** The server roles' configuration, validated once at start. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(environment: Env = process.env): Config {
+  const env = withSecretFiles(environment);
   const adminToken = env.UP_ADMIN_TOKEN?.trim() || null;
   if (adminToken !== null && !/^[A-Za-z0-9._~+/=-]{24,256}$/.test(adminToken)) {
     throw new ConfigError('UP_ADMIN_TOKEN must be 24 to 256 characters of letters, digits and ._~+/=-');
   }
   const logLevel = env.UP_LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`UP_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  const httpHost = env.UP_HTTP_HOST?.trim() || '127.0.0.1';
-  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(httpHost)) throw new ConfigError('UP_HTTP_HOST must be a host name or an address');
+  const metricsPort = env.UP_METRICS_PORT?.trim() ? integer(env, 'UP_METRICS_PORT', 0, 0, 65535) : null;
+  // Read where it is used (gateway and website.apply handlers), checked here so a bad list stops the process.
+  try {
+    DenyList.parse(env.UP_UPSTREAM_DENY);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   return {
     databaseUrl: url(env, 'UP_DATABASE_URL', ['postgres:', 'postgresql:']),
     amqpUrl: url(env, 'UP_AMQP_URL', ['amqp:', 'amqps:']),
     amqpManagementUrl: url(env, 'UP_AMQP_MANAGEMENT_URL', ['http:', 'https:']),
-    httpHost,
+    httpHost: host(env, 'UP_HTTP_HOST', '127.0.0.1'),
     httpPort: integer(env, 'UP_HTTP_PORT', 8470, 0, 65535),
+    metrics: metricsPort === null ? null : { host: host(env, 'UP_METRICS_HOST', '127.0.0.1'), port: metricsPort },
     dataDir: dataDir(env),
     adminToken,
     logLevel,
@@ -125,7 +179,10 @@ const MAILBOX = /^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 /** UP_ALARM_SMTP_URL with UP_ALARM_MAIL_TO (and UP_ALARM_MAIL_FROM); none of them: no mail. */
 function alarmMail(env: Env): AlarmMailSettings | null {
   const smtpUrl = url(env, 'UP_ALARM_SMTP_URL', ['smtp:', 'smtps:']);
-  const to = (env.UP_ALARM_MAIL_TO ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  const to = (env.UP_ALARM_MAIL_TO ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   if (!smtpUrl) {
     if (to.length) throw new ConfigError('UP_ALARM_MAIL_TO is set but UP_ALARM_SMTP_URL is not');
     return null;
@@ -155,7 +212,8 @@ export function acmeSettings(env: Env = process.env): AcmeSettings {
   const caBundleFile = env.UP_ACME_CA_BUNDLE?.trim() || null;
   if (caBundleFile !== null && !caBundleFile.startsWith('/')) throw new ConfigError('UP_ACME_CA_BUNDLE must be an absolute path');
   const email = env.UP_ACME_EMAIL?.trim() || null;
-  if (email !== null && !/^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/.test(email)) throw new ConfigError('UP_ACME_EMAIL is not an e-mail address');
+  if (email !== null && !/^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/.test(email))
+    throw new ConfigError('UP_ACME_EMAIL is not an e-mail address');
   return {
     directory: url(env, 'UP_ACME_DIRECTORY', ['https:']) ?? LETS_ENCRYPT,
     caBundleFile,
@@ -173,4 +231,12 @@ export function loadClientConfig(env: Env = process.env): ClientConfig {
     throw new ConfigError('UP_URL is not a valid URL');
   }
   return { url: url.replace(/\/+$/, ''), token: env.UP_TOKEN?.trim() || null, dataDir: dataDir(env) };
+}
+
+/**
+ * Where uploaded site archives live, named by their sha256. Gateway and handlers must see the
+ * same directory: the same machine (embedded), or a shared volume when handlers run elsewhere.
+ */
+export function contentStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.UP_CONTENT_DIR?.trim() || join(loadConfig(env).dataDir, 'content');
 }

@@ -40,4 +40,13 @@ export function newId(): string {
 /** Job ids are ids; the name says what they identify. */
 export const newJobId = newId;
 
+/** The one spelling of a UUID (any version) that schemas, messages and routes accept. */
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const UUID = new RegExp(UUID_PATTERN);
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/** When an id made by newId() was made (ms since the epoch); null for an id that is not UUIDv7. */
+export function timeOfId(id: string): number | null {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(id)) return null;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 
-export type TemplateFamily = 'nginx' | 'html';
+/** `config`: any other config file whose values are plain words and numbers (same strict check as nginx). */
+export type TemplateFamily = 'nginx' | 'config' | 'html';
 
 /** Characters that are syntax in nginx (and shells, and comments) — never inside a value. */
 const NGINX_UNSAFE = /[\0-\x1f\x7f"'`\\$;{}#]/;
@@ -18,13 +19,16 @@ export class RenderError extends Error {
   override readonly name = 'RenderError';
 }
 
+function plainValue(value: unknown): string {
+  if (typeof value !== 'string' && typeof value !== 'number') throw new RenderError(`cannot place a ${typeof value} in a config file`);
+  const text = String(value);
+  if (NGINX_UNSAFE.test(text)) throw new RenderError(`refusing to render ${JSON.stringify(text)} into a config file`);
+  return text;
+}
+
 const escapes: Record<TemplateFamily, (value: unknown) => string> = {
-  nginx: (value) => {
-    if (typeof value !== 'string' && typeof value !== 'number') throw new RenderError(`cannot place a ${typeof value} in a config file`);
-    const text = String(value);
-    if (NGINX_UNSAFE.test(text)) throw new RenderError(`refusing to render ${JSON.stringify(text)} into an nginx file`);
-    return text;
-  },
+  nginx: plainValue,
+  config: plainValue,
   html: (value) => Mustache.escape(String(value)),
 };
 

@@ -1,19 +1,22 @@
 import { connect, IllegalOperationError, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { RetryableError } from './errors.ts';
+import { RetryableError } from '../lib/errors.ts';
 import type { Topology } from './topology.ts';
 import type { ConsumeOptions, Consumer, Delivery, PublishOptions, QueueStats, Transport, TransportLogger } from './transport.ts';
 
 export interface AmqpTransportOptions {
   /** How long a publish waits for the broker's confirm before it fails as retryable. */
   publishTimeoutMs?: number;
-  /** First delay before reconnecting; it doubles on each failure, up to 30 s. */
+  /** First delay before reconnecting; it doubles on each failure, up to 5 s, each with jitter. */
   reconnectDelayMs?: number;
   /** RabbitMQ management API (e.g. http://127.0.0.1:15672); only it can tell unacked counts. */
   managementUrl?: string;
   logger?: TransportLogger;
 }
 
-const MAX_RECONNECT_DELAY_MS = 30_000;
+/** Roles find a broker that is back within this (plus jitter), however long it was away. */
+const MAX_RECONNECT_DELAY_MS = 5_000;
+/** AMQP reply code of a declaration that contradicts the existing entity. */
+const PRECONDITION_FAILED = 406;
 const CONNECT_TIMEOUT_MS = 10_000;
 const MANAGEMENT_TIMEOUT_MS = 2_000;
 const silent: TransportLogger = { info() {}, warn() {}, error() {} };
@@ -26,6 +29,8 @@ interface Subscription {
   onDelivery: (delivery: Delivery) => void;
   attachment: Attachment | null;
   cancelled: boolean;
+  /** The last prefetch change: changes run one after the other. */
+  resizing: Promise<void>;
 }
 
 /** One life of a subscription on one channel: its deliveries can only be settled there. */
@@ -36,6 +41,8 @@ interface Attachment {
   open: boolean;
   /** Handed to the callback and not settled yet; a cancelled consumer's channel closes at zero. */
   inFlight: number;
+  /** Replaced by an attachment with another prefetch: it takes nothing new and closes at zero. */
+  retired: boolean;
   acks: AckBatch;
 }
 
@@ -140,12 +147,16 @@ export class AmqpTransport implements Transport {
     if (!this.isReady()) throw new RetryableError('not connected to the message broker', { code: 'BROKER_UNAVAILABLE' });
     const confirmed = this.publishConfirmed(exchange, routingKey, content, options);
     // The error is built only when the timer fires: a stack trace per publish is not free.
-    return withTimeout(confirmed, this.publishTimeoutMs, () => new RetryableError(`the broker did not confirm within ${this.publishTimeoutMs} ms`, { code: 'PUBLISH_TIMEOUT' }));
+    return withTimeout(
+      confirmed,
+      this.publishTimeoutMs,
+      () => new RetryableError(`the broker did not confirm within ${this.publishTimeoutMs} ms`, { code: 'PUBLISH_TIMEOUT' }),
+    );
   }
 
   async consume(queue: string, { prefetch }: ConsumeOptions, onDelivery: (delivery: Delivery) => void): Promise<Consumer> {
     const connection = this.requireConnection();
-    const subscription: Subscription = { queue, prefetch, onDelivery, attachment: null, cancelled: false };
+    const subscription: Subscription = { queue, prefetch, onDelivery, attachment: null, cancelled: false, resizing: Promise.resolve() };
     this.subscriptions.add(subscription);
     try {
       await this.attach(subscription, connection);
@@ -153,7 +164,7 @@ export class AmqpTransport implements Transport {
       this.subscriptions.delete(subscription);
       throw error;
     }
-    return { cancel: () => this.cancel(subscription) };
+    return { cancel: () => this.cancel(subscription), setPrefetch: (prefetch) => this.setPrefetch(subscription, prefetch) };
   }
 
   async queueStats(queue: string): Promise<QueueStats> {
@@ -197,11 +208,23 @@ export class AmqpTransport implements Transport {
   }
 
   private async declare(connection: ChannelModel): Promise<void> {
-    const channel = await connection.createChannel();
-    channel.on('error', ignore); // the failing assert rejects with the same error
+    let channel = await declaringChannel(connection);
     try {
       for (const { name, type } of this.topology.exchanges) await channel.assertExchange(name, type, { durable: true });
-      for (const { name, arguments: args } of this.topology.queues) await channel.assertQueue(name, { durable: true, arguments: args });
+      for (const queue of this.topology.queues) {
+        try {
+          await channel.assertQueue(queue.name, { durable: true, arguments: queue.arguments });
+        } catch (error) {
+          if (!queue.earlierArguments || (error as { code?: number }).code !== PRECONDITION_FAILED) throw error;
+          channel = await declaringChannel(connection); // the refusal closed the channel
+          await channel.assertQueue(queue.name, { durable: true, arguments: queue.earlierArguments });
+          const missing = Object.keys(queue.arguments).filter((key) => !(key in queue.earlierArguments!));
+          this.log.warn(
+            { queue: queue.name, missing },
+            'the queue was declared by an earlier version and keeps its arguments; a policy can add the missing ones (deploy/rabbitmq/README.md)',
+          );
+        }
+      }
       for (const { queue, exchange, routingKey } of this.topology.bindings) await channel.bindQueue(queue, exchange, routingKey);
     } finally {
       await channel.close().catch(ignore);
@@ -219,7 +242,7 @@ export class AmqpTransport implements Transport {
   }
 
   private scheduleReconnect(): void {
-    const delay = Math.min(this.reconnectDelayMs * 2 ** this.reconnectAttempts, MAX_RECONNECT_DELAY_MS);
+    const delay = reconnectDelay(this.reconnectDelayMs, this.reconnectAttempts);
     this.reconnectAttempts += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -292,7 +315,15 @@ export class AmqpTransport implements Transport {
 
   private async attach(subscription: Subscription, connection: ChannelModel): Promise<void> {
     const channel = await connection.createChannel();
-    const attachment: Attachment = { subscription, channel, consumerTag: '', open: true, inFlight: 0, acks: new AckBatch(channel) };
+    const attachment: Attachment = {
+      subscription,
+      channel,
+      consumerTag: '',
+      open: true,
+      inFlight: 0,
+      retired: false,
+      acks: new AckBatch(channel),
+    };
     channel.on('error', (error: Error) => this.log.warn({ err: error, queue: subscription.queue }, 'consumer channel error'));
     channel.on('close', () => {
       attachment.open = false;
@@ -348,6 +379,30 @@ export class AmqpTransport implements Transport {
     }
   }
 
+  /**
+   * A consumer's prefetch is fixed when it starts (basic.qos applies to consumers started after
+   * it), so a new one starts beside it on a channel of its own, and the old one is cancelled and
+   * closes once what it holds is settled. What reaches the old one before the broker saw the
+   * cancel is still handed out: giving it back would count against its delivery limit.
+   */
+  private setPrefetch(subscription: Subscription, prefetch: number): Promise<void> {
+    const resized = subscription.resizing.then(() => this.resize(subscription, prefetch));
+    subscription.resizing = resized.catch(ignore);
+    return resized;
+  }
+
+  private async resize(subscription: Subscription, prefetch: number): Promise<void> {
+    subscription.prefetch = prefetch;
+    const old = subscription.attachment;
+    const connection = this.connection;
+    // Not attached now: the next attachment takes the new prefetch.
+    if (!old || !connection || subscription.cancelled) return;
+    await this.attach(subscription, connection);
+    old.retired = true;
+    await old.channel.cancel(old.consumerTag).catch(ignore);
+    await closeIfDrained(old);
+  }
+
   /** basic.cancel, then the channel closes once the deliveries in flight are settled. */
   private async cancel(subscription: Subscription): Promise<void> {
     subscription.cancelled = true;
@@ -399,6 +454,22 @@ export class AmqpTransport implements Transport {
   }
 }
 
+/** Errors show up as the failing call's rejection; the channel's own event would be unhandled. */
+async function declaringChannel(connection: ChannelModel): Promise<Channel> {
+  const channel = await connection.createChannel();
+  channel.on('error', ignore);
+  return channel;
+}
+
+/**
+ * Doubling from `firstMs` up to MAX_RECONNECT_DELAY_MS, each delay drawn from its upper half:
+ * roles that lost the broker together do not all knock at the same instant when it is back.
+ */
+export function reconnectDelay(firstMs: number, failures: number): number {
+  const ceiling = Math.min(firstMs * 2 ** Math.min(failures, 30), MAX_RECONNECT_DELAY_MS);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
 async function closeIfDrained(attachment: Attachment): Promise<void> {
   if (attachment.inFlight === 0 && attachment.open) await closeAttachment(attachment);
 }
@@ -423,7 +494,8 @@ class AmqpDelivery implements Delivery {
     this.content = message.content;
     this.headers = message.properties.headers ?? {};
     this.routingKey = message.fields.routingKey;
-    this.deliveryCount = Number(this.headers['x-delivery-count'] ?? 0);
+    // Quorum queues count returns in x-delivery-count; a classic queue only says it was redelivered.
+    this.deliveryCount = Math.max(Number(this.headers['x-delivery-count'] ?? 0), message.fields.redelivered ? 1 : 0);
   }
 
   ack(): void {
@@ -451,7 +523,7 @@ class AmqpDelivery implements Delivery {
 /** A cancelled consumer's channel closes once its last delivery is settled. */
 function settledOne(attachment: Attachment): void {
   attachment.inFlight -= 1;
-  if (attachment.subscription.cancelled) void closeIfDrained(attachment);
+  if (attachment.subscription.cancelled || attachment.retired) void closeIfDrained(attachment);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {

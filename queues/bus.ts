@@ -9,8 +9,8 @@ import {
   OPS_EXCHANGE,
   RECORDER_QUEUE,
   RESULTS_EXCHANGE,
+  delayExchange,
   opQueue,
-  retryQueue,
   topologyFor,
 } from './topology.ts';
 import type { Consumer, Delivery, QueueStats, Transport } from './transport.ts';
@@ -18,6 +18,8 @@ import type { Consumer, Delivery, QueueStats, Transport } from './transport.ts';
 /** Header on dead letters that `up` itself routed there: why it gave up. */
 export const DEAD_REASON_HEADER = 'x-up-dead-reason';
 export const DEAD_OP_HEADER = 'x-up-op';
+/** Header on an attempt the watchdog sent again: how many times it did (see schedulers/watchdog.ts). */
+export const RESENT_HEADER = 'x-up-resent';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
@@ -43,13 +45,15 @@ export class Bus {
     return this.transport.isReady();
   }
 
-  publishOp(envelope: Envelope): Promise<void> {
-    return this.transport.publish(OPS_EXCHANGE, envelope.op, json(envelope), { messageId: envelope.id });
+  /** `resent`: the watchdog sends an overdue attempt again (its runs then count on from there). */
+  publishOp(envelope: Envelope, options: { resent?: number } = {}): Promise<void> {
+    const headers = options.resent ? { [RESENT_HEADER]: options.resent } : undefined;
+    return this.transport.publish(OPS_EXCHANGE, envelope.op, json(envelope), { messageId: envelope.id, headers });
   }
 
-  /** Park the next attempt in the op's retry tier; it expires back onto the op queue. */
+  /** Park the next attempt in the retry tier of `delayMs`; it expires back onto the op's queue. */
   publishRetry(envelope: Envelope, delayMs: number): Promise<void> {
-    return this.transport.publish('', retryQueue(envelope.op, delayMs), json(envelope), { messageId: envelope.id });
+    return this.transport.publish(delayExchange(delayMs), envelope.op, json(envelope), { messageId: envelope.id });
   }
 
   publishDead(content: Buffer, op: string, reason: string): Promise<void> {
@@ -66,11 +70,14 @@ export class Bus {
     let batcher = this.resultBatches.get(event.status);
     if (!batcher) {
       const key = resultRoutingKey(event.status);
-      batcher = new Batcher<ResultEvent, void>(async (events) => {
-        const content = json(events.length === 1 ? events[0] : events);
-        await timedPublish('result', () => this.transport.publish(RESULTS_EXCHANGE, key, content));
-        return events.map((): void => undefined);
-      }, { maxBatch: 500, maxInFlight: 1 });
+      batcher = new Batcher<ResultEvent, void>(
+        async (events) => {
+          const content = json(events.length === 1 ? events[0] : events);
+          await timedPublish('result', () => this.transport.publish(RESULTS_EXCHANGE, key, content));
+          return events.map((): void => undefined);
+        },
+        { maxBatch: 500, maxInFlight: 1 },
+      );
       this.resultBatches.set(event.status, batcher);
     }
     return batcher.add(event);

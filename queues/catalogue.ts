@@ -1,22 +1,28 @@
 import type { Operation } from './operation.ts';
-import { hostKeyscan } from './ops/host-keyscan.ts';
-import { hostPrepare } from './ops/host-prepare.ts';
-import { hostProbe } from './ops/host-probe.ts';
-import { hostUpdate } from './ops/host-update.ts';
-import { systemPing } from './ops/system-ping.ts';
-import { healthCheckHost } from './ops/health.ts';
-import { healthWebOperations } from './ops/health-web.ts';
-import { healthCheckDnsZone } from './ops/health-dns.ts';
-import { healthCheckSecurity, healthRepairSecurity } from './ops/health-security.ts';
-import { dnsOperations } from './ops/dns.ts';
-import { tenantDeprovision, tenantProvision } from './ops/tenant.ts';
-import { proxyApply } from './ops/proxy.ts';
-import { websiteApply, websiteDelete, websiteDeploy } from './ops/website.ts';
-import { certIssue, certRenew } from './ops/cert.ts';
-import { healthCheckCertificate } from './ops/health-cert.ts';
+import { certificatesOperations } from './certificates/index.ts';
+import { containersOperations } from './containers/index.ts';
+import { dnsOperations } from './dns/index.ts';
+import { hostsOperations } from './hosts/index.ts';
+import { proxiesOperations } from './proxies/index.ts';
+import { systemOperations } from './system/index.ts';
+import { usersOperations } from './users/index.ts';
+import { websitesOperations } from './websites/index.ts';
+import { databasesOperations } from './databases/index.ts';
+import { mailOperations } from './mail/index.ts';
 
-/** Every operation `up` knows. Adding one here adds its queues, its validation and its docs. */
-export const operations: readonly Operation[] = [systemPing, hostKeyscan, hostProbe, hostPrepare, hostUpdate, ...dnsOperations, tenantProvision, tenantDeprovision, proxyApply, websiteApply, websiteDelete, websiteDeploy, certIssue, certRenew, healthCheckHost, ...healthWebOperations, healthCheckSecurity, healthRepairSecurity, healthCheckDnsZone, healthCheckCertificate];
+/** Every operation `up` knows, by domain. Adding one here adds its queues, its validation and its docs. */
+export const operations: readonly Operation[] = [
+  ...systemOperations,
+  ...hostsOperations,
+  ...usersOperations,
+  ...dnsOperations,
+  ...proxiesOperations,
+  ...websitesOperations,
+  ...certificatesOperations,
+  ...containersOperations,
+  ...databasesOperations,
+  ...mailOperations,
+];
 
 const byName = new Map(operations.map((op) => [op.name, op]));
 

@@ -2,7 +2,8 @@ import { Type, type Static } from 'typebox';
 
 const HOST_NAME = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 /** An IPv4/IPv6 address or a DNS name: validated before it reaches any connection. */
-const ADDRESS = '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]{2,39}|[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*)$';
+const ADDRESS =
+  '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]{2,39}|[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*)$';
 
 const HopFields = {
   name: Type.String({ pattern: HOST_NAME, maxLength: 63 }),

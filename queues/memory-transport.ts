@@ -1,4 +1,4 @@
-import { RetryableError } from './errors.ts';
+import { RetryableError } from '../lib/errors.ts';
 import type { BindingSpec, ExchangeSpec, Topology } from './topology.ts';
 import type { ConsumeOptions, Consumer, Delivery, PublishOptions, QueueStats, Transport, TransportLogger } from './transport.ts';
 
@@ -48,11 +48,13 @@ export class MemoryTransport implements Transport {
   async start(topology: Topology): Promise<void> {
     for (const { name, type } of topology.exchanges) if (!this.exchanges.has(name)) this.exchanges.set(name, { type, bindings: [] });
     for (const { name, arguments: args } of topology.queues) {
-      if (!this.queues.has(name)) this.queues.set(name, { name, arguments: args, messages: [], subscribers: [], cursor: 0, dispatch: null, expiry: null });
+      if (!this.queues.has(name))
+        this.queues.set(name, { name, arguments: args, messages: [], subscribers: [], cursor: 0, dispatch: null, expiry: null });
     }
     for (const binding of topology.bindings) {
       const exchange = this.exchanges.get(binding.exchange);
-      if (!exchange || !this.queues.has(binding.queue)) throw new Error(`cannot bind '${binding.queue}' to '${binding.exchange}': not declared`);
+      if (!exchange || !this.queues.has(binding.queue))
+        throw new Error(`cannot bind '${binding.queue}' to '${binding.exchange}': not declared`);
       if (!exchange.bindings.some((b) => b.queue === binding.queue && b.routingKey === binding.routingKey)) exchange.bindings.push(binding);
     }
     this.started = true;
@@ -74,7 +76,13 @@ export class MemoryTransport implements Transport {
     const subscriber: Subscriber = { queue: this.requireQueue(queue), prefetch, onDelivery, unsettled: new Set(), cancelled: false };
     subscriber.queue.subscribers.push(subscriber);
     this.scheduleDispatch(subscriber.queue);
-    return { cancel: async () => this.cancel(subscriber) };
+    return {
+      cancel: async () => this.cancel(subscriber),
+      setPrefetch: async (prefetch) => {
+        subscriber.prefetch = prefetch;
+        this.scheduleDispatch(subscriber.queue);
+      },
+    };
   }
 
   async queueStats(queue: string): Promise<QueueStats> {
@@ -209,11 +217,14 @@ export class MemoryTransport implements Transport {
     queue.expiry = null;
     const expiresAt = queue.messages[0]?.expiresAt;
     if (expiresAt == null || this.closed) return;
-    queue.expiry = setTimeout(() => {
-      queue.expiry = null;
-      this.expire(queue);
-      this.scheduleExpiry(queue);
-    }, Math.max(0, expiresAt - Date.now()));
+    queue.expiry = setTimeout(
+      () => {
+        queue.expiry = null;
+        this.expire(queue);
+        this.scheduleExpiry(queue);
+      },
+      Math.max(0, expiresAt - Date.now()),
+    );
     queue.expiry.unref();
   }
 

@@ -30,6 +30,12 @@ export interface Operation<P extends TSchema = TSchema, R extends TSchema = TSch
   /** Messages in flight per handler process (its prefetch); work that waits on hosts wants few, pure work many. */
   concurrency: number;
   queue: QueueSettings;
+  /**
+   * What a user sees of the payload of their job (admins see it whole): their own resource,
+   * never the infrastructure (hosts' addresses, ports, SSH users and keys, directories, DNS
+   * servers and key names). Without one a user sees neither payload nor result.
+   */
+  tenantView?(payload: Static<P>): unknown;
 }
 
 export type PayloadOf<O extends Operation> = Static<O['payload']>;
@@ -38,7 +44,10 @@ export type ResultOf<O extends Operation> = Static<O['result']>;
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] };
 export const DEFAULT_QUEUE: QueueSettings = { deliveryLimit: 5, deadLetter: true };
 
-type OperationInit<P extends TSchema, R extends TSchema> = Omit<Operation<P, R>, 'retry' | 'queue' | 'version' | 'timeoutMs' | 'concurrency'> &
+type OperationInit<P extends TSchema, R extends TSchema> = Omit<
+  Operation<P, R>,
+  'retry' | 'queue' | 'version' | 'timeoutMs' | 'concurrency'
+> &
   Partial<Pick<Operation<P, R>, 'retry' | 'version' | 'timeoutMs' | 'concurrency'>> & { queue?: Partial<QueueSettings> };
 
 export function defineOperation<P extends TSchema, R extends TSchema>(init: OperationInit<P, R>): Operation<P, R> {

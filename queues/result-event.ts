@@ -22,6 +22,12 @@ export const ResultEvent = Type.Object({
   op: Type.String(),
   status: ReportedStatus,
   attempt: Type.Integer({ minimum: 1 }),
+  /**
+   * Which run of this attempt reported: 1 (or absent) for the first delivery of its message;
+   * more when the broker handed it out again (a handler died or gave it back) or the
+   * watchdog sent it again. A second run of the same attempt is a run of its own in history.
+   */
+  delivery: Type.Optional(Type.Integer({ minimum: 1 })),
   at: Type.String({ format: 'date-time' }),
   handler: Type.Object({ host: Type.String(), pid: Type.Integer() }),
   target: Type.Optional(Type.Union([Type.String(), Type.Null()])),

@@ -5,7 +5,10 @@ export interface Delivery {
   content: Buffer;
   headers: Record<string, unknown>;
   routingKey: string;
-  /** How many times the broker handed this message out before (0 on first delivery). */
+  /**
+   * How many times the broker handed this message out before (0 on first delivery): returns
+   * and consumers that died holding it both count (RabbitMQ's `x-delivery-count`).
+   */
   deliveryCount: number;
   ack(): void;
   /** Give the message back: requeued (counts against the delivery limit), or dead-lettered. */
@@ -18,6 +21,11 @@ export interface Consumer {
    * unsettled when the transport closes goes back to the queue, as when a consumer crashes.
    */
   cancel(): Promise<void>;
+  /**
+   * How many unsettled deliveries it may hold from now on; nothing it holds is given back (on
+   * AMQP, until what it held is settled, it may hold that many more).
+   */
+  setPrefetch(prefetch: number): Promise<void>;
 }
 
 export interface QueueStats {
@@ -48,7 +56,8 @@ export interface ConsumeOptions {
  * The few broker primitives `up` needs. Two implementations with the same semantics:
  * AMQP (RabbitMQ) and in-process (the embedded default). Exchange `''` is the default
  * exchange: the routing key names the queue. Queue arguments honoured by both:
- * `x-message-ttl`, `x-dead-letter-exchange`, `x-dead-letter-routing-key`, `x-delivery-limit`.
+ * `x-message-ttl`, `x-dead-letter-exchange`, `x-dead-letter-routing-key`, `x-delivery-limit`
+ * (`x-dead-letter-strategy: at-least-once` is what the in-process bus does anyway).
  */
 export interface Transport {
   readonly kind: 'amqp' | 'memory';

@@ -12,7 +12,6 @@ export function validator<T>(schema: TSchema): Validator<T> {
   const compiled = Compile(schema);
   return {
     check: (value): value is T => compiled.Check(value),
-    errors: (value) =>
-      [...compiled.Errors(value)].slice(0, 10).map((e) => `${e.instancePath || '/'} ${e.message}`),
+    errors: (value) => [...compiled.Errors(value)].slice(0, 10).map((e) => `${e.instancePath || '/'} ${e.message}`),
   };
 }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { AlarmMailSettings } from '../lib/config.ts';
-import { dueNotifications, markDelivered, markFailed, type PendingNotification } from '../lib/db/health.ts';
+import { dueNotifications, markDelivered, markFailed, type PendingNotification } from '../gateway/health/store.ts';
 import { alarmView } from '../gateway/views.ts';
 
 /** The JSON an alarm webhook receives. */

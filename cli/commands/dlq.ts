@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { CliError, UpClient } from '../client.ts';
+import { UpClient } from '../client.ts';
+import { group } from '../command.ts';
+import { confirm, yesOption } from '../confirm.ts';
 import type { Job } from '../follow.ts';
 import { emit, table, when } from '../output.ts';
 
@@ -12,17 +14,21 @@ interface DeadLetter {
   replayedAt: string | null;
   replayJobId: string | null;
 }
-interface Common {
-  json: boolean;
-}
+type Common = Record<string, unknown>;
 
-const list: CommandModule<Common, Common & { all: boolean; limit: number }> = {
+const list: CommandModule<Common, { all: boolean; limit: number }> = {
   command: 'list',
   describe: 'dead letters, newest first',
-  builder: (y) => y.option('all', { type: 'boolean', default: false, describe: 'include replayed ones' }).option('limit', { type: 'number', default: 100 }) as never,
+  builder: (y) =>
+    y
+      .option('all', { type: 'boolean', default: false, describe: 'include replayed ones' })
+      .option('limit', { type: 'number', default: 100, describe: 'at most this many (up to 500)' }) as never,
   handler: async (argv) => {
-    const { body } = await UpClient.fromEnvironment().request<{ items: DeadLetter[] }>('GET', `/v1/dlq?all=${argv.all}&limit=${argv.limit}`);
-    emit(argv.json, body, () =>
+    const { body } = await UpClient.fromEnvironment().request<{ items: DeadLetter[] }>(
+      'GET',
+      `/v1/dlq?all=${argv.all}&limit=${argv.limit}`,
+    );
+    emit(body, () =>
       table(
         body.items.map((d) => ({ id: d.id, op: d.op, job: d.jobId, dead: when(d.deadAt), replayed: d.replayJobId, reason: d.reason })),
         ['id', 'op', 'job', 'dead', 'replayed', 'reason'],
@@ -31,13 +37,17 @@ const list: CommandModule<Common, Common & { all: boolean; limit: number }> = {
   },
 };
 
-const replay: CommandModule<Common, Common & { ids: string[] }> = {
+const replay: CommandModule<Common, { ids: string[]; yes: boolean }> = {
   command: 'replay [ids..]',
   describe: 'run dead letters again as new jobs (all unreplayed ones when no id is given)',
+  builder: (y) => yesOption(y, 'replay them all without asking (when no id is given)') as never,
   handler: async (argv) => {
     const client = UpClient.fromEnvironment();
-    let ids = argv.ids ?? [];
-    if (ids.length === 0) ids = (await client.request<{ items: DeadLetter[] }>('GET', '/v1/dlq?limit=500')).body.items.map((d) => d.id);
+    let ids = (argv.ids ?? []).map(String);
+    if (ids.length === 0) {
+      ids = (await client.listAll<DeadLetter>('/v1/dlq')).map((d) => d.id);
+      if (ids.length > 0) await confirm(`replay all ${ids.length} dead letters as new jobs?`, { yes: argv.yes });
+    }
     const outcomes: { id: string; job?: string; error?: string }[] = [];
     for (const id of ids) {
       try {
@@ -47,16 +57,13 @@ const replay: CommandModule<Common, Common & { ids: string[] }> = {
         outcomes.push({ id, error: (error as Error).message });
       }
     }
-    emit(argv.json, { items: outcomes }, () => table(outcomes, ['id', 'job', 'error']));
-    if (outcomes.some((o) => o.error)) process.exitCode = 1;
+    emit({ items: outcomes }, () => table(outcomes, ['id', 'job', 'error']));
+    const failed = outcomes.filter((o) => o.error).length;
+    if (failed > 0) {
+      process.stderr.write(`up: ${failed} of ${outcomes.length} dead letters could not be replayed\n`);
+      process.exitCode = 1;
+    }
   },
 };
 
-export const dlq: CommandModule<Common, Common> = {
-  command: 'dlq <command>',
-  describe: 'dead letters: list and replay',
-  builder: (y) => y.command([list, replay] as never).demandCommand(1),
-  handler: () => {
-    throw new CliError('choose a dlq command');
-  },
-};
+export const dlq = group('up dlq', [list, replay]);

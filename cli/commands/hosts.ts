@@ -1,45 +1,52 @@
-import { createInterface } from 'node:readline/promises';
-import type { Argv, CommandModule } from 'yargs';
-import type { hostView } from '../../gateway/hosts-view.ts';
+import type { CommandModule } from 'yargs';
+import type { hostView } from '../../gateway/hosts/views.ts';
 import { CliError, UpClient } from '../client.ts';
-import { describeJob, exitCodeOf, followJob, type Job } from '../follow.ts';
+import { group } from '../command.ts';
+import { confirm, yesOption } from '../confirm.ts';
+import { exitCodeOf, followJob, type Job } from '../follow.ts';
 import { emit, table, when } from '../output.ts';
-import { waitAndReport } from './jobs.ts';
+import { waitAndReport, waitOptions } from './jobs.ts';
 
 type Host = ReturnType<typeof hostView>;
-interface Common {
-  json: boolean;
-}
-interface Waiting extends Common {
+type Common = Record<string, unknown>;
+interface Waiting {
   wait: boolean;
   timeout: number;
 }
 
 const hostPath = (name: string) => `/v1/hosts/${encodeURIComponent(name)}`;
-const waitOptions = <T>(y: Argv<T>) =>
-  y
-    .option('wait', { type: 'boolean', default: false, describe: 'follow the job to its end' })
-    .option('timeout', { type: 'number', default: 1200, describe: 'seconds to wait' });
 
-/** Asks on the terminal; a non-interactive caller must have said yes up front. */
-async function confirm(question: string, yes: boolean): Promise<void> {
-  if (yes) return;
-  if (!process.stdin.isTTY) throw new CliError('stdin is not a terminal: check the fingerprint yourself and pass --yes (or --fingerprint)');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  const answer = await rl.question(question).finally(() => rl.close());
-  if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('host key not trusted; nothing added');
-}
+/** What a scanned key needs before it is pinned: a person's yes, or --yes from one who checked. */
+const trustScannedKey = (yes: boolean) =>
+  confirm('trust this host key?', {
+    yes,
+    refusal: 'stdin is not a terminal: check the fingerprint yourself and pass --yes (or --fingerprint)',
+  });
 
 /** Runs the keyscan job and returns the fingerprint the host offered. */
 async function scanHostKey(client: UpClient, argv: { address: string; port: number; jump?: string; timeout: number }): Promise<string> {
   const body = { address: argv.address, port: argv.port, ...(argv.jump ? { jumpHost: argv.jump } : {}) };
   const { body: job } = await client.request<Job>('POST', '/v1/hosts/keyscans', { body });
   const done = await followJob(client, job.id, { timeoutMs: argv.timeout * 1000 });
-  if (exitCodeOf(done) !== 0) throw new CliError(`could not fetch the host key of ${argv.address}:${argv.port}:\n${describeJob(done)}`);
+  if (exitCodeOf(done) !== 0)
+    throw new CliError(
+      `could not fetch the host key of ${argv.address}:${argv.port}: ${done.error?.message ?? done.status} (up jobs show ${done.id})`,
+    );
   return (done.result as { hostKeySha256: string }).hostKeySha256;
 }
 
-type AddArgs = Common & { name: string; address: string; port: number; user: string; role?: string[]; jump?: string; fingerprint?: string; label?: string[]; yes: boolean; timeout: number };
+type AddArgs = {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  role?: string[];
+  jump?: string;
+  fingerprint?: string;
+  label?: string[];
+  yes: boolean;
+  timeout: number;
+};
 
 const add: CommandModule<Common, AddArgs> = {
   command: 'add <name>',
@@ -53,7 +60,7 @@ const add: CommandModule<Common, AddArgs> = {
       .option('label', { type: 'string', array: true, describe: 'key=value (repeatable)' })
       .option('jump', { type: 'string', describe: 'reach it through this host' })
       .option('fingerprint', { type: 'string', describe: 'the host key fingerprint (SHA256:...) you verified; skips the scan' })
-      .option('yes', { type: 'boolean', default: false, describe: 'trust the scanned fingerprint without asking' })
+      .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'trust the scanned fingerprint without asking' })
       .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for the key scan' }) as never,
   handler: async (argv) => {
     const client = UpClient.fromEnvironment();
@@ -61,7 +68,7 @@ const add: CommandModule<Common, AddArgs> = {
     if (!fingerprint) {
       fingerprint = await scanHostKey(client, argv);
       process.stderr.write(`${argv.address}:${argv.port} offers host key ${fingerprint}\n`);
-      await confirm('trust this host key? [y/N] ', argv.yes);
+      await trustScannedKey(argv.yes);
     }
     const body = {
       name: argv.name,
@@ -74,7 +81,7 @@ const add: CommandModule<Common, AddArgs> = {
       ...(argv.jump ? { jumpHost: argv.jump } : {}),
     };
     const { body: host } = await client.request<Host>('POST', '/v1/hosts', { body });
-    emit(argv.json, host, () => `added ${host.name} (${host.address}:${host.port}), host key ${host.hostKeySha256}`);
+    emit(host, () => `added ${host.name} (${host.address}:${host.port}), host key ${host.hostKeySha256}`);
   },
 };
 
@@ -92,14 +99,14 @@ function parseLabels(pairs: readonly string[]): { labels: Record<string, string>
   return { labels, removeLabels };
 }
 
-const list: CommandModule<Common, Common & { role?: string }> = {
+const list: CommandModule<Common, { role?: string }> = {
   command: 'list',
   describe: 'list hosts',
   builder: (y) => y.option('role', { type: 'string', describe: 'only hosts with this role' }) as never,
   handler: async (argv) => {
     const query = argv.role ? `?role=${encodeURIComponent(argv.role)}` : '';
-    const { body } = await UpClient.fromEnvironment().request<{ items: Host[] }>('GET', `/v1/hosts${query}`);
-    emit(argv.json, body, () =>
+    const body = { items: await UpClient.fromEnvironment().listAll<Host>(`/v1/hosts${query}`) };
+    emit(body, () =>
       table(
         body.items.map((h) => ({
           name: h.name,
@@ -117,8 +124,12 @@ const list: CommandModule<Common, Common & { role?: string }> = {
 };
 
 export function describeHost(h: Host): string {
-  const labels = Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(' ');
-  const capacity = Object.entries(h.capacity).map(([k, v]) => `${k}=${v}`).join(' ');
+  const labels = Object.entries(h.labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const capacity = Object.entries(h.capacity)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const lines = [
     `host         ${h.name}`,
     `address      ${h.user}@${h.address}:${h.port}${h.jumpHost ? ` (through ${h.jumpHost})` : ''}`,
@@ -145,83 +156,147 @@ export function describeHost(h: Host): string {
   return lines.join('\n');
 }
 
-const show: CommandModule<Common, Common & { name: string }> = {
+const show: CommandModule<Common, { name: string }> = {
   command: 'show <name>',
   describe: 'a host with its facts',
   handler: async (argv) => {
     const { body } = await UpClient.fromEnvironment().request<Host>('GET', hostPath(argv.name));
-    emit(argv.json, body, () => describeHost(body));
+    emit(body, () => describeHost(body));
   },
 };
 
+/**
+ * Roles whose set-up after `prepare` waits for something besides the packages: why it is not
+ * done yet, or null (walk friction 4: a `dns` host prepared before its DNS server is added
+ * gets bind9 installed and nothing else, and the job alone "succeeds").
+ */
+const SETUP_WAITS: Record<string, (client: UpClient, host: string) => Promise<string | null>> = {
+  dns: async (client, host) => {
+    const servers = await client.listAll<{ name: string; primary: string }>('/v1/dns/servers');
+    if (servers.some((s) => s.primary === host)) return null;
+    return `no DNS server names ${host} as primary, so BIND is not set up: it is once \`up dns servers add <name> --primary ${host} …\` and \`up hosts prepare ${host}\` again`;
+  },
+};
+
+/** What `prepare` will not set up on this host, and why. Best effort: a lookup that fails says nothing. */
+async function setupNotes(client: UpClient, name: string): Promise<string[]> {
+  try {
+    const { body: host } = await client.request<Host>('GET', hostPath(name));
+    const notes = await Promise.all(host.roles.filter((role) => SETUP_WAITS[role]).map((role) => SETUP_WAITS[role]!(client, host.name)));
+    return notes.filter((note) => note !== null);
+  } catch {
+    return [];
+  }
+}
+
 /** probe, prepare, update: submit the job, then follow it or print it. */
-function jobCommand(verb: 'probe' | 'prepare' | 'update', describe: string): CommandModule<Common, Waiting & { name: string; apply?: boolean; refresh?: boolean }> {
+function jobCommand(
+  verb: 'probe' | 'prepare' | 'update',
+  describe: string,
+): CommandModule<Common, Waiting & { name: string; apply?: boolean; refresh?: boolean }> {
   return {
     command: `${verb} <name>`,
     describe,
     builder: (y) => {
-      const withWait = waitOptions(y);
-      return (verb === 'update'
-        ? withWait
-            .option('apply', { type: 'boolean', default: false, describe: 'install the pending updates' })
-            .option('refresh', { type: 'boolean', default: false, describe: 'apt-get update first' })
-        : withWait) as never;
+      const withWait = waitOptions(y, 1200);
+      return (
+        verb === 'update'
+          ? withWait
+              .option('apply', { type: 'boolean', default: false, describe: 'install the pending updates' })
+              .option('refresh', { type: 'boolean', default: false, describe: 'apt-get update first' })
+          : withWait
+      ) as never;
     },
     handler: async (argv) => {
       const client = UpClient.fromEnvironment();
       const body = verb === 'update' ? { apply: argv.apply ?? false, ...(argv.refresh ? { refresh: true } : {}) } : undefined;
       const { body: job } = await client.request<Job>('POST', `${hostPath(argv.name)}/${verb}`, body ? { body } : {});
-      if (argv.wait) return waitAndReport(client, job.id, argv);
-      emit(argv.json, job, () => `job ${job.id} ${job.status} (up jobs wait ${job.id})`);
+      const notes = verb === 'prepare' ? await setupNotes(client, argv.name) : [];
+      if (argv.wait) return waitAndReport(client, job.id, argv, notes);
+      emit(notes.length ? { ...job, notes } : job, () =>
+        [`job ${job.id} ${job.status} (up jobs wait ${job.id})`, ...notes.map((note) => `note: ${note}`)].join('\n'),
+      );
     },
   };
 }
 
-const patch = async (argv: Common & { name: string }, body: unknown) => {
+const patch = async (argv: { name: string }, body: unknown) => {
   const { body: host } = await UpClient.fromEnvironment().request<Host>('PATCH', hostPath(argv.name), { body });
-  emit(argv.json, host, () => describeHost(host));
+  emit(host, () => describeHost(host));
 };
 
-const label: CommandModule<Common, Common & { name: string; pairs: string[] }> = {
+const label: CommandModule<Common, { name: string; pairs: string[] }> = {
   command: 'label <name> <pairs..>',
   describe: 'set labels (key=value) or remove them (key-)',
   handler: (argv) => patch(argv, parseLabels(argv.pairs)),
 };
 
-const maintenance: CommandModule<Common, Common & { name: string; state: 'on' | 'off' }> = {
+const maintenance: CommandModule<Common, { name: string; state: 'on' | 'off' }> = {
   command: 'maintenance <name> <state>',
   describe: 'switch maintenance on (prepare and update are refused) or off',
   builder: (y) => y.positional('state', { choices: ['on', 'off'] as const }) as never,
   handler: (argv) => patch(argv, { maintenance: argv.state === 'on' }),
 };
 
-const remove: CommandModule<Common, Common & { name: string }> = {
-  command: 'remove <name>',
-  describe: 'remove a host from the inventory (the machine itself is left alone)',
+type RepinArgs = { name: string; fingerprint?: string; yes: boolean; timeout: number };
+
+const repin: CommandModule<Common, RepinArgs> = {
+  command: 'repin <name>',
+  describe: 'pin a new SSH host key (after a reinstall): scan it and confirm, or give the one you checked',
+  builder: (y) =>
+    yesOption(y, 'trust the scanned fingerprint without asking')
+      .option('fingerprint', {
+        type: 'string',
+        describe: 'the new host key fingerprint (SHA256:...) you checked on the console; skips the scan',
+      })
+      .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for the key scan' }) as never,
   handler: async (argv) => {
-    await UpClient.fromEnvironment().request('DELETE', hostPath(argv.name));
-    emit(argv.json, { removed: argv.name }, () => `removed ${argv.name}`);
+    const client = UpClient.fromEnvironment();
+    const { body: host } = await client.request<Host>('GET', hostPath(argv.name));
+    let fingerprint = argv.fingerprint;
+    if (!fingerprint) {
+      fingerprint = await scanHostKey(client, {
+        address: host.address,
+        port: host.port,
+        jump: host.jumpHost ?? undefined,
+        timeout: argv.timeout,
+      });
+      process.stderr.write(
+        `${host.name} (${host.address}:${host.port}) offers host key ${fingerprint}; pinned now: ${host.hostKeySha256}\n`,
+      );
+      if (fingerprint === host.hostKeySha256) {
+        emit(host, () => `${host.name}: the pinned key is the one it offers; nothing to do`);
+        return;
+      }
+      await trustScannedKey(argv.yes);
+    }
+    const { body: repinned } = await client.request<Host>('PATCH', hostPath(argv.name), {
+      body: { hostKeySha256: fingerprint, rekey: true },
+    });
+    emit(repinned, () => `${repinned.name}: host key ${repinned.hostKeySha256} pinned (was ${host.hostKeySha256})`);
   },
 };
 
-export const hosts: CommandModule<Common, Common> = {
-  command: 'hosts <command>',
-  describe: 'the machines up manages: add, list, show, probe, prepare, update, label, maintenance, remove',
-  builder: (y) =>
-    y
-      .command([
-        add,
-        list,
-        show,
-        jobCommand('probe', 'collect the host\'s facts (OS, load, memory, disk, software)'),
-        jobCommand('prepare', 'install the packages of its roles and the directories up uses'),
-        jobCommand('update', 'list pending package updates; with --apply, install them'),
-        label,
-        maintenance,
-        remove,
-      ] as never)
-      .demandCommand(1),
-  handler: () => {
-    throw new CliError('choose a hosts command');
+const remove: CommandModule<Common, { name: string; yes: boolean }> = {
+  command: 'remove <name>',
+  describe: 'remove a host from the inventory (the machine itself is left alone)',
+  builder: (y) => yesOption(y) as never,
+  handler: async (argv) => {
+    await confirm(`remove host ${argv.name} from the inventory?`, { yes: argv.yes });
+    await UpClient.fromEnvironment().request('DELETE', hostPath(argv.name));
+    emit({ removed: argv.name }, () => `removed ${argv.name}`);
   },
 };
+
+export const hosts = group('up hosts', [
+  add,
+  list,
+  show,
+  jobCommand('probe', "collect the host's facts (OS, load, memory, disk, software)"),
+  jobCommand('prepare', 'install the packages of its roles and the directories up uses'),
+  jobCommand('update', 'list pending package updates; with --apply, install them'),
+  label,
+  maintenance,
+  repin,
+  remove,
+]);

@@ -1,5 +1,5 @@
-import type { CommandModule } from 'yargs';
 import { UpClient } from '../client.ts';
+import type { CommandBody } from '../command.ts';
 import { emit, table } from '../output.ts';
 
 interface QueueStats {
@@ -9,11 +9,9 @@ interface QueueStats {
   consumers: number;
 }
 
-export const queues: CommandModule<{ json: boolean }, { json: boolean }> = {
-  command: 'queues',
-  describe: 'per operation queue: ready, unacked and consumers, read from the broker',
-  handler: async (argv) => {
-    const { body } = await UpClient.fromEnvironment().request<{ items: QueueStats[] }>('GET', '/v1/queues');
-    emit(argv.json, body, () => table(body.items as never, ['queue', 'ready', 'unacked', 'consumers']));
+export const queues: CommandBody = {
+  handler: async () => {
+    const body = { items: await UpClient.fromEnvironment().listAll<QueueStats>('/v1/queues') };
+    emit(body, () => table(body.items as never, ['queue', 'ready', 'unacked', 'consumers']));
   },
 };

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDatabaseUnavailable } from '../../lib/db/connect.ts';
-import { describe } from '../../queues/errors.ts';
+import { describe, InputError } from '../../lib/errors.ts';
 
 /** An error a route throws on purpose: its status and message reach the client as they are. */
 export class HttpError extends Error {
@@ -9,6 +9,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: string[],
+    /** Response headers that belong to the answer (e.g. `retry-after`). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -16,6 +18,9 @@ export class HttpError extends Error {
 
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+
+/** Seconds a client is asked to wait after a 503 (the database or a deadline). */
+const RETRY_AFTER_SECONDS = '5';
 
 const CODES: Record<number, string> = {
   400: 'bad_request',
@@ -33,9 +38,16 @@ const CODES: Record<number, string> = {
 
 /** One place turns every failure into `{ error, message, details? }`; 5xx never show internals. */
 export function errorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | HttpError | InputError, request, reply) => {
     if (error instanceof HttpError) {
-      return reply.code(error.statusCode).send({ error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+      if (error.headers) reply.headers(error.headers);
+      if (error.statusCode === 503) reply.header('retry-after', RETRY_AFTER_SECONDS);
+      return reply
+        .code(error.statusCode)
+        .send({ error: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+    }
+    if (error instanceof InputError) {
+      return reply.code(error.status).send({ error: CODES[error.status], message: error.message, details: [error.message] });
     }
     const fe = error as FastifyError;
     if (fe.validation) {
@@ -47,7 +59,10 @@ export function errorHandling(app: FastifyInstance): void {
     }
     if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: describe(error) }, 'database unavailable');
-      return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: 'the database is unavailable; try again shortly' });
+      return reply
+        .code(503)
+        .header('retry-after', RETRY_AFTER_SECONDS)
+        .send({ error: 'unavailable', message: 'the database is unavailable; try again shortly' });
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send({ error: 'internal', message: 'internal error' });

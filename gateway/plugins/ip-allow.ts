@@ -28,3 +28,15 @@ export function addressAllowed(allowFrom: readonly string[], ip: string): boolea
   }
   return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** True when every address of the subnet `inner` lies in the subnet `outer` (both valid CIDRs, same family). */
+export function subnetInside(inner: string, outer: string): boolean {
+  const [innerNet, innerPrefix] = inner.split('/');
+  const [outerNet, outerPrefix] = outer.split('/');
+  const family = isIP(innerNet);
+  if (family === 0 || family !== isIP(outerNet) || Number(innerPrefix) < Number(outerPrefix)) return false;
+  // With a prefix at least as long, the whole inner subnet shares its first address's leading bits.
+  const list = new BlockList();
+  list.addSubnet(outerNet, Number(outerPrefix), family === 4 ? 'ipv4' : 'ipv6');
+  return list.check(innerNet, family === 4 ? 'ipv4' : 'ipv6');
+}

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { effectiveLimits, type LimitKind, type UserRow } from '../../lib/db/users.ts';
+import { effectiveLimits, type LimitKind, type UserRow } from '../users/store.ts';
 import type { Caller } from './auth.ts';
 import { HttpError } from './errors.ts';
 
@@ -17,8 +17,15 @@ export type Usage = Knex.QueryBuilder | ((trx: Knex.Transaction) => Promise<numb
  *   } });
  *
  * `adding` is how much the create adds (1 resource, or the disk size in GB). Admins have no limits.
+ * `caller` is whose plan counts: the caller, or the user an admin creates something for.
  */
-export async function enforceLimit(trx: Knex.Transaction, caller: Caller, kind: LimitKind, usage: Usage, adding = 1): Promise<void> {
+export async function enforceLimit(
+  trx: Knex.Transaction,
+  caller: Pick<Caller, 'userId' | 'role'>,
+  kind: LimitKind,
+  usage: Usage,
+  adding = 1,
+): Promise<void> {
   if (caller.role === 'admin') return;
   const user: Pick<UserRow, 'limits'> | undefined = await trx('users').where({ id: caller.userId }).forUpdate().first('limits');
   if (!user) throw new HttpError(401, 'unauthorized', 'the calling user no longer exists');

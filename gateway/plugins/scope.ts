@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { Caller } from './auth.ts';
+import { guardApiRoutes, isApiRoute } from './api-routes.ts';
 import { HttpError, notFound } from './errors.ts';
 
 /**
@@ -67,12 +68,15 @@ export function requireAdmin(request: FastifyRequest): void {
   if (request.caller.role !== 'admin') throw new HttpError(403, 'forbidden', 'this needs an admin token');
 }
 
-/** Installs the access rules for every route registered after it. Call right after auth. */
+/**
+ * Installs the access rules for every request matched to an API route (by the route's
+ * pattern, never the request's URL). Call right after auth, before any plugin.
+ */
 export function enforceAccess(app: FastifyInstance, options: { db: Knex }): void {
   const table: RouteAccess[] = [];
   app.decorate('routeAccess', table);
   app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/v1/')) return;
+    if (!isApiRoute(route.url)) return;
     const config = route.config as { access?: Access; owned?: OwnedRoute } | undefined;
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
@@ -80,25 +84,30 @@ export function enforceAccess(app: FastifyInstance, options: { db: Knex }): void
     }
   });
 
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/') || request.is404) return;
-    if (accessOf(request.routeOptions.config) === 'admin') requireAdmin(request);
+  // Default deny: every API route needs a caller (reading it without one is a 401), admin-only ones an admin.
+  guardApiRoutes(app, 'onRequest', async (request: FastifyRequest) => {
+    const caller = request.caller;
+    if (accessOf(request.routeOptions.config) === 'admin' && caller.role !== 'admin')
+      throw new HttpError(403, 'forbidden', 'this needs an admin token');
   });
 
   // Before validation, so that an owner field is refused even where the schema would ignore it.
-  app.addHook('preValidation', async (request) => {
-    if (!request.url.startsWith('/v1/') || !request.body || typeof request.body !== 'object') return;
+  guardApiRoutes(app, 'preValidation', async (request: FastifyRequest) => {
+    if (!request.body || typeof request.body !== 'object') return;
     const field = OWNER_FIELDS.find((f) => Object.hasOwn(request.body as object, f));
     if (field) throw new HttpError(400, 'bad_request', `body/${field} is not accepted: the owner is always the caller`);
   });
 
-  app.addHook('preHandler', async (request) => {
+  guardApiRoutes(app, 'preHandler', async (request: FastifyRequest) => {
     const owned = request.routeOptions.config?.owned;
-    if (!owned?.idParam || request.is404) return;
+    if (!owned?.idParam) return;
     const id = (request.params as Record<string, string>)[owned.idParam];
     const ownerColumn = owned.ownerColumn ?? 'owner_id';
-    const row: Record<string, unknown> | undefined = await options.db(owned.table)
+    const row: Record<string, unknown> | undefined = await options
+      .db(owned.table)
       .where(owned.idColumn ?? 'id', id)
+      // Some ids are unique per owner only (website names): a user's lookup is among their own rows.
+      .modify((query) => scopeToCaller(query, request.caller, ownerColumn))
       .first(ownerColumn);
     if (!row || (request.caller.role !== 'admin' && row[ownerColumn] !== request.caller.userId)) {
       throw notFound(singular(owned.kind));

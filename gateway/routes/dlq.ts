@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { listDeadLetters, type DeadLetterRow } from '../../lib/db/jobs.ts';
+import type { DeadLetterRow } from '../jobs-store.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
 import { findOperation } from '../../queues/catalogue.ts';
 import { validator } from '../../queues/validate.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, notFound } from '../plugins/errors.ts';
-import { errorResponses } from '../schemas.ts';
+import { keyset, pageOf } from '../pages.ts';
+import { DeadLetter, errorResponses, Page, pageQuery } from '../schemas.ts';
 import { deadLetterView } from '../views.ts';
 import { accepted } from './accepted.ts';
 
@@ -19,15 +20,26 @@ export const dlqRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         tags: ['dlq'],
         summary: 'Messages that were given up on, newest first.',
         querystring: Type.Object(
-          { all: Type.Boolean({ default: false, description: 'include replayed ones' }), limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) },
+          {
+            all: Type.Boolean({ default: false, description: 'include replayed ones' }),
+            ...pageQuery({ default: 100, maximum: 500 }),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('DeadLetter')) }), ...errorResponses(400, 401) },
+        response: { 200: Page(DeadLetter), ...errorResponses(400, 401) },
       },
     },
     async (request) => {
-      const rows = await listDeadLetters(db, { includeReplayed: request.query.all, limit: request.query.limit });
-      return { items: rows.map(deadLetterView) };
+      const { all, limit, after } = request.query;
+      const query = keyset(
+        db('dead_letters').select('*', db.raw('dead_at::text as cursor_at')),
+        { columns: ['dead_at', 'id'], desc: true },
+        { limit, after },
+      );
+      if (!all) query.whereNull('replayed_at');
+      const rows: (DeadLetterRow & { cursor_at: string })[] = await query;
+      const page = pageOf(rows, limit, (r) => [r.cursor_at, r.id]);
+      return { ...page, items: page.items.map(deadLetterView) };
     },
   );
 
@@ -54,7 +66,10 @@ export const dlqRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         tenant,
         retryOf: letter.job_id ?? undefined,
         alsoInTransaction: async (trx, jobId) => {
-          const updated = await trx('dead_letters').where({ id: letter.id }).whereNull('replayed_at').update({ replayed_at: trx.fn.now(), replay_job_id: jobId });
+          const updated = await trx('dead_letters')
+            .where({ id: letter.id })
+            .whereNull('replayed_at')
+            .update({ replayed_at: trx.fn.now(), replay_job_id: jobId });
           if (updated === 0) throw new HttpError(409, 'conflict', 'replayed concurrently by another request');
         },
       });
@@ -67,7 +82,7 @@ export const dlqRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
 function readLetter(letter: DeadLetterRow) {
   let message: { op?: unknown; payload?: unknown; tenant?: unknown };
   try {
-    message = JSON.parse(letter.content);
+    message = JSON.parse(new TextDecoder().decode(letter.content));
   } catch {
     throw new HttpError(422, 'unprocessable', 'this dead letter is not JSON and cannot be replayed');
   }

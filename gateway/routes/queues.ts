@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { GatewayContext } from '../context.ts';
 import { HttpError } from '../plugins/errors.ts';
-import { errorResponses } from '../schemas.ts';
+import { pageOfList } from '../pages.ts';
+import { errorResponses, Page, pageQuery, QueueStats } from '../schemas.ts';
 
 export const queueRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { bus }) => {
   app.get(
@@ -12,16 +13,19 @@ export const queueRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
         operationId: 'listQueues',
         tags: ['queues'],
         summary: 'Per operation queue: messages ready, unacknowledged, and consumers, read from the broker.',
-        response: { 200: Type.Object({ items: Type.Array(Type.Ref('QueueStats')) }), ...errorResponses(401, 503) },
+        querystring: Type.Object(pageQuery({ default: 100, maximum: 500 }), { additionalProperties: false }),
+        response: { 200: Page(QueueStats), ...errorResponses(400, 401, 503) },
       },
     },
-    async () => {
+    async (request) => {
       if (!bus.isReady()) throw new HttpError(503, 'unavailable', 'the broker is unavailable; try again shortly');
+      let stats: Awaited<ReturnType<typeof bus.queueStats>>;
       try {
-        return { items: await bus.queueStats() };
+        stats = await bus.queueStats();
       } catch {
         throw new HttpError(503, 'unavailable', 'the broker did not answer');
       }
+      return pageOfList(stats, request.query, (q) => q.queue);
     },
   );
 };

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { systemPing } from '../../queues/ops/system-ping.ts';
+import { systemPing } from '../../queues/system/ops.ts';
 import type { GatewayContext } from '../context.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, refTo } from '../schemas.ts';
 import { accepted } from './accepted.ts';
 
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,200}$', description: 'the same key from the same caller returns the same job' })),
+  'idempotency-key': Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7e]{1,200}$', description: 'the same key from the same caller returns the same job' }),
+  ),
 });
 
 export const systemRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { outbox }) => {
@@ -18,7 +20,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
         tags: ['system'],
         summary: systemPing.summary,
         headers: IdempotencyHeaders,
-        body: Type.Ref('SystemPingPayload'),
+        body: refTo(systemPing.payload),
         response: { 202: Type.Ref('Job'), ...errorResponses(400, 401, 503) },
       },
     },

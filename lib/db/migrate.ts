@@ -10,6 +10,18 @@ import * as dnsManaged from './migrations/009-dns-managed.ts';
 import * as healthRepair from './migrations/010-health-repair.ts';
 import * as alarmMail from './migrations/011-alarm-mail.ts';
 import * as jobOutcome from './migrations/012-job-outcome.ts';
+import * as webIsolation from './migrations/014-web-isolation.ts';
+import * as webContent from './migrations/015-web-content.ts';
+import * as jobResource from './migrations/016-job-resource.ts';
+import * as jobRuns from './migrations/017-job-runs.ts';
+import * as deadLetterBytes from './migrations/018-dead-letter-bytes.ts';
+import * as auditImpersonator from './migrations/019-audit-impersonator.ts';
+import * as jobCorrelation from './migrations/020-job-correlation.ts';
+import * as dnsRecordManagers from './migrations/021-dns-record-managers.ts';
+import * as containers from './migrations/022-containers.ts';
+import * as databases from './migrations/023-databases.ts';
+import * as mail from './migrations/024-mail.ts';
+import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,7 +29,7 @@ interface Migration {
 }
 
 /** Migrations in order; listed in code so that they run the same under tsx and in a bundle. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '001-jobs': jobs,
   '002-users-hosts': usersHosts,
   '004-tenancy': tenancy,
@@ -29,6 +41,17 @@ const MIGRATIONS: Record<string, Migration> = {
   '010-health-repair': healthRepair,
   '011-alarm-mail': alarmMail,
   '012-job-outcome': jobOutcome,
+  '014-web-isolation': webIsolation,
+  '015-web-content': webContent,
+  '016-job-resource': jobResource,
+  '017-job-runs': jobRuns,
+  '018-dead-letter-bytes': deadLetterBytes,
+  '019-audit-impersonator': auditImpersonator,
+  '020-job-correlation': jobCorrelation,
+  '021-dns-record-managers': dnsRecordManagers,
+  '022-containers': containers,
+  '023-databases': databases,
+  '024-mail': mail,
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -39,6 +62,10 @@ const source: Knex.MigrationSource<string> = {
 
 /** Brings the schema up to date; returns the names of the migrations it applied. */
 export async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest({ migrationSource: source, tableName: 'up_migrations' })) as [number, string[]];
+  // A migration may rewrite a table: longer than any request may wait for a statement.
+  const [, applied] = (await withoutTimeouts(knex, (k) => k.migrate.latest({ migrationSource: source, tableName: 'up_migrations' }))) as [
+    number,
+    string[],
+  ];
   return applied;
 }

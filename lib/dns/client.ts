@@ -1,21 +1,42 @@
 /** Talking to an authoritative server: signed RFC 2136 updates and signed zone transfers, with replies verified. */
-import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
 import { presentRdata } from './records.ts';
 import { TSIG_ERRORS, createStreamVerifier, findTsig, signMessage, verifyResponse } from './tsig.ts';
 import type { TsigKey } from './tsig.ts';
 import { exchangeTcp, exchangeUdp } from './transport.ts';
 import type { DnsServer } from './transport.ts';
 import {
-  CLASS_IN, FLAG_QR, FLAG_TC, HEADER_BYTES, OPCODE_UPDATE, TYPE_AXFR, decodeMessage, encodeName, randomId, rcodeName, readName, u16,
+  CLASS_IN,
+  FLAG_QR,
+  FLAG_TC,
+  HEADER_BYTES,
+  OPCODE_UPDATE,
+  TYPE_AXFR,
+  decodeMessage,
+  encodeName,
+  randomId,
+  rcodeName,
+  readName,
+  u16,
 } from './wire.ts';
 
 export type { DnsServer } from './transport.ts';
 
-export interface ExchangeOptions { timeoutMs?: number }
-export interface ZoneRecord { name: string; type: string; class: string; ttl: number; data: unknown; text: string }
+export interface ExchangeOptions {
+  timeoutMs?: number;
+}
+export interface ZoneRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: unknown;
+  text: string;
+}
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const UDP_LIMIT = 512;
+const RCODE_REFUSED = 5;
 
 const RCODE_MEANINGS: Record<string, string> = {
   FORMERR: 'the server could not parse the message',
@@ -31,12 +52,28 @@ const RCODE_MEANINGS: Record<string, string> = {
 };
 
 /**
+ * REFUSED to a signed UPDATE, told apart by the reply: a reply signed with our key (verified)
+ * comes from a server that knows the key, so what it refused is the change itself: BIND's
+ * integrity checks (an MX whose in-zone target has no address, an MX pointing at a CNAME) or
+ * an update policy that does not grant this name or type. Unsigned, the key was not accepted.
+ */
+const REFUSED_MEANINGS = {
+  unsigned: 'the server refused the unsigned request',
+  keyRejected: 'the server refused and did not sign its reply: it does not accept the key, or allows no updates of this zone',
+  change:
+    'the server accepted the key (its reply is signed) but refused the change: an integrity check (an MX whose in-zone target has no A or AAAA record, or is a CNAME) or an update policy that does not grant this name or type',
+};
+
+/**
  * Sends an UPDATE built by `buildUpdate`, signed with `key` (`null` sends it unsigned, which servers
  * should refuse). Resolves on NOERROR with a verified signature; otherwise throws a RetryableError
  * (timeouts, network errors, SERVFAIL) or a PermanentError whose `code` names the RCODE.
  */
 export async function sendUpdate(
-  server: DnsServer, message: Buffer, key: TsigKey | null, opts: ExchangeOptions = {},
+  server: DnsServer,
+  message: Buffer,
+  key: TsigKey | null,
+  opts: ExchangeOptions = {},
 ): Promise<{ transport: 'udp' | 'tcp' }> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { signed, mac } = key ? signMessage(message, key) : { signed: message, mac: null };
@@ -50,7 +87,9 @@ export async function sendUpdate(
   checkReply(reply, message.readUInt16BE(0), OPCODE_UPDATE, context);
   const rcode = reply.readUInt16BE(2) & 0xf;
   if (key && mac) verifySigned(reply, rcode, () => verifyResponse(reply, key, mac), context);
-  throwForRcode(rcode, context);
+  // verifySigned has thrown unless a signed error reply carries our key's valid signature.
+  const refused = !key ? 'unsigned' : findTsig(reply) ? 'change' : 'keyRejected';
+  throwForRcode(rcode, context, rcode === RCODE_REFUSED ? REFUSED_MEANINGS[refused] : undefined);
   return { transport };
 }
 
@@ -72,7 +111,8 @@ export async function axfr(server: DnsServer, zone: string, key: TsigKey | null,
     if (verifier) verifySigned(reply, rcode, () => verifier.verify(reply), context);
     throwForRcode(rcode, context);
     for (const answer of decodeMessage(reply).answers ?? []) {
-      if (records.length === 0 && answer.type !== 'SOA') throw new PermanentError(`${context}: reply does not start with the SOA`, { code: 'FORMERR' });
+      if (records.length === 0 && answer.type !== 'SOA')
+        throw new PermanentError(`${context}: reply does not start with the SOA`, { code: 'FORMERR' });
       if (answer.type === 'SOA') soaSeen += 1;
       const { name, type, ttl = 0, class: klass = 'IN' } = answer as { name: string; type: string; ttl?: number; class?: string };
       const data = (answer as { data?: unknown }).data;
@@ -111,16 +151,19 @@ function verifySigned(reply: Buffer, rcode: number, verify: () => void, context:
     // The server's TSIG error (BADSIG, BADKEY, ...) explains the RCODE (NOTAUTH), which stays the code.
     const code = (error as { code?: string }).code ?? '';
     if (rcode !== 0 && (Object.values(TSIG_ERRORS).includes(code) || code.startsWith('TSIG_ERROR_'))) {
-      throw new PermanentError(`${context} failed: ${rcodeName(rcode)}, ${(error as Error).message}`, { code: rcodeName(rcode), cause: error });
+      throw new PermanentError(`${context} failed: ${rcodeName(rcode)}, ${(error as Error).message}`, {
+        code: rcodeName(rcode),
+        cause: error,
+      });
     }
     throw error;
   }
 }
 
-function throwForRcode(rcode: number, context: string): void {
+function throwForRcode(rcode: number, context: string, meaning?: string): void {
   if (rcode === 0) return;
   const name = rcodeName(rcode);
-  const message = `${context} failed: ${name}: ${RCODE_MEANINGS[name] ?? 'unexpected response code'}`;
+  const message = `${context} failed: ${name}: ${meaning ?? RCODE_MEANINGS[name] ?? 'unexpected response code'}`;
   if (name === 'SERVFAIL') throw new RetryableError(message, { code: name });
   throw new PermanentError(message, { code: name });
 }

@@ -1,6 +1,6 @@
 /** The record types `up` manages: validated input shapes, their RDATA encoding, and dig-style presentation. */
 import { isIPv4, isIPv6 } from 'node:net';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { encodeName, encodeRdata, splitName } from './wire.ts';
 
 export type RecordType = 'A' | 'AAAA' | 'CNAME' | 'MX' | 'TXT' | 'SRV' | 'CAA' | 'NS' | 'PTR';
@@ -17,7 +17,15 @@ export type RecordData =
 export type ResourceRecord = RecordData & { name: string; ttl: number };
 
 export const TYPE_CODES: Record<RecordType, number> = {
-  A: 1, NS: 2, CNAME: 5, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, CAA: 257,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  CAA: 257,
 };
 
 export function typeCode(type: RecordType): number {
@@ -35,7 +43,9 @@ export function encodeRecordData(data: RecordData): Buffer {
     case 'AAAA':
       if (!isIPv6(data.address)) throw invalid(`AAAA record needs an IPv6 address, got "${data.address}"`);
       return encodeRdata('AAAA', data.address);
-    case 'CNAME': case 'NS': case 'PTR':
+    case 'CNAME':
+    case 'NS':
+    case 'PTR':
       encodeName(data.target);
       return encodeRdata(data.type, data.target);
     case 'MX':
@@ -49,8 +59,10 @@ export function encodeRecordData(data: RecordData): Buffer {
     case 'SRV':
       encodeName(data.target);
       return encodeRdata('SRV', {
-        priority: uint(data.priority, 16, 'SRV priority'), weight: uint(data.weight, 16, 'SRV weight'),
-        port: uint(data.port, 16, 'SRV port'), target: data.target,
+        priority: uint(data.priority, 16, 'SRV priority'),
+        weight: uint(data.weight, 16, 'SRV weight'),
+        port: uint(data.port, 16, 'SRV port'),
+        target: data.target,
       });
     case 'CAA':
       if (!/^[A-Za-z0-9]{1,255}$/.test(data.tag)) throw invalid(`invalid CAA tag "${data.tag}"`);
@@ -74,15 +86,27 @@ export function validateTtl(ttl: number): number {
 /** A decoded record (dns-packet's shape) in the presentation format `dig` prints, e.g. `10 mx.example.test.`. */
 export function presentRdata(type: string, data: unknown): string {
   switch (type) {
-    case 'A': case 'AAAA': return String(data);
-    case 'CNAME': case 'NS': case 'PTR': return fqdn(String(data));
-    case 'MX': { const mx = data as { preference: number; exchange: string }; return `${mx.preference} ${fqdn(mx.exchange)}`; }
-    case 'TXT': return (data as Buffer[]).map(quote).join(' ');
+    case 'A':
+    case 'AAAA':
+      return String(data);
+    case 'CNAME':
+    case 'NS':
+    case 'PTR':
+      return fqdn(String(data));
+    case 'MX': {
+      const mx = data as { preference: number; exchange: string };
+      return `${mx.preference} ${fqdn(mx.exchange)}`;
+    }
+    case 'TXT':
+      return (data as Buffer[]).map(quote).join(' ');
     case 'SRV': {
       const srv = data as { priority: number; weight: number; port: number; target: string };
       return `${srv.priority} ${srv.weight} ${srv.port} ${fqdn(srv.target)}`;
     }
-    case 'CAA': { const caa = data as { flags: number; tag: string; value: string }; return `${caa.flags} ${caa.tag} ${quote(Buffer.from(caa.value))}`; }
+    case 'CAA': {
+      const caa = data as { flags: number; tag: string; value: string };
+      return `${caa.flags} ${caa.tag} ${quote(Buffer.from(caa.value))}`;
+    }
     case 'SOA': {
       const soa = data as { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
       return `${fqdn(soa.mname)} ${fqdn(soa.rname)} ${soa.serial} ${soa.refresh} ${soa.retry} ${soa.expire} ${soa.minimum}`;
@@ -109,7 +133,8 @@ function quote(bytes: Buffer): string {
 }
 
 function uint(value: number, bits: number, what: string): number {
-  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits) throw invalid(`${what} must be an integer in 0..${2 ** bits - 1}, got ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value >= 2 ** bits)
+    throw invalid(`${what} must be an integer in 0..${2 ** bits - 1}, got ${value}`);
   return value;
 }
 

@@ -1,10 +1,13 @@
 /** One DNS exchange over UDP, or a stream of replies over TCP (2-byte length framing, RFC 1035 §4.2.2). */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { RetryableError } from '../../queues/errors.ts';
+import { RetryableError } from '../errors.ts';
 import { FLAG_QR, HEADER_BYTES, u16 } from './wire.ts';
 
-export interface DnsServer { address: string; port: number }
+export interface DnsServer {
+  address: string;
+  port: number;
+}
 
 export function exchangeUdp(server: DnsServer, message: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -64,7 +67,13 @@ export function exchangeTcp(server: DnsServer, message: Buffer, timeoutMs: numbe
       }
     });
     socket.on('error', (error) => settle(networkError(server, 'tcp', error)));
-    socket.on('close', () => settle(new RetryableError(`DNS server ${where(server)} closed the TCP connection before the reply was complete`, { code: 'CONNECTION_CLOSED' })));
+    socket.on('close', () =>
+      settle(
+        new RetryableError(`DNS server ${where(server)} closed the TCP connection before the reply was complete`, {
+          code: 'CONNECTION_CLOSED',
+        }),
+      ),
+    );
   });
 }
 

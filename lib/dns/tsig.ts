@@ -1,10 +1,14 @@
 /** TSIG (RFC 8945): HMAC signatures on DNS messages, shared-secret keys as BIND's tsig-keygen makes them. */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { CLASS_ANY, TYPE_TSIG, encodeName, normalizeName, readName, recordOffsets, u16 } from './wire.ts';
 
 export type TsigAlgorithm = 'hmac-md5' | 'hmac-sha1' | 'hmac-sha224' | 'hmac-sha256' | 'hmac-sha384' | 'hmac-sha512';
-export interface TsigKey { name: string; algorithm: TsigAlgorithm; secret: Buffer }
+export interface TsigKey {
+  name: string;
+  algorithm: TsigAlgorithm;
+  secret: Buffer;
+}
 
 const ALGORITHMS: Record<TsigAlgorithm, { wireName: string; hash: string }> = {
   'hmac-md5': { wireName: 'hmac-md5.sig-alg.reg.int', hash: 'md5' },
@@ -36,19 +40,36 @@ export interface SignOptions {
 }
 
 export interface TsigRecord {
-  start: number; keyName: string; algorithm: string; timeSigned: number; fudge: number;
-  mac: Buffer; originalId: number; error: number; otherData: Buffer;
+  start: number;
+  keyName: string;
+  algorithm: string;
+  timeSigned: number;
+  fudge: number;
+  mac: Buffer;
+  originalId: number;
+  error: number;
+  otherData: Buffer;
 }
 
 export function signMessage(message: Buffer, key: TsigKey, opts: SignOptions = {}): { signed: Buffer; mac: Buffer } {
   const fields = {
-    timeSigned: opts.timeSigned ?? Math.floor(Date.now() / 1000), fudge: opts.fudge ?? 300,
-    originalId: opts.originalId ?? message.readUInt16BE(0), error: opts.error ?? 0, otherData: opts.otherData ?? Buffer.alloc(0),
+    timeSigned: opts.timeSigned ?? Math.floor(Date.now() / 1000),
+    fudge: opts.fudge ?? 300,
+    originalId: opts.originalId ?? message.readUInt16BE(0),
+    error: opts.error ?? 0,
+    otherData: opts.otherData ?? Buffer.alloc(0),
   };
   const mac = digest(key, opts.priorMac, [withId(message, fields.originalId)], fields, opts.continuation ?? false);
   const rdata = Buffer.concat([
-    encodeName(algorithmOf(key).wireName, { canonical: true }), u48(fields.timeSigned), u16(fields.fudge),
-    u16(mac.length), mac, u16(fields.originalId), u16(fields.error), u16(fields.otherData.length), fields.otherData,
+    encodeName(algorithmOf(key).wireName, { canonical: true }),
+    u48(fields.timeSigned),
+    u16(fields.fudge),
+    u16(mac.length),
+    mac,
+    u16(fields.originalId),
+    u16(fields.error),
+    u16(fields.otherData.length),
+    fields.otherData,
   ]);
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(TYPE_TSIG, 0);
@@ -70,9 +91,12 @@ export interface VerifyOptions {
 export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffer, opts: VerifyOptions = {}): Buffer {
   const tsig = findTsig(response);
   if (!tsig) throw invalid('the reply carries no TSIG record, so it cannot be trusted');
-  const serverError = tsig.error ? TSIG_ERRORS[tsig.error] ?? `TSIG_ERROR_${tsig.error}` : undefined;
+  const serverError = tsig.error ? (TSIG_ERRORS[tsig.error] ?? `TSIG_ERROR_${tsig.error}`) : undefined;
   if (serverError && serverError !== 'BADTIME') {
-    throw new PermanentError(`server rejected our TSIG (${serverError}): ${TSIG_ERROR_CAUSES[serverError] ?? 'unknown cause'} (key "${key.name}")`, { code: serverError });
+    throw new PermanentError(
+      `server rejected our TSIG (${serverError}): ${TSIG_ERROR_CAUSES[serverError] ?? 'unknown cause'} (key "${key.name}")`,
+      { code: serverError },
+    );
   }
   if (normalizeName(tsig.keyName) !== normalizeName(key.name) || normalizeName(tsig.algorithm) !== algorithmOf(key).wireName) {
     throw invalid(`the reply is signed with key ${tsig.keyName}/${tsig.algorithm}, not ${key.name}/${key.algorithm}`);
@@ -81,12 +105,14 @@ export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffe
   stripped.writeUInt16BE(stripped.readUInt16BE(10) - 1, 10);
   const expected = digest(key, requestMac, [...(opts.unsignedBefore ?? []), stripped], tsig, opts.continuation ?? false);
   if (tsig.mac.length !== expected.length || !timingSafeEqual(tsig.mac, expected)) {
-    throw invalid('the reply\'s TSIG MAC does not verify (forged or corrupted reply, or the server uses a different secret)');
+    throw invalid("the reply's TSIG MAC does not verify (forged or corrupted reply, or the server uses a different secret)");
   }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   if (serverError === 'BADTIME') {
     const serverTime = tsig.otherData.length === 6 ? readU48(tsig.otherData, 0) : undefined;
-    throw new PermanentError(`server rejected our TSIG (BADTIME): ${TSIG_ERROR_CAUSES.BADTIME}; server time ${serverTime}, ours ${now}`, { code: 'BADTIME' });
+    throw new PermanentError(`server rejected our TSIG (BADTIME): ${TSIG_ERROR_CAUSES.BADTIME}; server time ${serverTime}, ours ${now}`, {
+      code: 'BADTIME',
+    });
   }
   if (Math.abs(now - tsig.timeSigned) > tsig.fudge) {
     throw invalid(`the reply was signed at ${tsig.timeSigned}, more than ${tsig.fudge}s away from our clock (${now})`);
@@ -122,7 +148,8 @@ export function findTsig(message: Buffer): TsigRecord | null {
   try {
     return readTsig(message, offsets[offsets.length - 1]);
   } catch (error) {
-    if (error instanceof RangeError) throw new PermanentError('malformed DNS message: truncated TSIG record', { code: 'FORMERR', cause: error });
+    if (error instanceof RangeError)
+      throw new PermanentError('malformed DNS message: truncated TSIG record', { code: 'FORMERR', cause: error });
     throw error;
   }
 }
@@ -139,15 +166,24 @@ function readTsig(message: Buffer, start: number): TsigRecord | null {
   at += 10 + macSize;
   const otherLength = message.readUInt16BE(at + 4);
   return {
-    start, keyName: owner.name, algorithm: algorithm.name, timeSigned, fudge, mac,
-    originalId: message.readUInt16BE(at), error: message.readUInt16BE(at + 2),
+    start,
+    keyName: owner.name,
+    algorithm: algorithm.name,
+    timeSigned,
+    fudge,
+    mac,
+    originalId: message.readUInt16BE(at),
+    error: message.readUInt16BE(at + 2),
     otherData: Buffer.from(message.subarray(at + 6, at + 6 + otherLength)),
   };
 }
 
 function digest(
-  key: TsigKey, priorMac: Buffer | undefined, messages: Buffer[],
-  fields: { timeSigned: number; fudge: number; error: number; otherData: Buffer }, timersOnly: boolean,
+  key: TsigKey,
+  priorMac: Buffer | undefined,
+  messages: Buffer[],
+  fields: { timeSigned: number; fudge: number; error: number; otherData: Buffer },
+  timersOnly: boolean,
 ): Buffer {
   const hmac = createHmac(algorithmOf(key).hash, key.secret);
   if (priorMac) hmac.update(u16(priorMac.length)).update(priorMac);

@@ -4,7 +4,7 @@
  * cannot encode class NONE (254), which "delete one RR" and the "not in use / does not exist"
  * prerequisites require; the RDATA itself still comes from dns-packet's codecs.
  */
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { encodeRecordData, typeCode, validateTtl } from './records.ts';
 import type { RecordData, RecordType, ResourceRecord } from './records.ts';
 import { CLASS_ANY, CLASS_IN, CLASS_NONE, HEADER_BYTES, OPCODE_UPDATE, TYPE_ANY, TYPE_SOA, encodeName, randomId, u16 } from './wire.ts';
@@ -46,18 +46,25 @@ export function buildUpdate(request: UpdateRequest): Buffer {
   const zone = Buffer.concat([encodeName(request.zone), u16(TYPE_SOA), u16(CLASS_IN)]);
   const message = Buffer.concat([header, zone, ...prerequisites.map(encodePrerequisite), ...request.changes.map(encodeChange)]);
   if (message.length > MAX_MESSAGE_BYTES) {
-    throw new PermanentError(`DNS update of ${message.length} bytes exceeds 65535; split it into several updates`, { code: 'INVALID_UPDATE' });
+    throw new PermanentError(`DNS update of ${message.length} bytes exceeds 65535; split it into several updates`, {
+      code: 'INVALID_UPDATE',
+    });
   }
   return message;
 }
 
 function encodePrerequisite(prerequisite: Prerequisite): Buffer {
   switch (prerequisite.require) {
-    case 'nameInUse': return encodeRecord(prerequisite.name, TYPE_ANY, CLASS_ANY, 0, EMPTY_RDATA);
-    case 'nameNotInUse': return encodeRecord(prerequisite.name, TYPE_ANY, CLASS_NONE, 0, EMPTY_RDATA);
-    case 'rrsetExists': return encodeRecord(prerequisite.name, typeCode(prerequisite.type), CLASS_ANY, 0, EMPTY_RDATA);
-    case 'rrsetDoesNotExist': return encodeRecord(prerequisite.name, typeCode(prerequisite.type), CLASS_NONE, 0, EMPTY_RDATA);
-    default: throw new PermanentError(`unknown prerequisite ${JSON.stringify(prerequisite)}`, { code: 'INVALID_UPDATE' });
+    case 'nameInUse':
+      return encodeRecord(prerequisite.name, TYPE_ANY, CLASS_ANY, 0, EMPTY_RDATA);
+    case 'nameNotInUse':
+      return encodeRecord(prerequisite.name, TYPE_ANY, CLASS_NONE, 0, EMPTY_RDATA);
+    case 'rrsetExists':
+      return encodeRecord(prerequisite.name, typeCode(prerequisite.type), CLASS_ANY, 0, EMPTY_RDATA);
+    case 'rrsetDoesNotExist':
+      return encodeRecord(prerequisite.name, typeCode(prerequisite.type), CLASS_NONE, 0, EMPTY_RDATA);
+    default:
+      throw new PermanentError(`unknown prerequisite ${JSON.stringify(prerequisite)}`, { code: 'INVALID_UPDATE' });
   }
 }
 
@@ -71,9 +78,12 @@ function encodeChange(change: Change): Buffer {
       const { record } = change;
       return encodeRecord(record.name, typeCode(record.type), CLASS_NONE, 0, encodeRecordData(record));
     }
-    case 'deleteRRset': return encodeRecord(change.name, typeCode(change.type), CLASS_ANY, 0, EMPTY_RDATA);
-    case 'deleteName': return encodeRecord(change.name, TYPE_ANY, CLASS_ANY, 0, EMPTY_RDATA);
-    default: throw new PermanentError(`unknown change ${JSON.stringify(change)}`, { code: 'INVALID_UPDATE' });
+    case 'deleteRRset':
+      return encodeRecord(change.name, typeCode(change.type), CLASS_ANY, 0, EMPTY_RDATA);
+    case 'deleteName':
+      return encodeRecord(change.name, TYPE_ANY, CLASS_ANY, 0, EMPTY_RDATA);
+    default:
+      throw new PermanentError(`unknown change ${JSON.stringify(change)}`, { code: 'INVALID_UPDATE' });
   }
 }
 

@@ -9,6 +9,7 @@ import { domainToASCII } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { encodeRecordData, presentRdata } from './records.ts';
 import type { RecordType } from './records.ts';
+import { InputError } from '../errors.ts';
 
 export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'SRV', 'CAA', 'NS', 'PTR'] as const satisfies readonly RecordType[];
 export const TTL_MIN = 60;
@@ -27,19 +28,6 @@ export const ADDRESS_PATTERN = '^[0-9A-Fa-f:.]{2,45}$';
 /** Printable text: TXT and CAA values never reach a shell or a file, but control characters have no business there. */
 export const TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
 export const CAA_TAG_PATTERN = '^[A-Za-z0-9]{1,15}$';
-
-/** Input that breaks a rule; `field` is the JSON path the caller sent it in (e.g. `body/records/0/address`). */
-export class DnsInputError extends Error {
-  override readonly name = 'DnsInputError';
-  constructor(
-    readonly field: string,
-    message: string,
-    /** 409/422 for rules about what exists, 400 for malformed input. */
-    readonly status: 400 | 409 | 422 = 400,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
 
 /** The record as `up` stores it and sends it: absolute lower-case name, canonical data. */
 export interface RecordSpec {
@@ -64,19 +52,19 @@ export type RecordInput = Partial<Omit<RecordSpec, 'type'>> & { name: string; ty
 /** Lower-case ASCII, IDN to punycode, no trailing dot; at least two labels. */
 export function normaliseZoneName(input: string, field = 'name'): string {
   const trimmed = input.trim().replace(/\.$/, '');
-  if (/[\s;{}"'`$\\/\u0000-\u001f]/.test(trimmed) || trimmed.includes('..')) throw new DnsInputError(field, 'is not a domain name');
+  if (/[\s;{}"'`$\\/\u0000-\u001f]/.test(trimmed) || trimmed.includes('..')) throw new InputError(field, 'is not a domain name');
   const ascii = domainToASCII(trimmed).toLowerCase();
   if (!ascii || !new RegExp(ZONE_PATTERN).test(ascii)) {
-    throw new DnsInputError(field, 'must be a domain name of at least two labels (letters, digits, hyphens; IDN allowed)');
+    throw new InputError(field, 'must be a domain name of at least two labels (letters, digits, hyphens; IDN allowed)');
   }
   return ascii;
 }
 
 /** `@` → the apex, `www` → `www.<zone>`, `www.<zone>.` stays; the result must lie inside the zone. */
 export function absoluteName(input: string, zone: string, field: string): string {
-  if (!new RegExp(RECORD_NAME_PATTERN).test(input)) throw new DnsInputError(field, 'is not a valid record name');
+  if (!new RegExp(RECORD_NAME_PATTERN).test(input)) throw new InputError(field, 'is not a valid record name');
   const name = input === '@' ? zone : input.endsWith('.') ? input.slice(0, -1).toLowerCase() : `${input.toLowerCase()}.${zone}`;
-  if (name !== zone && !name.endsWith(`.${zone}`)) throw new DnsInputError(field, `lies outside the zone ${zone}`);
+  if (name !== zone && !name.endsWith(`.${zone}`)) throw new InputError(field, `lies outside the zone ${zone}`);
   checkLength(name, field);
   return name;
 }
@@ -87,50 +75,57 @@ export function relativeName(name: string, zone: string): string {
 }
 
 function targetName(input: string | undefined, zone: string, field: string): string {
-  if (input === undefined) throw new DnsInputError(field, 'is required for this record type');
-  if (!new RegExp(TARGET_PATTERN).test(input)) throw new DnsInputError(field, 'is not a valid host name');
+  if (input === undefined) throw new InputError(field, 'is required for this record type');
+  if (!new RegExp(TARGET_PATTERN).test(input)) throw new InputError(field, 'is not a valid host name');
   const name = input === '@' ? zone : input.replace(/\.$/, '').toLowerCase();
   checkLength(name, field);
   return name;
 }
 
 function checkLength(name: string, field: string): void {
-  if (name.length > 253) throw new DnsInputError(field, 'is longer than 253 characters');
+  if (name.length > 253) throw new InputError(field, 'is longer than 253 characters');
 }
 
 function integer(value: number | undefined, field: string, max: number): number {
-  if (value === undefined) throw new DnsInputError(field, 'is required for this record type');
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new DnsInputError(field, `must be an integer in 0..${max}`);
+  if (value === undefined) throw new InputError(field, 'is required for this record type');
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new InputError(field, `must be an integer in 0..${max}`);
   return value;
 }
 
 function printable(value: string | undefined, field: string, maxBytes: number): string {
-  if (value === undefined) throw new DnsInputError(field, 'is required for this record type');
-  if (!new RegExp(TEXT_PATTERN, 'u').test(value)) throw new DnsInputError(field, 'must not contain control characters');
-  if (Buffer.byteLength(value, 'utf8') > maxBytes) throw new DnsInputError(field, `is longer than ${maxBytes} bytes`);
+  if (value === undefined) throw new InputError(field, 'is required for this record type');
+  if (!new RegExp(TEXT_PATTERN, 'u').test(value)) throw new InputError(field, 'must not contain control characters');
+  if (Buffer.byteLength(value, 'utf8') > maxBytes) throw new InputError(field, `is longer than ${maxBytes} bytes`);
   return value;
 }
 
 /** Validates one record of `zone`; `field` is where it sits in the request (`body`, `body/records/2`). */
 export function validateRecord(input: RecordInput, zone: string, field: string, defaultTtl = 3600): RecordSpec {
   const type = input.type as RecordType;
-  if (!(RECORD_TYPES as readonly string[]).includes(type)) throw new DnsInputError(`${field}/type`, `must be one of ${RECORD_TYPES.join(', ')}`);
+  if (!(RECORD_TYPES as readonly string[]).includes(type))
+    throw new InputError(`${field}/type`, `must be one of ${RECORD_TYPES.join(', ')}`);
   const name = absoluteName(input.name, zone, `${field}/name`);
   const ttl = input.ttl ?? defaultTtl;
-  if (!Number.isInteger(ttl) || ttl < TTL_MIN || ttl > TTL_MAX) throw new DnsInputError(`${field}/ttl`, `must be an integer in ${TTL_MIN}..${TTL_MAX}`);
+  if (!Number.isInteger(ttl) || ttl < TTL_MIN || ttl > TTL_MAX)
+    throw new InputError(`${field}/ttl`, `must be an integer in ${TTL_MIN}..${TTL_MAX}`);
   const spec: RecordSpec = { name, type, ttl };
   const at = (key: string) => `${field}/${key}`;
   switch (type) {
-    case 'A': case 'AAAA': {
+    case 'A':
+    case 'AAAA': {
       const address = input.address ?? '';
-      if (!(type === 'A' ? isIPv4(address) : isIPv6(address))) throw new DnsInputError(at('address'), `must be an IPv${type === 'A' ? 4 : 6} address`);
+      if (!(type === 'A' ? isIPv4(address) : isIPv6(address)))
+        throw new InputError(at('address'), `must be an IPv${type === 'A' ? 4 : 6} address`);
       spec.address = canonicalAddress(type, address);
       break;
     }
-    case 'CNAME': case 'NS': case 'PTR':
+    case 'CNAME':
+    case 'NS':
+    case 'PTR':
       spec.target = targetName(input.target, zone, at('target'));
-      if (type === 'CNAME' && name === zone) throw new DnsInputError(at('name'), 'a CNAME cannot be at the zone apex', 422);
-      if (type === 'NS' && name === zone) throw new DnsInputError(at('name'), 'the apex NS records are managed with the zone; NS records here delegate subdomains', 422);
+      if (type === 'CNAME' && name === zone) throw new InputError(at('name'), 'a CNAME cannot be at the zone apex', 422);
+      if (type === 'NS' && name === zone)
+        throw new InputError(at('name'), 'the apex NS records are managed with the zone; NS records here delegate subdomains', 422);
       break;
     case 'MX':
       spec.preference = integer(input.preference, at('preference'), 65535);
@@ -147,8 +142,9 @@ export function validateRecord(input: RecordInput, zone: string, field: string, 
       break;
     case 'CAA':
       spec.flags = integer(input.flags, at('flags'), 255);
-      if (spec.flags !== 0 && spec.flags !== 128) throw new DnsInputError(at('flags'), 'must be 0 or 128 (issuer critical)');
-      if (!input.tag || !new RegExp(CAA_TAG_PATTERN).test(input.tag)) throw new DnsInputError(at('tag'), 'must be 1 to 15 letters or digits (issue, issuewild, iodef)');
+      if (spec.flags !== 0 && spec.flags !== 128) throw new InputError(at('flags'), 'must be 0 or 128 (issuer critical)');
+      if (!input.tag || !new RegExp(CAA_TAG_PATTERN).test(input.tag))
+        throw new InputError(at('tag'), 'must be 1 to 15 letters or digits (issue, issuewild, iodef)');
       spec.tag = input.tag.toLowerCase();
       spec.value = printable(input.value, at('value'), 1024);
       break;
@@ -156,7 +152,7 @@ export function validateRecord(input: RecordInput, zone: string, field: string, 
   try {
     encodeRecordData(spec as never);
   } catch (error) {
-    throw new DnsInputError(field, (error as Error).message);
+    throw new InputError(field, (error as Error).message);
   }
   return spec;
 }
@@ -188,11 +184,20 @@ export function checkRRsetRules(existing: readonly RecordSpec[], adding: readonl
     for (const other of all) {
       if (other.spec === spec || other.spec.name !== spec.name) continue;
       if ((spec.type === 'CNAME') !== (other.spec.type === 'CNAME')) {
-        throw new DnsInputError(`${field}/type`, `${spec.name} already has ${other.spec.type === 'CNAME' ? 'a CNAME' : 'other records'}; a CNAME must be alone at its name`, 409);
+        throw new InputError(
+          `${field}/type`,
+          `${spec.name} already has ${other.spec.type === 'CNAME' ? 'a CNAME' : 'other records'}; a CNAME must be alone at its name`,
+          409,
+        );
       }
-      if (spec.type === 'CNAME' && other.spec.type === 'CNAME') throw new DnsInputError(`${field}/type`, `${spec.name} already has a CNAME`, 409);
+      if (spec.type === 'CNAME' && other.spec.type === 'CNAME')
+        throw new InputError(`${field}/type`, `${spec.name} already has a CNAME`, 409);
       if (other.spec.type === spec.type && other.spec.ttl !== spec.ttl) {
-        throw new DnsInputError(`${field}/ttl`, `the ${spec.type} records of ${spec.name} have TTL ${other.spec.ttl}; records of one RRset share one TTL`, 422);
+        throw new InputError(
+          `${field}/ttl`,
+          `the ${spec.type} records of ${spec.name} have TTL ${other.spec.ttl}; records of one RRset share one TTL`,
+          422,
+        );
       }
     }
   }

@@ -5,7 +5,7 @@
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 
 interface RdataCodec {
   /** Returns RDLENGTH (2 bytes) followed by the RDATA. */
@@ -39,8 +39,17 @@ export const TYPE_AXFR = 252;
 export const TYPE_ANY = 255;
 
 export const RCODE_NAMES = [
-  'NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED',
-  'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE',
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'YXDOMAIN',
+  'YXRRSET',
+  'NXRRSET',
+  'NOTAUTH',
+  'NOTZONE',
 ] as const;
 
 export function rcodeName(rcode: number): string {

@@ -3,13 +3,15 @@
  * is permanent; losing the connection, a timeout, exit 255 (ssh's own failure code) or a busy
  * lock are retryable.
  */
-import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
+import { safeText } from '../safe-text.ts';
 
 const TAIL_CHARS = 2000;
 
+/** The end of a command's output, fit for a message: a host may print anything (NUL bytes, escapes). */
 export function tail(text: string, chars = TAIL_CHARS): string {
   const trimmed = text.trimEnd();
-  return trimmed.length > chars ? `…${trimmed.slice(-chars)}` : trimmed;
+  return safeText(trimmed.length > chars ? `…${trimmed.slice(-chars)}` : trimmed);
 }
 
 /** The base classes fix `name` to their own; subclasses still want theirs in logs and asserts. */
@@ -82,7 +84,11 @@ export class HostKeyMismatchError extends PermanentError {
   readonly expected: string;
   readonly actual: string;
   constructor(host: string, expected: string, actual: string) {
-    super(`${host}: host key mismatch: pinned ${expected}, offered ${actual}`, { code: 'HOST_KEY_MISMATCH' });
+    // What to do is part of the message: a person reads it in the job, the alarm or the CLI; a script, in the API.
+    super(
+      `${host}: host key mismatch: pinned ${expected}, offered ${actual}. If the host was reinstalled and you have checked the new key on its console, pin it: up hosts repin ${host} --fingerprint ${actual} (API: PATCH /v1/hosts/${host} {"hostKeySha256": "${actual}", "rekey": true})`,
+      { code: 'HOST_KEY_MISMATCH' },
+    );
     rename(this, 'HostKeyMismatchError');
     this.host = host;
     this.expected = expected;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { open, readFile } from 'node:fs/promises';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { ShellExecutor, type ProcessExit, type ShellExecutorOptions, type StartedProcess } from './shell-executor.ts';
 
@@ -30,9 +30,7 @@ export class LocalExecutor extends ShellExecutor {
     } catch (error) {
       throw new PermanentError(`${this.host}: cannot start /bin/sh`, { cause: error });
     }
-    const exited = new Promise<ProcessExit>((resolve) =>
-      child.once('close', (exitCode, signal) => resolve({ exitCode, signal })),
-    );
+    const exited = new Promise<ProcessExit>((resolve) => child.once('close', (exitCode, signal) => resolve({ exitCode, signal })));
     return {
       stdin: child.stdin,
       stdout: child.stdout,

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { and, sh, type Command } from './command.ts';
 import type { PutFileOptions } from './types.ts';
 

@@ -4,18 +4,11 @@
  * installation and host-wide locks are built here once.
  */
 import type { Readable, Writable } from 'node:stream';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { script, sh, type Command } from './command.ts';
 import { CommandError, TransientExecError } from './errors.ts';
 import * as files from './put-file.ts';
-import type {
-  ExecResult,
-  Executor,
-  LockOptions,
-  PutFileOptions,
-  RunOptions,
-  ScriptOptions,
-} from './types.ts';
+import type { ExecResult, Executor, LockOptions, PutFileOptions, RunOptions, ScriptOptions } from './types.ts';
 
 export interface ProcessExit {
   exitCode: number | null;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import ssh2, { type ConnectConfig } from 'ssh2';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { AuthenticationError, HostKeyMismatchError, TransientExecError } from './errors.ts';
 
 // ssh2 is CommonJS whose exports Node cannot list statically: take them from the default export.

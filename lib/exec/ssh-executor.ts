@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import Bottleneck from 'bottleneck';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../errors.ts';
 import { sh, type Command } from './command.ts';
 import { TransientExecError } from './errors.ts';
 import { SshPool, type HostSpec, type Lease, type PoolOptions } from './ssh-pool.ts';
@@ -162,7 +162,7 @@ export class SshExecutor extends ShellExecutor {
  * heads the process group that kill() has to take down.
  */
 function wrapWithPid(cmd: Command): Command {
-  return sh`printf ${PID_LINE + '%s\n'} "$$" >&2; exec sh -c ${cmd.text}`;
+  return sh`printf ${`${PID_LINE}%s\n`} "$$" >&2; exec sh -c ${cmd.text}`;
 }
 
 /** Strips the PID line off stderr; the returned stream carries the command's own stderr. */

@@ -147,9 +147,7 @@ export class SshPool {
     };
     try {
       const stream = await new Promise<Tunnel['stream']>((resolve, reject) =>
-        connection.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) =>
-          error ? reject(error) : resolve(channel),
-        ),
+        connection.client.forwardOut('127.0.0.1', 0, address, port, (error, channel) => (error ? reject(error) : resolve(channel))),
       );
       return { stream, release };
     } catch (error) {

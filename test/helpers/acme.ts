@@ -44,15 +44,32 @@ export async function labAcme(bridge: string, httpPort = 80): Promise<LabAcme> {
     async hostZone(db, { primaryHost, ownerId }) {
       const serverId = crypto.randomUUID();
       await db('dns_servers').insert({
-        id: serverId, name: 'lab', primary_host: primaryHost, address: bind.server.address, port: bind.server.port,
-        rndc_conf: join(bind.dir, 'rndc.conf'), zone_dir: join(bind.dir, 'zones'), key_name: bind.key.name, algorithm: bind.key.algorithm,
+        id: serverId,
+        name: 'lab',
+        primary_host: primaryHost,
+        address: bind.server.address,
+        port: bind.server.port,
+        rndc_conf: join(bind.dir, 'rndc.conf'),
+        zone_dir: join(bind.dir, 'zones'),
+        key_name: bind.key.name,
+        algorithm: bind.key.algorithm,
       });
       await db('dns_zones').insert({ id: crypto.randomUUID(), name: bind.zone, owner_id: ownerId, server_id: serverId, status: 'active' });
       return serverId;
     },
     async addZone(name, records, { updatable = false } = {}) {
       const file = join(bind.dir, 'zones', `${name}.zone`);
-      writeFileSync(file, ['$TTL 60', `@ IN SOA ns1.${name}. hostmaster.${name}. ( 1 3600 600 86400 60 )`, `  IN NS ns1.${name}.`, `ns1 IN A ${bridge}`, ...records, ''].join('\n'));
+      writeFileSync(
+        file,
+        [
+          '$TTL 60',
+          `@ IN SOA ns1.${name}. hostmaster.${name}. ( 1 3600 600 86400 60 )`,
+          `  IN NS ns1.${name}.`,
+          `ns1 IN A ${bridge}`,
+          ...records,
+          '',
+        ].join('\n'),
+      );
       const update = updatable ? ` allow-update { key ${bind.key.name}; };` : '';
       await bind.rndc(['addzone', name, `{ type primary; file "${file}";${update} };`]);
     },

@@ -25,8 +25,15 @@ export interface LabBind {
 }
 
 interface BindDescription {
-  address: string; port: number; zone: string; keyName: string; algorithm: TsigAlgorithm;
-  secretFile: string; rndcConf: string; dir: string; pid: number;
+  address: string;
+  port: number;
+  zone: string;
+  keyName: string;
+  algorithm: TsigAlgorithm;
+  secretFile: string;
+  rndcConf: string;
+  dir: string;
+  pid: number;
 }
 
 /** A throwaway named on a free loopback port, in its own temporary directory; `down()` stops it and removes the directory. */
@@ -47,9 +54,21 @@ export async function labBind(address = '127.0.0.1'): Promise<LabBind> {
     },
     async dig(name, type, options = []) {
       const { stdout } = await run('dig', [
-        '+short', '+norecurse', '+time=2', '+tries=1', '-p', String(server.port), `@${server.address}`, ...options, name, type,
+        '+short',
+        '+norecurse',
+        '+time=2',
+        '+tries=1',
+        '-p',
+        String(server.port),
+        `@${server.address}`,
+        ...options,
+        name,
+        type,
       ]);
-      return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+      return stdout
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
     },
     async down() {
       if (stopped) return;

@@ -31,6 +31,8 @@ export interface LabOptions {
   /** First three octets of a /24, e.g. "10.77.0". */
   subnet?: string;
   bridge?: string;
+  /** Paths each host gets a private copy of (hosts.sh UP_LAB_PRIVATE), for daemons with fixed state paths. */
+  privateDirs?: readonly string[];
 }
 
 export interface Lab {
@@ -45,7 +47,12 @@ export const labAvailable = process.getuid?.() === 0;
 export async function labHosts(n: number, options: LabOptions = {}): Promise<Lab> {
   const prefix = options.prefix ?? 'up-lab';
   const subnet = options.subnet ?? '10.77.0';
-  const env = { ...process.env, UP_LAB_SUBNET: subnet, UP_LAB_BRIDGE: options.bridge ?? 'uplab0' };
+  const env = {
+    ...process.env,
+    UP_LAB_SUBNET: subnet,
+    UP_LAB_BRIDGE: options.bridge ?? 'uplab0',
+    UP_LAB_PRIVATE: (options.privateDirs ?? []).join(' '),
+  };
   const hostsSh = (...args: string[]) => run('sh', [HOSTS_SH, ...args], { env, maxBuffer: 1 << 20 });
   let stdout: string;
   try {
@@ -80,6 +87,5 @@ export function hostSpec(host: LabHost, extra: Partial<HostSpec> = {}): HostSpec
 /** How many logins this host's sshd has accepted so far. */
 export function acceptedLogins(host: LabHost, from?: string): number {
   const log = readFileSync(host.logFile, 'utf8');
-  return log.split('\n').filter((line) => line.startsWith('Accepted publickey') && (!from || line.includes(`from ${from} `)))
-    .length;
+  return log.split('\n').filter((line) => line.startsWith('Accepted publickey') && (!from || line.includes(`from ${from} `))).length;
 }

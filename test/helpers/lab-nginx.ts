@@ -36,7 +36,17 @@ export interface CurlResult {
 /** `curl --resolve name:port:address http://name:port<path>`: the request a browser would make once DNS points there. */
 export async function curlSite(name: string, address: string, port: number, path = '/', extra: string[] = []): Promise<CurlResult> {
   const { stdout } = await run('curl', [
-    '-s', '--max-time', '5', '--resolve', `${name}:${port}:${address}`, '-o', '-', '-w', '\n%{http_code}', ...extra, `http://${name}:${port}${path}`,
+    '-s',
+    '--max-time',
+    '5',
+    '--resolve',
+    `${name}:${port}:${address}`,
+    '-o',
+    '-',
+    '-w',
+    '\n%{http_code}',
+    ...extra,
+    `http://${name}:${port}${path}`,
   ]);
   const cut = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };

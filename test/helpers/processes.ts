@@ -16,7 +16,10 @@ export interface UpProcess {
 
 /** Runs `up <args>` as its own process, as an operator would. */
 export function spawnUp(args: string[], env: Record<string, string>): UpProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, UP, ...args], { env: { ...process.env, UP_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, UP, ...args], {
+    env: { ...process.env, UP_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   const waiters = new Set<() => void>();
   const collect = (chunk: Buffer) => {

@@ -34,7 +34,9 @@ export async function labSmtp(): Promise<LabSmtp> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     async start() {
-      child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
+      child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], {
+        stdio: 'ignore',
+      });
       for (let i = 0; i < 100 && !(await answers(port)); i++) await sleep(100);
       if (!(await answers(port))) throw new Error(`aiosmtpd did not listen on ${port} (is python3-aiosmtpd installed?)`);
     },

@@ -25,9 +25,9 @@ export interface StackOptions {
  * its own, removed by `shutdown`) or, with `embedded`, on the embedded default. The HTTP
  * port is chosen by the OS.
  */
-export async function startStack(options: StackOptions = {}): Promise<
-  Running & { dataDir: string; auth: { authorization: string }; shutdown(): Promise<void> }
-> {
+export async function startStack(
+  options: StackOptions = {},
+): Promise<Running & { dataDir: string; auth: { authorization: string }; shutdown(): Promise<void> }> {
   const cleanups: (() => Promise<void>)[] = [];
   if (!options.embedded && !options.databaseUrl) {
     const database = await freshDatabase();

@@ -3,9 +3,9 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
 import { AmqpTransport, type AmqpTransportOptions } from '../../queues/amqp-transport.ts';
-import { RetryableError } from '../../queues/errors.ts';
+import { RetryableError } from '../../lib/errors.ts';
 import { defineOperation } from '../../queues/operation.ts';
-import { opQueue, topologyFor, type Topology } from '../../queues/topology.ts';
+import { delayQueue, opQueue, topologyFor, type Topology } from '../../queues/topology.ts';
 import type { Delivery } from '../../queues/transport.ts';
 import { transportContract } from '../contract/transport-contract.ts';
 import { freshVhost, managementUrl, rabbitmqctl } from '../helpers/rabbitmq.ts';
@@ -137,5 +137,39 @@ describe('AmqpTransport on RabbitMQ', () => {
     const args = Object.fromEntries(declared.arguments.map(([key, , value]) => [key, value]));
     assert.equal(args['x-delivery-limit'], 3);
     assert.equal(args['x-dead-letter-exchange'], 'up.dead');
+    assert.equal(args['x-dead-letter-strategy'], 'at-least-once');
+    const tier = queues.find((q) => q.name === delayQueue(op.retry.tiersMs[0]));
+    assert.equal(tier?.type, 'quorum', 'retry tiers are quorum queues: their dead-lettering survives a broker restart');
+  });
+
+  it('keeps an operation queue declared by an earlier version (without at-least-once dead-lettering), and says so', async (t) => {
+    const op = defineOperation({
+      name: `amqp.earlier.${process.pid}`,
+      summary: 'an operation of the AMQP test',
+      payload: Type.Object({}),
+      result: Type.Object({}),
+    });
+    const queue = topologyFor([op]).queues.find((q) => q.name === opQueue(op.name))!;
+    const earlier: Topology = { exchanges: [], queues: [{ name: queue.name, arguments: queue.earlierArguments! }], bindings: [] };
+    const old = await startedTransport(t, earlier);
+    await old.publish('', queue.name, Buffer.from('left by the earlier version'));
+
+    // Without the earlier arguments to fall back on, the broker refuses the new declaration.
+    const strict = await newTransport();
+    t.after(() => strict.close());
+    await assert.rejects(strict.start({ ...earlier, queues: [{ name: queue.name, arguments: queue.arguments }] }), /PRECONDITION_FAILED/);
+
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, warn: (_: object, message: string) => warnings.push(message) };
+    const current = await startedTransport(t, topologyFor([op]), { logger });
+    assert.ok(current.isReady());
+    assert.ok(
+      warnings.some((w) => /declared by an earlier version/.test(w)),
+      JSON.stringify(warnings),
+    );
+    const received: Delivery[] = [];
+    await current.consume(queue.name, { prefetch: 1 }, (d) => received.push(d));
+    await until(() => received.length === 1, 'the message left in the earlier queue');
+    received[0].ack();
   });
 });

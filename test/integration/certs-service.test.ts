@@ -9,8 +9,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { createToken } from '../../lib/db/tokens.ts';
-import { createUser } from '../../lib/db/users.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
 import { labAcme, type LabAcme } from '../helpers/acme.ts';
 import type { LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
@@ -88,12 +88,27 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
     const host = lab.hosts[0];
     deployDir = join(host.dir, 'tls');
     await db()('hosts').insert({
-      id: crypto.randomUUID(), name: host.name, address: host.address, port: host.port, ssh_user: host.user, host_key_sha256: host.hostKeySha256,
-      roles: [], labels: JSON.stringify({ 'certs.base-dir': join(host.dir, 'up'), 'certs.deploy-dir': deployDir }),
+      id: crypto.randomUUID(),
+      name: host.name,
+      address: host.address,
+      port: host.port,
+      ssh_user: host.user,
+      host_key_sha256: host.hostKeySha256,
+      roles: [],
+      labels: JSON.stringify({ 'certs.base-dir': join(host.dir, 'up'), 'certs.deploy-dir': deployDir }),
     });
     const owner = (await createUser(db(), { name: 'svcadmin', role: 'admin' }))!;
     const tenant = (await createUser(db(), { name: 'svcuser', role: 'user' }))!;
-    userToken = (await createToken(db(), { userId: tenant.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null })).secret;
+    userToken = (
+      await createToken(db(), {
+        userId: tenant.id,
+        name: 'test',
+        scopes: ['read', 'write'],
+        allowFrom: [],
+        ratePerMinute: null,
+        expiresAt: null,
+      })
+    ).secret;
     await acme.hostZone(db(), { primaryHost: host.name, ownerId: owner.id });
   });
 
@@ -108,7 +123,9 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
   test('`up certs create --service nginx`: the pair lands in the deploy dir, root-only, for the name; the row is valid; renewals (API and schedule) put new serials on disk', async () => {
     const name = `svc.${bind.zone}`;
     const cli = await runUp(['certs', 'create', '--host', lab.hosts[0].name, '--service', 'nginx', '--name', name, '--wait', '--json'], {
-      UP_URL: stack.url!, UP_TOKEN: stack.adminToken!, UP_LOG_LEVEL: 'silent',
+      UP_URL: stack.url!,
+      UP_TOKEN: stack.adminToken!,
+      UP_LOG_LEVEL: 'silent',
     });
     assert.equal(cli.code, 0, cli.stderr || cli.stdout);
     const created = JSON.parse(cli.stdout);
@@ -129,14 +146,22 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
     const pub = async (args: string[]) => (await run('openssl', args)).stdout;
     assert.equal(await pub(['pkey', '-in', files.key, '-pubout']), await pub(['x509', '-in', files.cert, '-noout', '-pubkey']));
 
-    const cert = await until(async () => (await admin('GET', `/v1/certificates/${created.certificate.id}`)).body, (c) => c.status === 'valid', 'the row to be valid', 5_000);
+    const cert = await until(
+      async () => (await admin('GET', `/v1/certificates/${created.certificate.id}`)).body,
+      (c) => c.status === 'valid',
+      'the row to be valid',
+      5_000,
+    );
     assert.equal(cert.kind, 'service');
     assert.deepEqual(cert.names, [name]);
     assert.equal(cert.challenge, 'dns-01');
     assert.equal(cert.notAfter, onDisk.notAfter);
     assert.equal(normalSerial(cert.serial), onDisk.serial);
     const listed = await admin('GET', '/v1/certificates');
-    assert.ok(listed.body.some((c: Json) => c.id === cert.id && c.kind === 'service'), 'listed');
+    assert.ok(
+      listed.body.items.some((c: Json) => c.id === cert.id && c.kind === 'service'),
+      'listed',
+    );
     // The challenge record is gone from the zone again.
     assert.deepEqual(await bind.dig(`_acme-challenge.${name}`, 'TXT'), []);
 
@@ -148,13 +173,25 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
     assert.equal(renewJob.op, 'cert.renew');
     const renewed = await x509(files.cert);
     assert.notEqual(renewed.serial, onDisk.serial);
-    const row = await until(async () => (await admin('GET', `/v1/certificates/${cert.id}`)).body, (c) => normalSerial(c.serial ?? '') === renewed.serial, 'the row to show the renewed serial', 5_000);
+    const row = await until(
+      async () => (await admin('GET', `/v1/certificates/${cert.id}`)).body,
+      (c) => normalSerial(c.serial ?? '') === renewed.serial,
+      'the row to show the renewed serial',
+      5_000,
+    );
     assert.equal(row.status, 'valid');
-    assert.equal((statSync(files.key).mode & 0o777), 0o600);
+    assert.equal(statSync(files.key).mode & 0o777, 0o600);
 
     // Close to expiry as the database sees it: the schedule renews it by itself.
-    await db()('certificates').where({ id: cert.id }).update({ not_after: new Date(Date.now() + 5 * 86_400_000) });
-    const scheduled = await until(async () => (await admin('GET', `/v1/certificates/${cert.id}`)).body, (c) => c.status === 'valid' && normalSerial(c.serial) !== renewed.serial, 'the scheduled renewal', 60_000);
+    await db()('certificates')
+      .where({ id: cert.id })
+      .update({ not_after: new Date(Date.now() + 5 * 86_400_000) });
+    const scheduled = await until(
+      async () => (await admin('GET', `/v1/certificates/${cert.id}`)).body,
+      (c) => c.status === 'valid' && normalSerial(c.serial) !== renewed.serial,
+      'the scheduled renewal',
+      60_000,
+    );
     const job = await finished(scheduled.lastJobId);
     assert.equal(job.op, 'cert.renew');
     assert.equal(job.actor, 'system:scheduler');
@@ -171,7 +208,14 @@ describe('service certificates: certbot on the host, DNS-01 through the lab BIND
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.message, /service/);
 
-    for (const hostile of ['$(id).example.test', 'a;reboot.example.test', '../../etc/passwd', 'x y.example.test', '-d evil.example.test', 'a'.repeat(300)]) {
+    for (const hostile of [
+      '$(id).example.test',
+      'a;reboot.example.test',
+      '../../etc/passwd',
+      'x y.example.test',
+      '-d evil.example.test',
+      'a'.repeat(300),
+    ]) {
       const res = await admin('POST', '/v1/certificates', { ...good, names: [hostile] });
       assert.equal(res.status, 400, `${hostile}: ${JSON.stringify(res.body)}`);
       assert.match(res.body.message, /names/);

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { createToken } from '../../lib/db/tokens.ts';
-import { createUser } from '../../lib/db/users.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
 import { labAcme, type LabAcme } from '../helpers/acme.ts';
 import type { LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab } from '../helpers/lab-hosts.ts';
@@ -19,12 +19,15 @@ import { curlSite, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
 import type { LabPebble } from '../helpers/pebble.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
+import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
 
 const run = promisify(execFile);
 const BRIDGE = '10.77.9.1';
 const WILDCARD = 'p1.example.test';
 const SITES_ZONE = 'sites.test';
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
+/** Their Unix users are up's to create (tenant.provision with their sites), the test's to remove. */
+const TENANTS = ['certalice', 'certbob'];
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
 type Json = Record<string, any>;
@@ -37,13 +40,15 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   let stack: Stack;
   let acme: LabAcme;
   const tokens: Record<string, string> = {};
-  const unixUsers: string[] = [];
   const saved = { ...process.env };
 
   const api = (who: string) => async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${stack.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -67,7 +72,8 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
 
   async function succeeded(response: { status: number; body: Json }): Promise<Json> {
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    for (const job of await settle(response.body.jobs)) assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
+    for (const job of await settle(response.body.jobs))
+      assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
     return response.body;
   }
 
@@ -92,7 +98,18 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   /** `curl --cacert <pebble root> --resolve name:443:address https://name/` — verification included. */
   async function https(name: string, address: string, path = '/'): Promise<{ status: number; body: string }> {
     const { stdout } = await run('curl', [
-      '-sS', '--max-time', '5', '--cacert', pebble.root, '--resolve', `${name}:443:${address}`, '-o', '-', '-w', '\n%{http_code}', `https://${name}${path}`,
+      '-sS',
+      '--max-time',
+      '5',
+      '--cacert',
+      pebble.root,
+      '--resolve',
+      `${name}:443:${address}`,
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code}',
+      `https://${name}${path}`,
     ]);
     const cut = stdout.lastIndexOf('\n');
     return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
@@ -100,7 +117,13 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
 
   /** What openssl sees on the wire: the served certificate's serial and end date. */
   async function served(name: string, address: string): Promise<{ serial: string; notAfter: string }> {
-    const { stdout } = await run('sh', ['-c', 'openssl s_client -connect "$1:443" -servername "$2" </dev/null 2>/dev/null | openssl x509 -noout -serial -enddate', 'sh', address, name]);
+    const { stdout } = await run('sh', [
+      '-c',
+      'openssl s_client -connect "$1:443" -servername "$2" </dev/null 2>/dev/null | openssl x509 -noout -serial -enddate',
+      'sh',
+      address,
+      name,
+    ]);
     const serial = /serial=([0-9A-F]+)/i.exec(stdout)![1];
     const end = /notAfter=(.+)/.exec(stdout)![1];
     return { serial: normalSerial(serial), notAfter: new Date(end).toISOString() };
@@ -108,7 +131,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   const normalSerial = (s: string) => s.toLowerCase().replace(/^0+/, '');
 
   async function certificateOf(who: string, predicate: (c: Json) => boolean): Promise<Json> {
-    const { body } = await api(who)('GET', '/v1/certificates');
+    const body = (await api(who)('GET', '/v1/certificates')).body.items;
     const found = body.find(predicate);
     assert.ok(found, `no such certificate in ${JSON.stringify(body)}`);
     return found;
@@ -123,6 +146,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
   }
 
   before(async () => {
+    await removeUnixUsers(TENANTS);
     lab = await labHosts(2, { prefix: 'up-cert', subnet: '10.77.9', bridge: 'uplab9' });
     nginx = await labNginx(lab.hosts, 80);
     acme = await labAcme(BRIDGE);
@@ -137,22 +161,44 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
 
     for (const host of lab.hosts) {
       await db()('hosts').insert({
-        id: crypto.randomUUID(), name: host.name, address: host.address, port: host.port, ssh_user: host.user, host_key_sha256: host.hostKeySha256, roles: ['proxy'],
+        id: crypto.randomUUID(),
+        name: host.name,
+        address: host.address,
+        port: host.port,
+        ssh_user: host.user,
+        host_key_sha256: host.hostKeySha256,
+        roles: ['proxy'],
       });
     }
     const owner = (await createUser(db(), { name: 'certadmin', role: 'admin' }))!;
-    for (const name of ['certalice', 'certbob']) {
+    for (const name of TENANTS) {
       const user = (await createUser(db(), { name, role: 'user' }))!;
-      tokens[name] = (await createToken(db(), { userId: user.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null })).secret;
-      await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', `up-${name}`]).catch(() => undefined);
-      unixUsers.push(`up-${name}`);
+      tokens[name] = (
+        await createToken(db(), {
+          userId: user.id,
+          name: 'test',
+          scopes: ['read', 'write'],
+          allowFrom: [],
+          ratePerMinute: null,
+          expiresAt: null,
+        })
+      ).secret;
     }
+    await isolateSubids(db(), TENANTS);
     // The lab BIND's zone is hosted in up's DNS: the proxy wildcard under it goes through DNS-01.
     const serverId = await acme.hostZone(db(), { primaryHost: lab.hosts[0].name, ownerId: owner.id });
     const bob = await db()('users').where({ name: 'certbob' }).first('id');
     await db()('dns_zones').insert({ id: crypto.randomUUID(), name: 'bob.test', owner_id: bob.id, server_id: serverId, status: 'active' });
 
-    await succeeded(await admin('POST', '/v1/proxies', { name: 'p1', wildcardDomain: WILDCARD, addresses: lab.hosts.map((h) => h.address), httpPort: 80, httpsPort: 443 }));
+    await succeeded(
+      await admin('POST', '/v1/proxies', {
+        name: 'p1',
+        wildcardDomain: WILDCARD,
+        addresses: lab.hosts.map((h) => h.address),
+        httpPort: 80,
+        httpsPort: 443,
+      }),
+    );
     for (const [i, host] of lab.hosts.entries()) {
       await succeeded(await admin('POST', '/v1/proxies/p1/hosts', { host: host.name, baseDir: nginx[i].dir }));
     }
@@ -163,15 +209,20 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     for (const n of nginx) await n.down().catch(() => undefined);
     await acme?.down();
     await lab?.down();
-    for (const user of unixUsers) await run('userdel', [user]).catch(() => undefined);
+    await removeUnixUsers(TENANTS);
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
   });
 
   test("a site's own domain gets a certificate through HTTP-01 on a two-member group: both members serve it verified, HTTP redirects", async () => {
     const alice = api('certalice');
-    const created = await succeeded(await alice('POST', '/v1/websites', { name: 'shop', proxy: 'p1', domains: ['shop.sites.test'], httpsRedirect: true }));
-    assert.ok(created.jobs.some((j: Json) => j.op === 'cert.issue'), 'creating a site with a domain asks for its certificate');
+    const created = await succeeded(
+      await alice('POST', '/v1/websites', { name: 'shop', proxy: 'p1', domains: ['shop.sites.test'], httpsRedirect: true }),
+    );
+    assert.ok(
+      created.jobs.some((j: Json) => j.op === 'cert.issue'),
+      'creating a site with a domain asks for its certificate',
+    );
     await uploadContent('certalice', 'shop', '<h1>alice shop</h1>\n');
     await converged('certalice', 'shop', (w) => w.tls === true);
 
@@ -203,7 +254,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
 
   test('the proxy wildcard comes through DNS-01 against BIND: a brand-new temporary subdomain verifies with no new issuance', async () => {
     const wildcard = await until(
-      async () => (await admin('GET', '/v1/certificates')).body.find((c: Json) => c.kind === 'wildcard'),
+      async () => (await admin('GET', '/v1/certificates')).body.items.find((c: Json) => c.kind === 'wildcard'),
       (c) => c?.status === 'valid',
       'the wildcard certificate',
     );
@@ -211,21 +262,21 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     assert.deepEqual([...wildcard.names].sort(), [`*.${WILDCARD}`, WILDCARD]);
     // The challenge record is gone again from the zone.
     assert.deepEqual(await bind.dig(`_acme-challenge.${WILDCARD}`, 'TXT'), []);
-    const before = (await admin('GET', '/v1/certificates')).body.length;
+    const before = (await admin('GET', '/v1/certificates')).body.items.length;
 
     const bob = api('certbob');
     const created = await succeeded(await bob('POST', '/v1/websites', { name: 'blog', proxy: 'p1' }));
-    assert.deepEqual([...new Set(created.jobs.map((j: Json) => j.op))], ['website.apply'], 'no certificate job for a site without domains');
+    assert.ok(!created.jobs.some((j: Json) => j.op.startsWith('cert.')), 'no certificate job for a site without domains');
     await uploadContent('certbob', 'blog', '<p>bob writes</p>\n');
     const temp = created.website.tempDomain;
     for (const host of lab.hosts) {
       assert.deepEqual(await https(temp, host.address), { status: 200, body: '<p>bob writes</p>\n' });
       assert.equal((await served(temp, host.address)).serial, normalSerial(wildcard.serial));
     }
-    const { body: after } = await admin('GET', '/v1/certificates');
+    const after = (await admin('GET', '/v1/certificates')).body.items;
     assert.equal(after.length, before);
     assert.equal(after.find((c: Json) => c.kind === 'wildcard').serial, wildcard.serial);
-    assert.deepEqual((await bob('GET', '/v1/certificates')).body, [], "the proxy's wildcard is the admin's, not a user's");
+    assert.deepEqual((await bob('GET', '/v1/certificates')).body, { items: [] }, "the proxy's wildcard is the admin's, not a user's");
 
     // The TSIG secret went to the issuer's disk for the run only, and never into a job.
     const secret = bind.key.secret.toString('base64');
@@ -255,13 +306,22 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     const alice = api('certalice');
     const old = await certificateOf('certalice', (c) => c.website === 'shop');
     // `up certs renew <site> --wait`: POST /v1/certificates/:id/renew, followed to the end.
-    const cli = await runUp(['certs', 'renew', 'shop', '--wait', '--json'], { UP_URL: stack.url!, UP_TOKEN: tokens.certalice, UP_LOG_LEVEL: 'silent' });
+    const cli = await runUp(['certs', 'renew', 'shop', '--wait', '--json'], {
+      UP_URL: stack.url!,
+      UP_TOKEN: tokens.certalice,
+      UP_LOG_LEVEL: 'silent',
+    });
     assert.equal(cli.code, 0, cli.stderr + cli.stdout);
     const [job] = JSON.parse(cli.stdout).jobs;
     assert.equal(job.op, 'cert.renew');
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     // The recorder updates the row right after the job's outcome.
-    const renewed = await until(async () => (await alice('GET', `/v1/certificates/${old.id}`)).body, (c) => c.serial !== old.serial, 'the renewed serial', 5_000);
+    const renewed = await until(
+      async () => (await alice('GET', `/v1/certificates/${old.id}`)).body,
+      (c) => c.serial !== old.serial,
+      'the renewed serial',
+      5_000,
+    );
     assert.equal(renewed.status, 'valid');
     for (const host of lab.hosts) {
       assert.equal((await served('shop.sites.test', host.address)).serial, normalSerial(renewed.serial));
@@ -269,8 +329,10 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     }
 
     // Close to expiry (as the database sees it): the scheduler publishes cert.renew by itself.
-    const wildcard = (await admin('GET', '/v1/certificates')).body.find((c: Json) => c.kind === 'wildcard');
-    await db()('certificates').where({ id: wildcard.id }).update({ not_after: new Date(Date.now() + 5 * 86_400_000) });
+    const wildcard = (await admin('GET', '/v1/certificates')).body.items.find((c: Json) => c.kind === 'wildcard');
+    await db()('certificates')
+      .where({ id: wildcard.id })
+      .update({ not_after: new Date(Date.now() + 5 * 86_400_000) });
     const fresh = await until(
       async () => (await admin('GET', `/v1/certificates/${wildcard.id}`)).body,
       (c) => c.status === 'valid' && c.serial !== wildcard.serial,
@@ -293,7 +355,12 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     assert.match(issue.error.message, /bad\.sites\.test/);
     for (const j of jobs.filter((j) => j.op === 'website.apply')) assert.equal(j.status, 'succeeded', JSON.stringify(j.error));
 
-    const failed = await until(async () => (await alice('GET', `/v1/certificates/${before.id}`)).body, (c) => c.status === 'failed', 'the failure on the row', 5_000);
+    const failed = await until(
+      async () => (await alice('GET', `/v1/certificates/${before.id}`)).body,
+      (c) => c.status === 'failed',
+      'the failure on the row',
+      5_000,
+    );
     assert.match(failed.lastError, /Detail:/);
     assert.equal(failed.notAfter, before.notAfter, 'the row still shows the certificate in service');
     for (const host of lab.hosts) {
@@ -304,7 +371,12 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     }
 
     // The schedule tries again (with backoff) and, after repeated failures, raises an alarm.
-    const retried = await until(async () => (await alice('GET', `/v1/certificates/${before.id}`)).body, (c) => c.failures >= 3 && c.status === 'failed', 'three failed attempts', 90_000);
+    const retried = await until(
+      async () => (await alice('GET', `/v1/certificates/${before.id}`)).body,
+      (c) => c.failures >= 3 && c.status === 'failed',
+      'three failed attempts',
+      90_000,
+    );
     assert.match(retried.lastError, /Detail:/);
     const alarm = await db()('alarms').where({ resource_type: 'certificate', resource_key: before.id, status: 'open' }).first();
     assert.ok(alarm, 'an alarm after three failed attempts');
@@ -312,8 +384,16 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
 
     // Back to the name that works: the certificate is valid again and the alarm clears.
     await alice('PATCH', '/v1/websites/shop', { domains: ['shop.sites.test'] });
-    await until(async () => (await alice('GET', `/v1/certificates/${before.id}`)).body, (c) => c.status === 'valid', 'the certificate to be valid again');
-    await until(async () => db()('alarms').where({ resource_type: 'certificate', resource_key: before.id, status: 'open' }).first(), (a) => !a, 'the alarm to clear');
+    await until(
+      async () => (await alice('GET', `/v1/certificates/${before.id}`)).body,
+      (c) => c.status === 'valid',
+      'the certificate to be valid again',
+    );
+    await until(
+      async () => db()('alarms').where({ resource_type: 'certificate', resource_key: before.id, status: 'open' }).first(),
+      (a) => !a,
+      'the alarm to clear',
+    );
   });
 
   test('hostile input is refused with 4xx naming the field, and another user neither sees nor renews a certificate', async () => {
@@ -330,7 +410,7 @@ describe('certificates with certbot, pebble, BIND and nginx', { timeout: 300_000
     assert.equal((await alice('GET', `/v1/certificates/${crypto.randomUUID()}`)).status, 404);
     assert.equal((await bob('GET', `/v1/certificates/${cert.id}`)).status, 404);
     assert.equal((await bob('POST', `/v1/certificates/${cert.id}/renew`)).status, 404);
-    assert.ok((await bob('GET', '/v1/certificates')).body.every((c: Json) => c.id !== cert.id));
+    assert.ok((await bob('GET', '/v1/certificates')).body.items.every((c: Json) => c.id !== cert.id));
     const wildcardDomain = await alice('PATCH', '/v1/websites/shop', { domains: ['*.sites.test'] });
     assert.equal(wildcardDomain.status, 400);
     assert.match(JSON.stringify(wildcardDomain.body), /domains/);

@@ -6,17 +6,20 @@ import pg from 'pg';
 import { opQueue } from '../../queues/topology.ts';
 import { freshDatabase } from '../helpers/postgres.ts';
 import { spawnUp, runUp, type UpProcess } from '../helpers/processes.ts';
-import { freshVhost, rabbitmqctl } from '../helpers/rabbitmq.ts';
+import type { ResultEvent } from '../../queues/result-event.ts';
+import { RESULTS_EXCHANGE } from '../../queues/topology.ts';
+import { startRabbitNode, type RabbitNode } from '../helpers/rabbitmq-node.ts';
 import { TEST_TOKEN } from '../helpers/stack.ts';
 import { tcpProxy } from '../helpers/tcp-proxy.ts';
 
 /**
  * `up` as it runs in production: RabbitMQ and PostgreSQL, with the gateway, handlers,
  * recorder and scheduler each in its own process. The faults are real: kill -9, a broker
- * restart, a database that goes away.
+ * restart, a database that goes away. The broker is a node of this test's own: restarting the
+ * machine's shared one would pull it from under every other test running.
  */
 describe('on RabbitMQ and PostgreSQL, one process per role', () => {
-  let vhost: Awaited<ReturnType<typeof freshVhost>>;
+  let broker: RabbitNode;
   let database: Awaited<ReturnType<typeof freshDatabase>>;
   let pgProxy: Awaited<ReturnType<typeof tcpProxy>>;
   let env: Record<string, string>;
@@ -43,7 +46,10 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
   async function waitAll(ids: string[], timeoutMs = 60_000) {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const { rows } = await db.query("SELECT id, status FROM jobs WHERE id = ANY($1) AND status IN ('succeeded','failed','dead','superseded')", [ids]);
+      const { rows } = await db.query(
+        "SELECT id, status FROM jobs WHERE id = ANY($1) AND status IN ('succeeded','failed','dead','superseded')",
+        [ids],
+      );
       if (rows.length === ids.length) return rows;
       if (Date.now() > until) {
         const { rows: all } = await db.query('SELECT status, count(*) FROM jobs WHERE id = ANY($1) GROUP BY status', [ids]);
@@ -60,15 +66,34 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
     return p;
   };
 
+  /** Every result event handlers publish, from a queue of the test's own bound to up.results. */
+  async function tapResults() {
+    const connection = await amqp.connect(broker.url);
+    const channel = await connection.createChannel();
+    const { queue } = await channel.assertQueue('', { exclusive: true });
+    await channel.bindQueue(queue, RESULTS_EXCHANGE, 'job.#');
+    const events: ResultEvent[] = [];
+    await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        const value = JSON.parse(message.content.toString()) as ResultEvent | ResultEvent[];
+        events.push(...(Array.isArray(value) ? value : [value]));
+      },
+      { noAck: true },
+    );
+    return { events, close: () => connection.close() };
+  }
+
   before(async () => {
-    vhost = await freshVhost();
+    broker = await startRabbitNode();
     database = await freshDatabase();
     const url = new URL(database.url);
     pgProxy = await tcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.port = String(pgProxy.port);
     env = {
       UP_DATABASE_URL: url.toString(),
-      UP_AMQP_URL: vhost.url,
+      UP_AMQP_URL: broker.url,
       UP_ADMIN_TOKEN: TEST_TOKEN,
       UP_HTTP_PORT: '0',
       UP_DATA_DIR: '/tmp/up-test-distributed',
@@ -91,7 +116,7 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
     await db?.end();
     await pgProxy?.close();
     await database?.cleanup();
-    await vhost?.cleanup();
+    await broker?.cleanup();
   });
 
   test('up ping --wait succeeds through every process, and --json prints the job', async () => {
@@ -119,8 +144,9 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
     }
   });
 
-  test('kill -9 of a handler in the middle of jobs: every job still ends, none succeeds twice', async () => {
+  test('kill -9 of a handler in the middle of jobs: every job still ends, none succeeds twice, the runs it lost show in their history', async () => {
     const victim = roles.find((p) => p.output().includes('handlers consuming'))!;
+    const tap = await tapResults();
     const ids = await Promise.all(Array.from({ length: 40 }, () => ping({ delayMs: 1_000 })));
     // Kill it while it holds work: some jobs running, most still queued.
     for (let i = 0; i < 100; i++) {
@@ -132,29 +158,65 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
     roles.splice(roles.indexOf(victim), 1);
     const rescuer = await startRole(['handler', 'system.ping', '--concurrency', '16'], /handlers consuming/);
     const rows = await waitAll(ids);
-    assert.ok(rows.every((r) => r.status === 'succeeded'), JSON.stringify(rows.filter((r) => r.status !== 'succeeded')));
-    // A job's success is kept on its row; a second one (another attempt) would be a job event.
-    const { rows: twice } = await db.query("SELECT job_id FROM job_events WHERE job_id = ANY($1) AND status = 'succeeded'", [ids]);
-    assert.deepEqual(twice, []);
-    const { rows: rescued } = await db.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND result->'handler'->>'pid' = $2", [ids, String(rescuer.child.pid)]);
-    const { rows: pids } = await db.query("SELECT result->'handler'->>'pid' AS pid, count(*)::int FROM jobs WHERE id = ANY($1) GROUP BY 1", [ids]);
-    assert.ok(rescued[0].n > 0, `the second handler (${rescuer.child.pid}, victim ${victim.child.pid}) finished what the first left: ${JSON.stringify(pids)}`);
+    assert.ok(
+      rows.every((r) => r.status === 'succeeded'),
+      JSON.stringify(rows.filter((r) => r.status !== 'succeeded')),
+    );
+    await sleep(500); // the tap's copies of the last outcomes
+    await tap.close();
+    // What the handlers said, not what the recorder kept: the victim died before finishing any
+    // of its 1-second jobs, so no job may have succeeded twice.
+    const successes = new Map<string, ResultEvent[]>();
+    for (const e of tap.events.filter((e) => e.status === 'succeeded' && ids.includes(e.jobId)))
+      successes.set(e.jobId, [...(successes.get(e.jobId) ?? []), e]);
+    assert.equal(successes.size, ids.length, 'every success was published');
+    const twice = [...successes].filter(([, runs]) => runs.length > 1);
+    assert.deepEqual(twice, [], 'none succeeded twice');
+
+    const { rows: rescued } = await db.query("SELECT id FROM jobs WHERE id = ANY($1) AND result->'handler'->>'pid' = $2", [
+      ids,
+      String(rescuer.child.pid),
+    ]);
+    const { rows: pids } = await db.query(
+      "SELECT result->'handler'->>'pid' AS pid, count(*)::int FROM jobs WHERE id = ANY($1) GROUP BY 1",
+      [ids],
+    );
+    assert.ok(
+      rescued.length > 0,
+      `the second handler (${rescuer.child.pid}, victim ${victim.child.pid}) finished what the first left: ${JSON.stringify(pids)}`,
+    );
+    // The jobs the victim was running ran again on the rescuer: their history shows both runs.
+    const ranTwice = ids.filter((id) =>
+      tap.events.some((e) => e.jobId === id && e.status === 'running' && e.handler.pid === victim.child.pid),
+    );
+    assert.ok(ranTwice.length > 0, 'the victim was running jobs when it died');
+    for (const id of ranTwice) {
+      const { body: job } = await api('GET', `/v1/jobs/${id}`);
+      const runs = job.events.map(
+        (e: { attempt: number; delivery: number; status: string; handler: { pid: number } | null }) =>
+          `${e.attempt}.${e.delivery}:${e.status}@${e.handler?.pid === victim.child.pid ? 'victim' : 'rescuer'}`,
+      );
+      assert.deepEqual(runs, ['1.1:running@victim', '1.2:running@rescuer', '1.2:succeeded@rescuer'], `job ${id}`);
+    }
   });
 
   test('RabbitMQ restarted while jobs flow: the gateway keeps accepting, no job is lost', async () => {
     const before = await Promise.all(Array.from({ length: 20 }, () => ping({ delayMs: 50 })));
-    await rabbitmqctl('stop_app');
+    await broker.stop();
     let during: string[] = [];
     try {
       during = await Promise.all(Array.from({ length: 20 }, () => ping()));
       const ready = await fetch(`${baseUrl}/readyz`);
       assert.equal(ready.status, 503);
     } finally {
-      await rabbitmqctl('start_app');
+      await broker.start();
     }
     const after = await Promise.all(Array.from({ length: 20 }, () => ping()));
     const rows = await waitAll([...before, ...during, ...after], 90_000);
-    assert.ok(rows.every((r) => r.status === 'succeeded'), JSON.stringify(rows.filter((r) => r.status !== 'succeeded')));
+    assert.ok(
+      rows.every((r) => r.status === 'succeeded'),
+      JSON.stringify(rows.filter((r) => r.status !== 'succeeded')),
+    );
   });
 
   test('PostgreSQL unreachable: 503 with a clear message, never 500; service resumes by itself', async () => {
@@ -180,7 +242,7 @@ describe('on RabbitMQ and PostgreSQL, one process per role', () => {
   });
 
   test('a poison message published straight to the op queue lands in dead letters and blocks nothing', async () => {
-    const connection = await amqp.connect(vhost.url);
+    const connection = await amqp.connect(broker.url);
     const channel = await connection.createConfirmChannel();
     channel.sendToQueue(opQueue('system.ping'), Buffer.from('this is not json'), { persistent: true });
     await channel.waitForConfirms();

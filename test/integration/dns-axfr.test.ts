@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import { axfr, sendUpdate } from '../../lib/dns/client.ts';
 import { fqdn } from '../../lib/dns/records.ts';
 import type { ResourceRecord } from '../../lib/dns/records.ts';
@@ -24,7 +24,10 @@ describe('AXFR with TSIG against BIND', () => {
   before(async () => {
     bind = await labBind();
     const records: ResourceRecord[] = Array.from({ length: hosts }, (_, i) => ({
-      name: `host-${i}.example.test`, ttl: 300, type: 'A', address: `10.0.${i >> 8}.${i & 0xff}`,
+      name: `host-${i}.example.test`,
+      ttl: 300,
+      type: 'A',
+      address: `10.0.${i >> 8}.${i & 0xff}`,
     }));
     records.push(
       { name: 'host-1.example.test', ttl: 300, type: 'AAAA', address: '2001:db8::1' },
@@ -35,7 +38,11 @@ describe('AXFR with TSIG against BIND', () => {
       { name: 'www.example.test', ttl: 300, type: 'CNAME', target: 'host-4.example.test' },
     );
     for (let i = 0; i < records.length; i += 100) {
-      await sendUpdate(bind.server, buildUpdate({ zone: bind.zone, changes: records.slice(i, i + 100).map((record) => ({ op: 'add', record })) }), bind.key);
+      await sendUpdate(
+        bind.server,
+        buildUpdate({ zone: bind.zone, changes: records.slice(i, i + 100).map((record) => ({ op: 'add', record })) }),
+        bind.key,
+      );
     }
   });
   after(() => bind?.down());

@@ -28,20 +28,35 @@ describe('DNS zone verify and repair, and TSIG failures', () => {
     keyFile = join(keys.dir, bind.key.name);
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
-    await stack.database!.knex('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true });
+    await stack.database!.knex('hosts').insert({
+      id: v7(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+    });
     const server = await call('POST', '/v1/dns/servers', {
-      name: 'lab', primary: 'dns1', address: bind.server.address, port: bind.server.port,
-      rndcConf: join(bind.dir, 'rndc.conf'), zoneDir: join(bind.dir, 'zones'), keyName: bind.key.name,
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
     });
     assert.equal(server.statusCode, 201, server.body);
     assert.equal((await done(await call('POST', '/v1/dns/zones', { name: ZONE }))).status, 'succeeded');
-    const added = await done(await call('POST', `/v1/dns/zones/${ZONE}/records`, {
-      records: [
-        { name: 'www', type: 'A', address: '10.0.0.1', ttl: 300 },
-        { name: '@', type: 'TXT', text: 'hello' },
-        { name: 'mail', type: 'MX', preference: 10, exchange: 'mx.example.net' },
-      ],
-    }));
+    const added = await done(
+      await call('POST', `/v1/dns/zones/${ZONE}/records`, {
+        records: [
+          { name: 'www', type: 'A', address: '10.0.0.1', ttl: 300 },
+          { name: '@', type: 'TXT', text: 'hello' },
+          { name: 'mail', type: 'MX', preference: 10, exchange: 'mx.example.net' },
+        ],
+      }),
+    );
     assert.equal(added.status, 'succeeded', JSON.stringify(added.error));
   });
 
@@ -155,7 +170,10 @@ describe('DNS zone verify and repair, and TSIG failures', () => {
     } finally {
       await db('dns_servers').where({ name: 'lab' }).update({ key_name: bind.key.name });
     }
-    const unsigned = buildUpdate({ zone: ZONE, changes: [{ op: 'add', record: { name: `unsigned.${ZONE}`, ttl: 60, type: 'A', address: '10.0.0.4' } }] });
+    const unsigned = buildUpdate({
+      zone: ZONE,
+      changes: [{ op: 'add', record: { name: `unsigned.${ZONE}`, ttl: 60, type: 'A', address: '10.0.0.4' } }],
+    });
     await assert.rejects(sendUpdate(bind.server, unsigned, null), { code: 'REFUSED' });
     assert.deepEqual(await bind.dig(`unsigned.${ZONE}`, 'A'), []);
   });
@@ -170,7 +188,9 @@ describe('DNS zone verify and repair, and TSIG failures', () => {
     } finally {
       await chmod(keyFile, 0o600);
     }
-    const everything = JSON.stringify(await stack.database!.knex('jobs').select('*')) + JSON.stringify(await stack.database!.knex('dns_servers').select('*'));
+    const everything =
+      JSON.stringify(await stack.database!.knex('jobs').select('*')) +
+      JSON.stringify(await stack.database!.knex('dns_servers').select('*'));
     assert.ok(!everything.includes(bind.key.secret.toString('base64')), 'the TSIG secret is in no job and no table');
   });
 });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v7 } from 'uuid';
-import { createToken } from '../../lib/db/tokens.ts';
-import { createUser } from '../../lib/db/users.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { runUp } from '../helpers/processes.ts';
 import { TEST_TOKEN, startStack } from '../helpers/stack.ts';
@@ -25,13 +25,33 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     const db = stack.database!.knex;
-    await db('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true });
+    await db('hosts').insert({
+      id: v7(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+    });
     const b = await createUser(db, { name: 'bob', role: 'user' });
-    const { secret } = await createToken(db, { userId: b!.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null });
+    const { secret } = await createToken(db, {
+      userId: b!.id,
+      name: 'test',
+      scopes: ['read', 'write'],
+      allowFrom: [],
+      ratePerMinute: null,
+      expiresAt: null,
+    });
     userB = { authorization: `Bearer ${secret}` };
     const server = await call('POST', '/v1/dns/servers', {
-      name: 'lab', primary: 'dns1', address: bind.server.address, port: bind.server.port,
-      rndcConf: join(bind.dir, 'rndc.conf'), zoneDir: join(bind.dir, 'zones'), keyName: bind.key.name,
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
     });
     assert.equal(server.statusCode, 201, server.body);
   });
@@ -56,7 +76,7 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
   }
 
   async function records(): Promise<Array<{ id: string; name: string; type: string; rdata: string }>> {
-    return (await call('GET', `/v1/dns/zones/${ZONE}/records`)).json();
+    return (await call('GET', `/v1/dns/zones/${ZONE}/records`)).json().items;
   }
 
   test('a zone is created on the primary, answers SOA, and shows active with its serial', async () => {
@@ -80,20 +100,22 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
   });
 
   test('every record type, in one batch, is served exactly as the API says', async () => {
-    const job = await done(await call('POST', `/v1/dns/zones/${ZONE}/records`, {
-      records: [
-        { name: 'www', type: 'A', address: '10.0.0.5', ttl: 300 },
-        { name: 'www', type: 'A', address: '10.0.0.6', ttl: 300 },
-        { name: '@', type: 'AAAA', address: '2001:0db8::0001' },
-        { name: 'blog', type: 'CNAME', target: 'www.shop.test' },
-        { name: '@', type: 'MX', preference: 10, exchange: 'mx.example.net.' },
-        { name: '@', type: 'TXT', text: `v=spf1 -all ${'x'.repeat(300)}` },
-        { name: '_sip._tcp', type: 'SRV', priority: 1, weight: 5, port: 5060, target: 'sip.shop.test' },
-        { name: '@', type: 'CAA', flags: 0, tag: 'issue', value: 'letsencrypt.org' },
-        { name: 'sub', type: 'NS', target: 'ns.elsewhere.example' },
-        { name: '5', type: 'PTR', target: 'host.shop.test' },
-      ],
-    }));
+    const job = await done(
+      await call('POST', `/v1/dns/zones/${ZONE}/records`, {
+        records: [
+          { name: 'www', type: 'A', address: '10.0.0.5', ttl: 300 },
+          { name: 'www', type: 'A', address: '10.0.0.6', ttl: 300 },
+          { name: '@', type: 'AAAA', address: '2001:0db8::0001' },
+          { name: 'blog', type: 'CNAME', target: 'www.shop.test' },
+          { name: '@', type: 'MX', preference: 10, exchange: 'mx.example.net.' },
+          { name: '@', type: 'TXT', text: `v=spf1 -all ${'x'.repeat(300)}` },
+          { name: '_sip._tcp', type: 'SRV', priority: 1, weight: 5, port: 5060, target: 'sip.example.net' },
+          { name: '@', type: 'CAA', flags: 0, tag: 'issue', value: 'letsencrypt.org' },
+          { name: 'sub', type: 'NS', target: 'ns.elsewhere.example' },
+          { name: '5', type: 'PTR', target: 'host.shop.test' },
+        ],
+      }),
+    );
     assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
     assert.equal(job.result.changes, 10);
     assert.deepEqual((await bind.dig(`www.${ZONE}`, 'A')).sort(), ['10.0.0.5', '10.0.0.6']);
@@ -103,19 +125,25 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     const txt = await bind.dig(ZONE, 'TXT');
     assert.equal(txt.length, 1);
     assert.equal(txt[0].replace(/" "/g, '').replace(/"/g, ''), `v=spf1 -all ${'x'.repeat(300)}`, 'the long TXT comes back whole');
-    assert.deepEqual(await bind.dig(`_sip._tcp.${ZONE}`, 'SRV'), ['1 5 5060 sip.shop.test.']);
+    assert.deepEqual(await bind.dig(`_sip._tcp.${ZONE}`, 'SRV'), ['1 5 5060 sip.example.net.']);
     assert.deepEqual(await bind.dig(ZONE, 'CAA'), ['0 issue "letsencrypt.org"']);
     assert.deepEqual(await bind.dig(`sub.${ZONE}`, 'NS', ['+noshort', '+noall', '+authority']).then((l) => l.length > 0), true);
     assert.deepEqual(await bind.dig(`5.${ZONE}`, 'PTR'), ['host.shop.test.']);
     const listed = await records();
     assert.equal(listed.length, 10);
-    assert.ok(listed.some((r) => r.name === '@' && r.type === 'AAAA' && r.rdata === '2001:db8::1'), 'the API shows canonical values');
+    assert.ok(
+      listed.some((r) => r.name === '@' && r.type === 'AAAA' && r.rdata === '2001:db8::1'),
+      'the API shows canonical values',
+    );
     const zone = (await call('GET', `/v1/dns/zones/${ZONE}`)).json();
     assert.equal(zone.serial, Number((await bind.dig(ZONE, 'SOA'))[0].split(' ')[2]), 'the zone keeps the serial the server has');
   });
 
   test('a single record is added, updated and deleted', async () => {
-    assert.equal((await done(await call('POST', `/v1/dns/zones/${ZONE}/records`, { name: 'api', type: 'A', address: '10.1.0.1' }))).status, 'succeeded');
+    assert.equal(
+      (await done(await call('POST', `/v1/dns/zones/${ZONE}/records`, { name: 'api', type: 'A', address: '10.1.0.1' }))).status,
+      'succeeded',
+    );
     assert.deepEqual(await bind.dig(`api.${ZONE}`, 'A'), ['10.1.0.1']);
     const api = (await records()).find((r) => r.name === 'api')!;
     const patched = await done(await call('PATCH', `/v1/dns/zones/${ZONE}/records/${api.id}`, { address: '10.1.0.2', ttl: 120 }));
@@ -125,7 +153,10 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     assert.equal(ttl, '120');
     assert.equal((await done(await call('DELETE', `/v1/dns/zones/${ZONE}/records/${api.id}`))).status, 'succeeded');
     assert.deepEqual(await bind.dig(`api.${ZONE}`, 'A'), []);
-    assert.equal((await records()).some((r) => r.name === 'api'), false);
+    assert.equal(
+      (await records()).some((r) => r.name === 'api'),
+      false,
+    );
   });
 
   test('a CNAME stays alone at its name and never at the apex', async () => {
@@ -175,17 +206,30 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
       assert.match(res.json().message, /body\/name/);
     }
     assert.equal((await call('GET', '/v1/dns/zones/a;b.test')).statusCode, 400);
-    const server = await call('POST', '/v1/dns/servers', { name: 'x', primary: 'dns1', address: '127.0.0.1', keyName: 'k";}; evil', zoneDir: '/tmp/../etc' });
+    const server = await call('POST', '/v1/dns/servers', {
+      name: 'x',
+      primary: 'dns1',
+      address: '127.0.0.1',
+      keyName: 'k";}; evil',
+      zoneDir: '/tmp/../etc',
+    });
     assert.equal(server.statusCode, 400);
-    assert.equal((await records()).some((r) => r.name === 'w'), false, 'nothing was stored');
+    assert.equal(
+      (await records()).some((r) => r.name === 'w'),
+      false,
+      'nothing was stored',
+    );
   });
 
-  test("another user neither sees nor changes the zone (404), and cannot manage servers (403)", async () => {
-    assert.deepEqual((await call('GET', '/v1/dns/zones', undefined, userB)).json(), []);
+  test('another user neither sees nor changes the zone (404), and cannot manage servers (403)', async () => {
+    assert.deepEqual((await call('GET', '/v1/dns/zones', undefined, userB)).json(), { items: [] });
     assert.equal((await call('GET', `/v1/dns/zones/${ZONE}`, undefined, userB)).statusCode, 404);
     assert.equal((await call('GET', `/v1/dns/zones/${ZONE}/records`, undefined, userB)).statusCode, 404);
     const id = (await records())[0].id;
-    assert.equal((await call('POST', `/v1/dns/zones/${ZONE}/records`, { name: 'evil', type: 'A', address: '10.6.6.6' }, userB)).statusCode, 404);
+    assert.equal(
+      (await call('POST', `/v1/dns/zones/${ZONE}/records`, { name: 'evil', type: 'A', address: '10.6.6.6' }, userB)).statusCode,
+      404,
+    );
     assert.equal((await call('PATCH', `/v1/dns/zones/${ZONE}/records/${id}`, { ttl: 600 }, userB)).statusCode, 404);
     assert.equal((await call('DELETE', `/v1/dns/zones/${ZONE}/records/${id}`, undefined, userB)).statusCode, 404);
     assert.equal((await call('POST', `/v1/dns/zones/${ZONE}/verify`, { repair: true }, userB)).statusCode, 404);
@@ -195,12 +239,18 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     // Bob's own zone works, and the admin sees both.
     const own = await done(await call('POST', '/v1/dns/zones', { name: 'bob.test' }, userB));
     assert.equal(own.status, 'succeeded', JSON.stringify(own.error));
-    assert.deepEqual((await call('GET', '/v1/dns/zones', undefined, userB)).json().map((z: { name: string }) => z.name), ['bob.test']);
-    assert.deepEqual((await call('GET', '/v1/dns/zones')).json().map((z: { name: string }) => z.name), ['bob.test', ZONE]);
+    assert.deepEqual(
+      (await call('GET', '/v1/dns/zones', undefined, userB)).json().items.map((z: { name: string }) => z.name),
+      ['bob.test'],
+    );
+    assert.deepEqual(
+      (await call('GET', '/v1/dns/zones')).json().items.map((z: { name: string }) => z.name),
+      ['bob.test', ZONE],
+    );
   });
 
   test("a user follows their own zone's job, and a zone beyond their plan is refused with 422", async () => {
-    const owned = (await call('GET', '/v1/dns/zones', undefined, userB)).json().length;
+    const owned = (await call('GET', '/v1/dns/zones', undefined, userB)).json().items.length;
     assert.equal((await call('PATCH', '/v1/users/bob', { limits: { dnsZones: owned + 1 } })).statusCode, 200);
     const first = await call('POST', '/v1/dns/zones', { name: 'bob-one.test' }, userB);
     assert.equal(first.statusCode, 202, first.body);
@@ -233,7 +283,10 @@ describe('DNS zones and records: API → job → RFC 2136 → BIND', () => {
     assert.deepEqual(await bind.dig('www.cli.test', 'A'), ['10.0.0.5']);
     assert.deepEqual(await bind.dig('cli.test', 'MX'), ['10 mx.example.net.']);
     const listed = JSON.parse((await runUp(['dns', 'records', 'list', 'cli.test', '--json'], env)).stdout);
-    assert.deepEqual(listed.map((r: { name: string; type: string; rdata: string }) => `${r.name} ${r.type} ${r.rdata}`).sort(), ['@ MX 10 mx.example.net.', 'www A 10.0.0.5']);
+    assert.deepEqual(listed.map((r: { name: string; type: string; rdata: string }) => `${r.name} ${r.type} ${r.rdata}`).sort(), [
+      '@ MX 10 mx.example.net.',
+      'www A 10.0.0.5',
+    ]);
     const www = listed.find((r: { name: string }) => r.name === 'www');
     assert.equal((await runUp(['dns', 'records', 'update', 'cli.test', www.id, '10.0.0.7', '--wait'], env)).code, 0);
     assert.deepEqual(await bind.dig('www.cli.test', 'A'), ['10.0.0.7']);

@@ -41,11 +41,22 @@ describe('host.prepare for the dns role, on a lab host', () => {
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     await stack.database!.knex('hosts').insert({
-      id: crypto.randomUUID(), name: h1.name, address: h1.address, port: h1.port, ssh_user: h1.user, host_key_sha256: h1.hostKeySha256, roles: ['dns'],
+      id: crypto.randomUUID(),
+      name: h1.name,
+      address: h1.address,
+      port: h1.port,
+      ssh_user: h1.user,
+      host_key_sha256: h1.hostKeySha256,
+      roles: ['dns'],
     });
     const server = await call('POST', '/v1/dns/servers', {
-      name: 'prepared', primary: h1.name, address: h1.address, port: 53,
-      rndcConf: join(configDir, 'rndc.conf'), zoneDir: join(h1.dir, 'bind', 'zones'), keyName: KEY,
+      name: 'prepared',
+      primary: h1.name,
+      address: h1.address,
+      port: 53,
+      rndcConf: join(configDir, 'rndc.conf'),
+      zoneDir: join(h1.dir, 'bind', 'zones'),
+      keyName: KEY,
     });
     assert.equal(server.statusCode, 201, server.body);
   });
@@ -71,31 +82,50 @@ describe('host.prepare for the dns role, on a lab host', () => {
     throw new Error('the job did not finish');
   }
 
+  /** host.prepare, then the `dns` role's set-up that follows it once the packages are there (same correlation). */
+  async function prepare(): Promise<{ prepared: Json; setup: Json }> {
+    const prepared = await job(await call('POST', `/v1/hosts/${h1.name}/prepare`));
+    assert.equal(prepared.status, 'succeeded', JSON.stringify(prepared.error));
+    const { items } = (await call('GET', `/v1/jobs?correlation=${prepared.correlationId}`)).json();
+    const followUp = items.find((j: Json) => j.op === 'dns.server.setup');
+    assert.ok(followUp, `a dns.server.setup follows host.prepare: ${JSON.stringify(items.map((j: Json) => j.op))}`);
+    const setup = await job({ statusCode: 202, body: '', json: () => followUp });
+    assert.equal(setup.status, 'succeeded', JSON.stringify(setup.error));
+    return { prepared, setup };
+  }
+
   const dig = async (name: string, type: string) =>
     (await run('dig', ['+short', '+norecurse', '+time=2', '+tries=1', `@${h1.address}`, name, type])).stdout.split('\n').filter(Boolean);
 
   test('the first run sets BIND up and starts named; the key file is 0640 root:bind and the secret stays out of the job', async () => {
-    const first = await job(await call('POST', `/v1/hosts/${h1.name}/prepare`));
-    assert.equal(first.status, 'succeeded', JSON.stringify(first.error));
+    const { prepared: first, setup } = await prepare();
     assert.equal(first.result.changed, true);
-    assert.equal(first.result.bind.configDir, configDir);
-    for (const what of [`${configDir}/named.conf`, `${configDir}/rndc.conf`, `${configDir}/rndc.key`, `${configDir}/up-tsig-${KEY}.key`, join(h1.dir, 'bind', 'zones'), 'named started']) {
-      assert.ok(first.result.bind.changed.includes(what), `${what} in ${JSON.stringify(first.result.bind.changed)}`);
+    assert.equal(setup.result.configDir, configDir);
+    for (const what of [
+      `${configDir}/named.conf`,
+      `${configDir}/rndc.conf`,
+      `${configDir}/rndc.key`,
+      `${configDir}/up-tsig-${KEY}.key`,
+      join(h1.dir, 'bind', 'zones'),
+      'named started',
+    ]) {
+      assert.ok(setup.result.changed.includes(what), `${what} in ${JSON.stringify(setup.result.changed)}`);
     }
     const key = statSync(`${configDir}/up-tsig-${KEY}.key`);
     assert.equal(key.mode & 0o777, 0o640);
     assert.equal(key.uid, 0);
     assert.equal(key.gid, Number((await run('getent', ['group', 'bind'])).stdout.split(':')[2]));
-    const events = (await call('GET', `/v1/jobs/${first.id}?events=true`)).body;
-    assert.ok(!events.includes(secret) && !JSON.stringify(first).includes(secret), 'the TSIG secret is in no job row');
+    for (const done of [first, setup]) {
+      const events = (await call('GET', `/v1/jobs/${done.id}`)).body;
+      assert.ok(!events.includes(secret) && !JSON.stringify(done).includes(secret), 'the TSIG secret is in no job row');
+    }
     const { stdout } = await run('ip', ['netns', 'exec', h1.namespace, 'ss', '-Hlnu', 'sport = :53']);
     assert.match(stdout, /:53\b/, 'named listens on port 53 in the host');
   });
 
   test('a second run changes nothing', async () => {
-    const again = await job(await call('POST', `/v1/hosts/${h1.name}/prepare`));
-    assert.equal(again.status, 'succeeded', JSON.stringify(again.error));
-    assert.deepEqual(again.result.bind.changed, []);
+    const { prepared: again, setup } = await prepare();
+    assert.deepEqual(setup.result.changed, []);
     assert.equal(again.result.changed, false);
   });
 
@@ -110,14 +140,17 @@ describe('host.prepare for the dns role, on a lab host', () => {
     assert.equal(record.status, 'succeeded', JSON.stringify(record.error));
     assert.deepEqual(await dig('www.prepared.test', 'A'), ['192.0.2.80']);
     const commands = `server ${h1.address} 53\nzone prepared.test\nupdate add evil.prepared.test 60 A 10.6.6.6\nsend\n`;
-    const unsigned = await run('sh', ['-c', 'printf "%s" "$1" | nsupdate', 'sh', commands]).then(() => null, (e: { stderr: string }) => e.stderr);
+    const unsigned = await run('sh', ['-c', 'printf "%s" "$1" | nsupdate', 'sh', commands]).then(
+      () => null,
+      (e: { stderr: string }) => e.stderr,
+    );
     assert.match(unsigned ?? 'accepted', /REFUSED/, 'an unsigned update is refused');
     assert.deepEqual(await dig('evil.prepared.test', 'A'), []);
   });
 
   test('after a zone exists, prepare still changes nothing and the zone still answers', async () => {
-    const again = await job(await call('POST', `/v1/hosts/${h1.name}/prepare`));
-    assert.deepEqual(again.result.bind.changed, []);
+    const { setup } = await prepare();
+    assert.deepEqual(setup.result.changed, []);
     assert.equal((await dig('prepared.test', 'SOA')).length, 1);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import { sendUpdate } from '../../lib/dns/client.ts';
 import { exchangeUdp } from '../../lib/dns/transport.ts';
 import { findTsig, signMessage, verifyResponse } from '../../lib/dns/tsig.ts';
@@ -20,8 +20,12 @@ function runWithInput(command: string, args: string[], input: string): Promise<{
     const child = spawn(command, args);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
@@ -58,13 +62,19 @@ describe('TSIG against BIND: our signatures accepted, its signatures verified', 
 
   it('a wrong secret fails with NOTAUTH and names the cause (BADSIG)', async () => {
     const wrong: TsigKey = { ...bind.key, secret: Buffer.alloc(32, 1) };
-    await assert.rejects(sendUpdate(bind.server, addA('wrong.example.test', '192.0.2.1'), wrong), expectError('NOTAUTH', /NOTAUTH, server rejected our TSIG \(BADSIG\): wrong TSIG secret/));
+    await assert.rejects(
+      sendUpdate(bind.server, addA('wrong.example.test', '192.0.2.1'), wrong),
+      expectError('NOTAUTH', /NOTAUTH, server rejected our TSIG \(BADSIG\): wrong TSIG secret/),
+    );
     assert.deepEqual(await bind.dig('wrong.example.test', 'A'), []);
   });
 
   it('a key the server does not know fails with NOTAUTH (BADKEY)', async () => {
     const unknown: TsigKey = { ...bind.key, name: 'stranger-key' };
-    await assert.rejects(sendUpdate(bind.server, addA('stranger.example.test', '192.0.2.1'), unknown), expectError('NOTAUTH', /NOTAUTH, server rejected our TSIG \(BADKEY\): unknown TSIG key/));
+    await assert.rejects(
+      sendUpdate(bind.server, addA('stranger.example.test', '192.0.2.1'), unknown),
+      expectError('NOTAUTH', /NOTAUTH, server rejected our TSIG \(BADKEY\): unknown TSIG key/),
+    );
   });
 
   it('an unsigned update is REFUSED', async () => {
@@ -129,24 +139,25 @@ describe("BIND's own tools agree with our TSIG and UPDATE encoding", () => {
   });
 
   const longText = 'k'.repeat(300);
-  const nsupdateScript = (port: number) => [
-    `server 127.0.0.1 ${port}`,
-    'zone example.test',
-    'prereq yxdomain present.example.test',
-    'prereq nxdomain absent.example.test',
-    'prereq yxrrset present.example.test A',
-    'prereq nxrrset present.example.test MX',
-    'update add www.example.test 60 A 192.0.2.10',
-    'update add www.example.test 60 AAAA 2001:db8::10',
-    `update add txt.example.test 60 TXT "${longText.slice(0, 255)}" "${longText.slice(255)}"`,
-    'update add _sip._tcp.example.test 60 SRV 10 5 5060 sip.example.test.',
-    'update add example.test 60 CAA 0 issue "letsencrypt.org"',
-    'update delete multi.example.test A 192.0.2.2',
-    'update delete gone.example.test TXT',
-    'update delete old.example.test',
-    'send',
-    '',
-  ].join('\n');
+  const nsupdateScript = (port: number) =>
+    [
+      `server 127.0.0.1 ${port}`,
+      'zone example.test',
+      'prereq yxdomain present.example.test',
+      'prereq nxdomain absent.example.test',
+      'prereq yxrrset present.example.test A',
+      'prereq nxrrset present.example.test MX',
+      'update add www.example.test 60 A 192.0.2.10',
+      'update add www.example.test 60 AAAA 2001:db8::10',
+      `update add txt.example.test 60 TXT "${longText.slice(0, 255)}" "${longText.slice(255)}"`,
+      'update add _sip._tcp.example.test 60 SRV 10 5 5060 sip.example.test.',
+      'update add example.test 60 CAA 0 issue "letsencrypt.org"',
+      'update delete multi.example.test A 192.0.2.2',
+      'update delete gone.example.test TXT',
+      'update delete old.example.test',
+      'send',
+      '',
+    ].join('\n');
   const prerequisites: Prerequisite[] = [
     { require: 'nameInUse', name: 'present.example.test' },
     { require: 'nameNotInUse', name: 'absent.example.test' },
@@ -157,7 +168,10 @@ describe("BIND's own tools agree with our TSIG and UPDATE encoding", () => {
     { op: 'add', record: { name: 'www.example.test', ttl: 60, type: 'A', address: '192.0.2.10' } },
     { op: 'add', record: { name: 'www.example.test', ttl: 60, type: 'AAAA', address: '2001:db8::10' } },
     { op: 'add', record: { name: 'txt.example.test', ttl: 60, type: 'TXT', text: longText } },
-    { op: 'add', record: { name: '_sip._tcp.example.test', ttl: 60, type: 'SRV', priority: 10, weight: 5, port: 5060, target: 'sip.example.test' } },
+    {
+      op: 'add',
+      record: { name: '_sip._tcp.example.test', ttl: 60, type: 'SRV', priority: 10, weight: 5, port: 5060, target: 'sip.example.test' },
+    },
     { op: 'add', record: { name: 'example.test', ttl: 60, type: 'CAA', flags: 0, tag: 'issue', value: 'letsencrypt.org' } },
     { op: 'deleteRecord', record: { name: 'multi.example.test', type: 'A', address: '192.0.2.2' } },
     { op: 'deleteRRset', name: 'gone.example.test', type: 'TXT' },

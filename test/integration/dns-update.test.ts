@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import { sendUpdate } from '../../lib/dns/client.ts';
 import type { ResourceRecord } from '../../lib/dns/records.ts';
 import { buildUpdate } from '../../lib/dns/update.ts';
@@ -37,22 +37,24 @@ describe('RFC 2136 updates against BIND', () => {
 
   it('adds every record type in one message, and dig sees exactly those values', async () => {
     const longText = `v=DKIM1; k=rsa; p=${'A'.repeat(400)}`;
-    const result = await update(add(
-      a('www.example.test', '192.0.2.10'),
-      { name: 'www.example.test', ttl: 60, type: 'AAAA', address: '2001:db8::10' },
-      { name: 'alias.example.test', ttl: 60, type: 'CNAME', target: 'www.example.test' },
-      { name: 'example.test', ttl: 60, type: 'MX', preference: 10, exchange: 'mail.example.test' },
-      { name: 'example.test', ttl: 60, type: 'MX', preference: 20, exchange: 'backup.example.test' },
-      { name: 'sel._domainkey.example.test', ttl: 60, type: 'TXT', text: longText },
-      { name: '_sip._tcp.example.test', ttl: 60, type: 'SRV', priority: 10, weight: 5, port: 5060, target: 'sip.example.test' },
-      { name: 'example.test', ttl: 60, type: 'CAA', flags: 0, tag: 'issue', value: 'letsencrypt.org' },
-      { name: 'example.test', ttl: 60, type: 'NS', target: 'ns2.example.test' },
-      // BIND refuses the whole update when an in-zone MX or NS target has no address (check-mx, NS sanity check).
-      a('mail.example.test', '192.0.2.25'),
-      a('backup.example.test', '192.0.2.26'),
-      a('ns2.example.test', '192.0.2.53'),
-      { name: '10.example.test', ttl: 60, type: 'PTR', target: 'www.example.test' },
-    ));
+    const result = await update(
+      add(
+        a('www.example.test', '192.0.2.10'),
+        { name: 'www.example.test', ttl: 60, type: 'AAAA', address: '2001:db8::10' },
+        { name: 'alias.example.test', ttl: 60, type: 'CNAME', target: 'www.example.test' },
+        { name: 'example.test', ttl: 60, type: 'MX', preference: 10, exchange: 'mail.example.test' },
+        { name: 'example.test', ttl: 60, type: 'MX', preference: 20, exchange: 'backup.example.test' },
+        { name: 'sel._domainkey.example.test', ttl: 60, type: 'TXT', text: longText },
+        { name: '_sip._tcp.example.test', ttl: 60, type: 'SRV', priority: 10, weight: 5, port: 5060, target: 'sip.example.test' },
+        { name: 'example.test', ttl: 60, type: 'CAA', flags: 0, tag: 'issue', value: 'letsencrypt.org' },
+        { name: 'example.test', ttl: 60, type: 'NS', target: 'ns2.example.test' },
+        // BIND refuses the whole update when an in-zone MX or NS target has no address (check-mx, NS sanity check).
+        a('mail.example.test', '192.0.2.25'),
+        a('backup.example.test', '192.0.2.26'),
+        a('ns2.example.test', '192.0.2.53'),
+        { name: '10.example.test', ttl: 60, type: 'PTR', target: 'www.example.test' },
+      ),
+    );
     assert.equal(result.transport, 'tcp'); // the 400-byte TXT makes it larger than 512 bytes
 
     assert.deepEqual(await bind.dig('www.example.test', 'A'), ['192.0.2.10']);
@@ -103,7 +105,9 @@ describe('RFC 2136 updates against BIND', () => {
   it('fails "name not in use" when it is, with YXDOMAIN, and applies nothing of that message', async () => {
     await update(add(a('taken.example.test', '192.0.2.1')));
     await assert.rejects(
-      update(add(a('taken.example.test', '192.0.2.66'), a('other.example.test', '192.0.2.66')), [{ require: 'nameNotInUse', name: 'taken.example.test' }]),
+      update(add(a('taken.example.test', '192.0.2.66'), a('other.example.test', '192.0.2.66')), [
+        { require: 'nameNotInUse', name: 'taken.example.test' },
+      ]),
       expectRcode('YXDOMAIN'),
     );
     assert.deepEqual(await bind.dig('taken.example.test', 'A'), ['192.0.2.1']);
@@ -112,9 +116,18 @@ describe('RFC 2136 updates against BIND', () => {
 
   it('reports the other failed prerequisites by their RCODE', async () => {
     await update(add(a('present.example.test', '192.0.2.1')));
-    await assert.rejects(update(add(a('x.example.test', '192.0.2.1')), [{ require: 'nameInUse', name: 'absent.example.test' }]), expectRcode('NXDOMAIN'));
-    await assert.rejects(update(add(a('x.example.test', '192.0.2.1')), [{ require: 'rrsetExists', name: 'present.example.test', type: 'MX' }]), expectRcode('NXRRSET'));
-    await assert.rejects(update(add(a('x.example.test', '192.0.2.1')), [{ require: 'rrsetDoesNotExist', name: 'present.example.test', type: 'A' }]), expectRcode('YXRRSET'));
+    await assert.rejects(
+      update(add(a('x.example.test', '192.0.2.1')), [{ require: 'nameInUse', name: 'absent.example.test' }]),
+      expectRcode('NXDOMAIN'),
+    );
+    await assert.rejects(
+      update(add(a('x.example.test', '192.0.2.1')), [{ require: 'rrsetExists', name: 'present.example.test', type: 'MX' }]),
+      expectRcode('NXRRSET'),
+    );
+    await assert.rejects(
+      update(add(a('x.example.test', '192.0.2.1')), [{ require: 'rrsetDoesNotExist', name: 'present.example.test', type: 'A' }]),
+      expectRcode('YXRRSET'),
+    );
     await update(add(a('x.example.test', '192.0.2.1')), [
       { require: 'nameInUse', name: 'present.example.test' },
       { require: 'nameNotInUse', name: 'absent.example.test' },

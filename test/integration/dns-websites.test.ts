@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { v7 } from 'uuid';
-import { createToken } from '../../lib/db/tokens.ts';
-import { createUser } from '../../lib/db/users.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { startStack } from '../helpers/stack.ts';
 
@@ -36,17 +36,37 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     const db = stack.database!.knex;
-    await db('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true });
+    await db('hosts').insert({
+      id: v7(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+    });
     const auth = async (name: string) => {
       const user = (await createUser(db, { name, role: 'user' }))!;
-      const { secret } = await createToken(db, { userId: user.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null });
+      const { secret } = await createToken(db, {
+        userId: user.id,
+        name: 'test',
+        scopes: ['read', 'write'],
+        allowFrom: [],
+        ratePerMinute: null,
+        expiresAt: null,
+      });
       return { authorization: `Bearer ${secret}` };
     };
     alice = await auth('alice');
     bob = await auth('bob');
     const server = await call('POST', '/v1/dns/servers', {
-      name: 'lab', primary: 'dns1', address: bind.server.address, port: bind.server.port,
-      rndcConf: join(bind.dir, 'rndc.conf'), zoneDir: join(bind.dir, 'zones'), keyName: bind.key.name,
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
     });
     assert.equal(server.statusCode, 201, server.body);
   });
@@ -82,13 +102,16 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
   async function records(zone: string, auth: Auth): Promise<Json[]> {
     const res = await call('GET', `/v1/dns/zones/${zone}/records`, undefined, auth);
     assert.equal(res.statusCode, 200, res.body);
-    return res.json();
+    return res.json().items;
   }
 
   const sorted = async (lines: Promise<string[]>) => (await lines).sort();
   const OWN = ['@ MX 10 mail.shop.test.', '@ TXT "hello"', 'docs CNAME elsewhere.example.', 'mail A 10.9.9.9'];
   async function ownRecordsUntouched(): Promise<void> {
-    const own = (await records(ZONE, alice)).filter((r) => r.managedBy === null).map((r) => `${r.name} ${r.type} ${r.rdata}`).sort();
+    const own = (await records(ZONE, alice))
+      .filter((r) => r.managedBy === null)
+      .map((r) => `${r.name} ${r.type} ${r.rdata}`)
+      .sort();
     assert.deepEqual(own, OWN);
     assert.deepEqual(await bind.dig(`mail.${ZONE}`, 'A'), ['10.9.9.9']);
     assert.deepEqual(await bind.dig(ZONE, 'MX'), ['10 mail.shop.test.']);
@@ -105,7 +128,10 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
     assert.deepEqual(await sorted(bind.dig(WILDCARD, 'A')), ADDRESSES);
     const managed = (await records(ADMIN_ZONE, stack.auth)).filter((r) => r.managedBy);
     assert.deepEqual(managed.map((r) => `${r.name} ${r.rdata} ${r.managedBy.kind}:${r.managedBy.name}`).sort(), [
-      '*.p1 192.0.2.10 proxy:p1', '*.p1 192.0.2.11 proxy:p1', 'p1 192.0.2.10 proxy:p1', 'p1 192.0.2.11 proxy:p1',
+      '*.p1 192.0.2.10 proxy:p1',
+      '*.p1 192.0.2.11 proxy:p1',
+      'p1 192.0.2.10 proxy:p1',
+      'p1 192.0.2.11 proxy:p1',
     ]);
   });
 
@@ -121,15 +147,26 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
 
   test("a site's domains in its owner's zone resolve to the proxy addresses", async () => {
     await changed(await call('POST', '/v1/dns/zones', { name: ZONE }, alice), alice);
-    await changed(await call('POST', `/v1/dns/zones/${ZONE}/records`, {
-      records: [
-        { name: 'mail', type: 'A', address: '10.9.9.9' },
-        { name: '@', type: 'MX', preference: 10, exchange: 'mail.shop.test.' },
-        { name: '@', type: 'TXT', text: 'hello' },
-        { name: 'docs', type: 'CNAME', target: 'elsewhere.example.' },
-      ],
-    }, alice), alice);
-    const dns = await changed(await call('POST', '/v1/websites', { name: 'shop', proxy: 'p1', domains: [`www.${ZONE}`, ZONE] }, alice), alice);
+    await changed(
+      await call(
+        'POST',
+        `/v1/dns/zones/${ZONE}/records`,
+        {
+          records: [
+            { name: 'mail', type: 'A', address: '10.9.9.9' },
+            { name: '@', type: 'MX', preference: 10, exchange: 'mail.shop.test.' },
+            { name: '@', type: 'TXT', text: 'hello' },
+            { name: 'docs', type: 'CNAME', target: 'elsewhere.example.' },
+          ],
+        },
+        alice,
+      ),
+      alice,
+    );
+    const dns = await changed(
+      await call('POST', '/v1/websites', { name: 'shop', proxy: 'p1', domains: [`www.${ZONE}`, ZONE] }, alice),
+      alice,
+    );
     assert.equal(dns.length, 1);
     assert.equal(dns[0].result.changes, 4, 'two names, two addresses each, in one UPDATE');
     assert.deepEqual(await sorted(bind.dig(`www.${ZONE}`, 'A')), ADDRESSES);
@@ -174,7 +211,11 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
       assert.equal(edit.statusCode, 409, edit.body);
     }
     assert.equal((await call('GET', '/v1/websites/other', undefined, alice)).statusCode, 404);
-    assert.deepEqual((await call('GET', '/v1/websites/shop', undefined, alice)).json().domains, [ZONE, `blog.${ZONE}`], 'the refused edit changed nothing');
+    assert.deepEqual(
+      (await call('GET', '/v1/websites/shop', undefined, alice)).json().domains,
+      [ZONE, `blog.${ZONE}`],
+      'the refused edit changed nothing',
+    );
     await ownRecordsUntouched();
   });
 
@@ -189,16 +230,21 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
   });
 
   test('a zone created after the site or the group starts with their records (A and AAAA)', async () => {
-    const group = await call('POST', '/v1/proxies', { name: 'p4', wildcardDomain: 'p4.later-admin.test', addresses: ['192.0.2.40', '2001:db8::40'] });
+    const group = await call('POST', '/v1/proxies', {
+      name: 'p4',
+      wildcardDomain: 'p4.later-admin.test',
+      addresses: ['192.0.2.40', '2001:db8::40'],
+    });
     assert.deepEqual(await changed(group), [], 'no zone for the wildcard yet');
     const site = await call('POST', '/v1/websites', { name: 'later', proxy: 'p4', domains: ['www.later.test'] }, alice);
     assert.deepEqual(await changed(site, alice), [], 'no zone for the domain yet');
     await changed(await call('POST', '/v1/dns/zones', { name: 'later.test' }, alice), alice);
     assert.deepEqual(await bind.dig('www.later.test', 'A'), ['192.0.2.40']);
     assert.deepEqual(await bind.dig('www.later.test', 'AAAA'), ['2001:db8::40']);
-    assert.deepEqual((await records('later.test', alice)).map((r) => `${r.name} ${r.type} ${r.managedBy?.kind}:${r.managedBy?.name}`).sort(), [
-      'www A website:later', 'www AAAA website:later',
-    ]);
+    assert.deepEqual(
+      (await records('later.test', alice)).map((r) => `${r.name} ${r.type} ${r.managedBy?.kind}:${r.managedBy?.name}`).sort(),
+      ['www A website:later', 'www AAAA website:later'],
+    );
     await changed(await call('POST', '/v1/dns/zones', { name: 'later-admin.test' }));
     assert.deepEqual(await bind.dig('anything.p4.later-admin.test', 'A'), ['192.0.2.40']);
     assert.deepEqual(await bind.dig('p4.later-admin.test', 'AAAA'), ['2001:db8::40']);
@@ -215,7 +261,12 @@ describe('DNS records of websites and proxy groups, on BIND', () => {
     assert.equal((await records(ZONE, alice)).filter((r) => r.managedBy).length, 0);
     await ownRecordsUntouched();
     assert.deepEqual(await sorted(bind.dig(`anything.${WILDCARD}`, 'A')), ADDRESSES, 'the wildcard stays');
-    for (const [zone, auth] of [[ZONE, alice], [ADMIN_ZONE, stack.auth], ['later.test', alice], ['later-admin.test', stack.auth]] as const) {
+    for (const [zone, auth] of [
+      [ZONE, alice],
+      [ADMIN_ZONE, stack.auth],
+      ['later.test', alice],
+      ['later-admin.test', stack.auth],
+    ] as const) {
       const job = await finished((await call('POST', `/v1/dns/zones/${zone}/verify`, { repair: false }, auth)).json().id, auth);
       assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
       assert.deepEqual([job.result.missing, job.result.unexpected], [[], []], `${zone} on the server is what PostgreSQL says`);

@@ -114,7 +114,10 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     assert.equal((await waitFinal(job.id)).status, 'succeeded');
     let reasons: string[] = [];
     for (let i = 0; i < 50 && reasons.length < 2; i++) {
-      reasons = (await inject('GET', '/v1/dlq')).json().items.map((d: { reason: string }) => d.reason).filter((r: string) => r.startsWith('invalid message'));
+      reasons = (await inject('GET', '/v1/dlq'))
+        .json()
+        .items.map((d: { reason: string }) => d.reason)
+        .filter((r: string) => r.startsWith('invalid message'));
       await sleep(50);
     }
     assert.ok(reasons.some((r) => r.includes('not JSON')));
@@ -122,7 +125,15 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
   });
 
   test('results of jobs this database does not know are skipped and block nothing', async () => {
-    const stray = { v: 1, jobId: '0190a1b2-0000-7000-8000-00000000dead', op: 'system.ping', status: 'succeeded', attempt: 1, at: new Date().toISOString(), handler: { host: 'elsewhere', pid: 1 } };
+    const stray = {
+      v: 1,
+      jobId: '0190a1b2-0000-7000-8000-00000000dead',
+      op: 'system.ping',
+      status: 'succeeded',
+      attempt: 1,
+      at: new Date().toISOString(),
+      handler: { host: 'elsewhere', pid: 1 },
+    };
     await stack.bus.publishResult(stray as never);
     const job = (await inject('POST', '/v1/system/ping', {})).json();
     assert.equal((await waitFinal(job.id)).status, 'succeeded');
@@ -150,7 +161,12 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
       assert.equal(res.json().error, 'bad_request');
       assert.match(res.json().message, field);
     }
-    const broken = await stack.app!.inject({ method: 'POST', url: '/v1/system/ping', payload: '{"delayMs":', headers: { ...stack.auth, 'content-type': 'application/json' } });
+    const broken = await stack.app!.inject({
+      method: 'POST',
+      url: '/v1/system/ping',
+      payload: '{"delayMs":',
+      headers: { ...stack.auth, 'content-type': 'application/json' },
+    });
     assert.equal(broken.statusCode, 400);
     assert.equal((await inject('GET', '/v1/jobs/not-a-uuid')).statusCode, 400);
     assert.equal((await inject('GET', '/v1/jobs/0190a1b2-0000-7000-8000-000000000000')).statusCode, 404);
@@ -176,8 +192,36 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     assert.equal(first.items.length, 2);
     assert.ok(first.items.every((j: { status: string }) => j.status === 'succeeded'));
     assert.ok(first.next);
-    const second = (await inject('GET', `/v1/jobs?status=succeeded&limit=2&before=${first.next}`)).json();
-    assert.ok(second.items.every((j: { id: string }) => j.id < first.next));
+    const second = (await inject('GET', `/v1/jobs?status=succeeded&limit=2&after=${first.next}`)).json();
+    const last = first.items.at(-1).id;
+    assert.ok(second.items.every((j: { id: string }) => j.id < last));
+  });
+
+  test('every list pages the same way: limit, then after=next until next is absent', async () => {
+    for (const name of ['page one', 'page two', 'page three']) assert.equal((await inject('POST', '/v1/tokens', { name })).statusCode, 201);
+    const walk = async (path: string, limit: number) => {
+      const ids: unknown[] = [];
+      let next: string | undefined;
+      do {
+        const query = new URLSearchParams({ limit: String(limit), ...(next ? { after: next } : {}) });
+        const res = await inject('GET', `${path}${path.includes('?') ? '&' : '?'}${query}`);
+        assert.equal(res.statusCode, 200, res.body);
+        const page = res.json();
+        assert.ok(page.items.length <= limit);
+        ids.push(...page.items.map((i: { id?: string; queue?: string }) => i.id ?? i.queue));
+        next = page.next;
+      } while (next);
+      return ids;
+    };
+    for (const path of ['/v1/tokens', '/v1/dlq?all=true', '/v1/queues', '/v1/jobs', '/v1/audit']) {
+      const whole = await walk(path, 500);
+      assert.ok(whole.length > 0, path);
+      assert.deepEqual(await walk(path, 2), whole, `${path} page by page`);
+    }
+    assert.ok((await walk('/v1/tokens', 500)).length >= 3);
+    const bad = await inject('GET', '/v1/tokens?after=bm90LWEtY3Vyc29y');
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /after/);
   });
 
   test('readyz, metrics and the OpenAPI 3.1 document', async () => {
@@ -189,7 +233,9 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     assert.match(metrics.body, /up_outbox_backlog \d+/);
     const doc = (await stack.app!.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.1.0');
-    const ids = Object.values(doc.paths).flatMap((p) => Object.values(p as Record<string, { operationId: string }>).map((o) => o.operationId));
+    const ids = Object.values(doc.paths).flatMap((p) =>
+      Object.values(p as Record<string, { operationId: string }>).map((o) => o.operationId),
+    );
     assert.ok(ids.includes('pingSystem') && ids.includes('getJob') && ids.includes('retryJob'));
     assert.ok(doc.components.schemas.Job && doc.components.schemas.SystemPingPayload);
     assert.equal((await stack.app!.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true);

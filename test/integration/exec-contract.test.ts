@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { PermanentError, RetryableError } from '../../lib/errors.ts';
 import { sh } from '../../lib/exec/command.ts';
 import { LocalExecutor } from '../../lib/exec/local-executor.ts';
 import { SshExecutor } from '../../lib/exec/ssh-executor.ts';
-import { CommandError, TransientExecError, type Executor } from '../../lib/exec/types.ts';
+import { CommandError, type TransientExecError, type Executor } from '../../lib/exec/types.ts';
 import { hostSpec, labHosts, type Lab } from '../helpers/lab-hosts.ts';
 
 const LIB = fileURLToPath(new URL('../../lib/exec/', import.meta.url));
@@ -66,7 +66,10 @@ function startChild(target: Target, lock: string, log: string, iterations: numbe
 }
 
 function assertSerial(log: string, expected: number): void {
-  const intervals = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' ').slice(0, 2).map(BigInt));
+  const intervals = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ').slice(0, 2).map(BigInt));
   assert.equal(intervals.length, expected);
   intervals.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   for (let i = 1; i < intervals.length; i++) {
@@ -134,7 +137,10 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
     it('a 100 KB hostile value arrives intact; a command over the argv limit is refused', async () => {
       const value = 'abc $(id) "x" `y` ; | & * \n'.repeat(4000).slice(0, 100 * 1024);
       assert.equal((await ex.run(sh`printf '%s' ${value}`)).stdout, value);
-      await assert.rejects(ex.run(sh`printf '%s' ${'x'.repeat(200 * 1024)}`), (e) => e instanceof PermanentError && /128 KiB/.test(String(e)));
+      await assert.rejects(
+        ex.run(sh`printf '%s' ${'x'.repeat(200 * 1024)}`),
+        (e) => e instanceof PermanentError && /128 KiB/.test(String(e)),
+      );
     });
 
     it('stdin reaches the command byte for byte', async () => {
@@ -181,7 +187,11 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
       assert.deepEqual(await ex.putFile(path, 'two\n'), { changed: true });
       assert.equal((await ex.run(sh`stat -c '%a %U %G' -- ${path}`)).stdout, '600 nobody nogroup\n', 'keeps metadata');
       assert.equal((await ex.readFile(path))?.toString(), 'two\n');
-      assert.deepEqual(readdirSync(target.dir).filter((f) => f.includes('up-tmp')), [], 'no temp files left');
+      assert.deepEqual(
+        readdirSync(target.dir).filter((f) => f.includes('up-tmp')),
+        [],
+        'no temp files left',
+      );
     });
 
     it('putFile and readFile round-trip binary content; a missing file reads as null', async () => {
@@ -197,7 +207,10 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
       const path = join(target.dir, 'a-directory');
       mkdirSync(path, { recursive: true });
       await assert.rejects(ex.putFile(path, 'x'), PermanentError);
-      assert.deepEqual(readdirSync(target.dir).filter((f) => f.includes('up-tmp')), []);
+      assert.deepEqual(
+        readdirSync(target.dir).filter((f) => f.includes('up-tmp')),
+        [],
+      );
       await assert.rejects(ex.putFile(join(target.dir, 'no/such/dir/f'), 'x'), PermanentError);
       await assert.rejects(ex.putFile('relative/path', 'x'), PermanentError);
       await assert.rejects(ex.putFile('/etc/../etc/passwd', 'x'), PermanentError);
@@ -207,17 +220,19 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
       const log = join(target.dir, 'lock-intervals');
       rmSync(log, { force: true });
       const hold = (executor: Executor, who: string) =>
-        executor.withLock('contract-serial', () =>
-          executor.run(sh`s=$(date +%s%N); sleep 0.15; echo "$s $(date +%s%N) ${who}" >> ${log}`),
-        );
+        executor.withLock('contract-serial', () => executor.run(sh`s=$(date +%s%N); sleep 0.15; echo "$s $(date +%s%N) ${who}" >> ${log}`));
       const other = target.make();
       const child = startChild(target, 'contract-serial', log, 3);
       try {
         await child.ready;
         child.go();
         await Promise.all([
-          (async () => { for (let i = 0; i < 3; i++) await hold(ex, 'a'); })(),
-          (async () => { for (let i = 0; i < 3; i++) await hold(other, 'b'); })(),
+          (async () => {
+            for (let i = 0; i < 3; i++) await hold(ex, 'a');
+          })(),
+          (async () => {
+            for (let i = 0; i < 3; i++) await hold(other, 'b');
+          })(),
         ]);
         assert.equal(await child.done, 0);
       } finally {
@@ -228,7 +243,12 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
 
     it('withLock returns fn’s value, passes on its error, and always releases', async () => {
       assert.equal(await ex.withLock('contract-value', async () => 42), 42);
-      await assert.rejects(ex.withLock('contract-value', async () => { throw new Error('inside'); }), /inside/);
+      await assert.rejects(
+        ex.withLock('contract-value', async () => {
+          throw new Error('inside');
+        }),
+        /inside/,
+      );
       assert.equal(await ex.withLock('contract-value', async () => 'again', { waitMs: 1000 }), 'again');
     });
 
@@ -250,7 +270,10 @@ function contract(name: string, setup: () => Promise<Target>, teardown: () => Pr
         await other.close();
       }
       for (const bad of ['../x', 'a/b', '', '.hidden', 'UPPER', 'x'.repeat(65), 'a b']) {
-        await assert.rejects(ex.withLock(bad, async () => 1), PermanentError);
+        await assert.rejects(
+          ex.withLock(bad, async () => 1),
+          PermanentError,
+        );
       }
     });
   });

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { PermanentError, RetryableError } from '../../lib/errors.ts';
 import { sh } from '../../lib/exec/command.ts';
 import { SshExecutor } from '../../lib/exec/ssh-executor.ts';
 import { fetchHostKey } from '../../lib/exec/ssh-pool.ts';
-import { AuthenticationError, HostKeyMismatchError, TransientExecError } from '../../lib/exec/types.ts';
+import { AuthenticationError, HostKeyMismatchError, type TransientExecError } from '../../lib/exec/types.ts';
 import { acceptedLogins, hostSpec, labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
@@ -90,7 +90,10 @@ describe('SshExecutor', () => {
   it('opens a second connection when channels run out, and stays below MaxSessions', async () => {
     const ex = executor(h1, { maxChannelsPerConnection: 4, maxConcurrent: 16 });
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ex.run(sh`sleep 0.3; echo ${i}`)));
-    assert.deepEqual(results.map((r) => r.stdout), Array.from({ length: 12 }, (_, i) => `${i}\n`));
+    assert.deepEqual(
+      results.map((r) => r.stdout),
+      Array.from({ length: 12 }, (_, i) => `${i}\n`),
+    );
     assert.ok(ex.pool.stats.connectsTotal >= 2 && ex.pool.stats.connectsTotal <= 4, `${ex.pool.stats.connectsTotal} connections`);
   });
 

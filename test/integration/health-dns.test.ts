@@ -23,7 +23,8 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
 
-  const call = (method: 'GET' | 'POST', url: string, body?: unknown) => stack.app!.inject({ method, url, payload: body as never, headers: stack.auth });
+  const call = (method: 'GET' | 'POST', url: string, body?: unknown) =>
+    stack.app!.inject({ method, url, payload: body as never, headers: stack.auth });
   const get = async (url: string) => (await call('GET', url)).json() as Json;
   const zoneHealth = async () => ((await get('/v1/health?type=dns-zone&history=true')).items as Json[])[0];
 
@@ -45,14 +46,30 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
     // The DNS server's host is this machine, in maintenance: only the zone is checked here.
-    await stack.database!.knex('hosts').insert({ id: v7(), name: 'dns1', address: '127.0.0.1', port: 22, ssh_user: 'root', host_key_sha256: `SHA256:${'A'.repeat(43)}`, local: true, maintenance: true });
+    await stack.database!.knex('hosts').insert({
+      id: v7(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+      maintenance: true,
+    });
     const server = await call('POST', '/v1/dns/servers', {
-      name: 'lab', primary: 'dns1', address: bind.server.address, port: bind.server.port,
-      rndcConf: join(bind.dir, 'rndc.conf'), zoneDir: join(bind.dir, 'zones'), keyName: bind.key.name,
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
     });
     assert.equal(server.statusCode, 201, server.body);
     assert.equal((await done(await call('POST', '/v1/dns/zones', { name: ZONE }))).status, 'succeeded');
-    const added = await done(await call('POST', `/v1/dns/zones/${ZONE}/records`, { records: [{ name: 'www', type: 'A', address: '10.0.0.1', ttl: 300 }] }));
+    const added = await done(
+      await call('POST', `/v1/dns/zones/${ZONE}/records`, { records: [{ name: 'www', type: 'A', address: '10.0.0.1', ttl: 300 }] }),
+    );
     assert.equal(added.status, 'succeeded', JSON.stringify(added.error));
   });
 
@@ -72,17 +89,27 @@ describe('DNS zone health: drift is repaired', { timeout: 180_000 }, () => {
     const seen = (await zoneHealth()).history.length;
     const secret = `${bind.key.algorithm}:${bind.key.name}:${bind.key.secret.toString('base64')}`;
     const child = run('nsupdate', ['-y', secret]);
-    child.child.stdin!.end([`server ${bind.server.address} ${bind.server.port}`, `zone ${ZONE}`, `update add rogue.${ZONE} 60 A 192.0.2.66`, 'send', ''].join('\n'));
+    child.child.stdin!.end(
+      [`server ${bind.server.address} ${bind.server.port}`, `zone ${ZONE}`, `update add rogue.${ZONE} 60 A 192.0.2.66`, 'send', ''].join(
+        '\n',
+      ),
+    );
     await child;
 
     const entry = await until('healthy again', async () => {
       const now = await zoneHealth();
       return now.state === 'healthy' && now.history.length > seen && now;
     });
-    const states = entry.history.map((h: Json) => h.state).reverse().slice(seen - 1);
+    const states = entry.history
+      .map((h: Json) => h.state)
+      .reverse()
+      .slice(seen - 1);
     assert.deepEqual(states, ['healthy', 'degraded', 'repairing', 'healthy']);
-    assert.match(entry.history[2].note, /zone healthy\.test as served differs from its records: 1 unexpected \(rogue\.healthy\.test A 192\.0\.2\.66\)/);
-    const repairs = ((await get('/v1/jobs?op=dns.zone.verify')).items as Json[]);
+    assert.match(
+      entry.history[2].note,
+      /zone healthy\.test as served differs from its records: 1 unexpected \(rogue\.healthy\.test A 192\.0\.2\.66\)/,
+    );
+    const repairs = (await get('/v1/jobs?op=dns.zone.verify')).items as Json[];
     assert.equal(repairs.length, 1);
     assert.equal(repairs[0].status, 'succeeded');
     assert.equal(repairs[0].result.repaired, true);

@@ -9,7 +9,7 @@ import { chmodSync, mkdirSync, rmSync, statSync, truncateSync, writeFileSync } f
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { parseUpgradable } from '../../handlers/host.update/apt-list.ts';
+import { parseUpgradable } from '../../handlers/hosts/host.update/apt-list.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { startStack, TEST_TOKEN } from '../helpers/stack.ts';
 import { eventually } from '../helpers/eventually.ts';
@@ -26,16 +26,25 @@ describe('security monitoring of a host', { timeout: 180_000 }, () => {
   let listener: ChildProcess | undefined;
 
   const api = async (method: string, url: string, body?: unknown) => {
-    const res = await stack.app!.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${TEST_TOKEN}` }, ...(body === undefined ? {} : { payload: body as object }) });
+    const res = await stack.app!.inject({
+      method: method as 'GET',
+      url,
+      headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
     return { status: res.statusCode, body: res.json() as Json };
   };
   const get = async (url: string) => (await api('GET', url)).body;
   const alarm = async (cause: string) => ((await api('GET', '/v1/alarms')).body.items as Json[]).find((a) => a.cause === cause);
   const security = async () => ((await api('GET', '/v1/health?type=security&history=true')).body.items as Json[])[0];
-  const label = async (labels: Record<string, string>) => assert.equal((await api('PATCH', `/v1/hosts/${host.name}`, { labels })).status, 200);
+  const label = async (labels: Record<string, string>) =>
+    assert.equal((await api('PATCH', `/v1/hosts/${host.name}`, { labels })).status, 200);
 
   const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
-    eventually(what, probe, { timeoutMs, explain: async () => `health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}` });
+    eventually(what, probe, {
+      timeoutMs,
+      explain: async () => `health: ${JSON.stringify((await get('/v1/health')).items.map((h: Json) => [h.resource, h.state, h.problems]))}`,
+    });
 
   before(async () => {
     lab = await labHosts(1, LAB);
@@ -44,10 +53,20 @@ describe('security monitoring of a host', { timeout: 180_000 }, () => {
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
     await stack.database!.knex('hosts').insert({
-      id: crypto.randomUUID(), name: host.name, address: host.address, port: host.port, ssh_user: host.user, host_key_sha256: host.hostKeySha256,
+      id: crypto.randomUUID(),
+      name: host.name,
+      address: host.address,
+      port: host.port,
+      ssh_user: host.user,
+      host_key_sha256: host.hostKeySha256,
       labels: JSON.stringify({
-        'health.load-per-cpu': '1000', 'health.disk-percent': '100', 'health.memory-percent': '100',
-        'health.auth-log': host.logFile, 'health.ssh-failed-logins': '3', 'health.tenant-homes': `${host.dir}/home`, 'health.security-updates': 'off',
+        'health.load-per-cpu': '1000',
+        'health.disk-percent': '100',
+        'health.memory-percent': '100',
+        'health.auth-log': host.logFile,
+        'health.ssh-failed-logins': '3',
+        'health.tenant-homes': `${host.dir}/home`,
+        'health.security-updates': 'off',
       }),
     });
     rmSync(`${host.dir}/stranger`, { force: true });
@@ -68,20 +87,40 @@ describe('security monitoring of a host', { timeout: 180_000 }, () => {
   test('failed SSH logins from one address: an alarm naming it; cleared once the log no longer holds them', async () => {
     for (let i = 0; i < 3; i++) {
       // A real login attempt with a key the host does not know, from the root namespace.
-      const attempt = await run('ssh', ['-i', `${host.dir}/stranger`, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', `root@${host.address}`, 'true']).catch((e) => e);
+      const attempt = await run('ssh', [
+        '-i',
+        `${host.dir}/stranger`,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        `root@${host.address}`,
+        'true',
+      ]).catch((e) => e);
       assert.match(attempt.stderr, /Permission denied/);
     }
     const raised = await until('the ssh alarm', () => alarm('ssh-failed-logins'));
     assert.equal(raised.resource.type, 'security');
     assert.equal(raised.resource.key, host.name);
-    assert.match(raised.message, new RegExp(`failed SSH logins on ${host.name} within 15 min from ${LAB.subnet.replace(/\./g, '\\.')}\\.1 \\(3\\) \\(threshold 3\\)`));
+    assert.match(
+      raised.message,
+      new RegExp(`failed SSH logins on ${host.name} within 15 min from ${LAB.subnet.replace(/\./g, '\\.')}\\.1 \\(3\\) \\(threshold 3\\)`),
+    );
 
     truncateSync(host.logFile); // rotated
     await until('the ssh alarm cleared', async () => !(await alarm('ssh-failed-logins')));
   });
 
   test('a port nobody explains: an alarm naming it; an allowlist label explains it', async () => {
-    listener = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, '-e', "require('net').createServer().listen(4444, '0.0.0.0')"], { stdio: 'ignore' });
+    listener = spawn(
+      'ip',
+      ['netns', 'exec', host.namespace, process.execPath, '-e', "require('net').createServer().listen(4444, '0.0.0.0')"],
+      { stdio: 'ignore' },
+    );
     const raised = await until('the port alarm', () => alarm('unexplained-ports'));
     assert.equal(raised.message, `TCP ports listening on ${host.name} that no role explains: 4444`);
 

@@ -17,12 +17,15 @@ const LAB = { prefix: 'up-health', subnet: '10.77.8', bridge: 'uplab8' };
 describe('health checks, alarms, the webhook and mail', () => {
   let lab: Lab;
   let stack: Awaited<ReturnType<typeof startStack>>;
-  let webhook: Awaited<ReturnType<typeof webhookReceiver<{ event: string; alarm: { cause: string; resource: { key: string }; count: number } }>>>;
+  let webhook: Awaited<
+    ReturnType<typeof webhookReceiver<{ event: string; alarm: { cause: string; resource: { key: string }; count: number } }>>
+  >;
   let smtp: LabSmtp;
 
   const api = async (url: string) => (await stack.app!.inject({ method: 'GET', url, headers: stack.auth })).json();
   const hostHealth = async () => (await api('/v1/health?type=host&history=true')).items[0];
-  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) => eventually(what, probe, { timeoutMs });
+  const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
+    eventually(what, probe, { timeoutMs });
 
   before(async () => {
     lab = await labHosts(1, LAB);
@@ -40,9 +43,16 @@ describe('health checks, alarms, the webhook and mail', () => {
       },
     });
     const h = lab.hosts[0];
-    await stack.database!.knex('hosts').insert({ id: '0190a1b2-0000-7000-8000-0000000000a1', name: 'web1', address: h.address, port: h.port, ssh_user: h.user, host_key_sha256: h.hostKeySha256,
+    await stack.database!.knex('hosts').insert({
+      id: '0190a1b2-0000-7000-8000-0000000000a1',
+      name: 'web1',
+      address: h.address,
+      port: h.port,
+      ssh_user: h.user,
+      host_key_sha256: h.hostKeySha256,
       // The test machine is busy: judge this host by reachability, not by its load.
-      labels: JSON.stringify({ 'health.load-per-cpu': '1000' }) });
+      labels: JSON.stringify({ 'health.load-per-cpu': '1000' }),
+    });
   });
 
   after(async () => {
@@ -80,7 +90,11 @@ describe('health checks, alarms, the webhook and mail', () => {
     assert.equal((await api('/v1/alarms')).items.length, 1, 'still one alarm');
     await until('the webhook delivery', async () => webhook.received.length >= 1);
     await sleep(500);
-    assert.deepEqual(webhook.received.map((r) => r.event), ['raised'], 'the webhook got the alarm once');
+    assert.deepEqual(
+      webhook.received.map((r) => r.event),
+      ['raised'],
+      'the webhook got the alarm once',
+    );
     assert.equal(webhook.received[0].alarm.resource.key, 'web1');
 
     const cli = await runUp(['alarms', 'list', '--json'], { UP_URL: stack.url!, UP_TOKEN: TEST_TOKEN });
@@ -107,7 +121,10 @@ describe('health checks, alarms, the webhook and mail', () => {
     const cleared = (await api('/v1/alarms?status=cleared')).items;
     assert.equal(cleared.length, 1);
     await until('the cleared delivery', async () => webhook.received.some((r) => r.event === 'cleared'));
-    assert.deepEqual(webhook.received.map((r) => r.event), ['raised', 'cleared']);
+    assert.deepEqual(
+      webhook.received.map((r) => r.event),
+      ['raised', 'cleared'],
+    );
     await until('the cleared mail', async () => smtp.messages().length === 2);
     assert.equal(smtp.messages()[1].subject, '[up] cleared: unreachable on host web1');
 

@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { observers } from '../../gateway/observers.ts';
-import { parseFacts } from '../../handlers/host.probe/facts.ts';
-import type { JobRow } from '../../lib/db/jobs.ts';
+import { parseFacts } from '../../handlers/hosts/host.probe/facts.ts';
+import type { JobRow } from '../../gateway/jobs-store.ts';
 import type { ResultEvent } from '../../queues/result-event.ts';
 import { freshDatabase } from '../helpers/postgres.ts';
 import { startStack } from '../helpers/stack.ts';
+import { domains } from '../../gateway/domains.ts';
 
 const KEY_A = `SHA256:${'A'.repeat(43)}`;
 const KEY_B = `SHA256:${'B'.repeat(43)}`;
@@ -29,7 +30,10 @@ describe('hosts on PostgreSQL', () => {
   };
 
   it('adds, filters by role, merges labels, snapshots the jump host into jobs, and guards deletes', async () => {
-    assert.equal((await api('POST', '/v1/hosts', { name: 'gw', address: '192.0.2.1', hostKeySha256: KEY_A, roles: ['proxy'] })).status, 201);
+    assert.equal(
+      (await api('POST', '/v1/hosts', { name: 'gw', address: '192.0.2.1', hostKeySha256: KEY_A, roles: ['proxy'] })).status,
+      201,
+    );
     const inner = await api('POST', '/v1/hosts', {
       name: 'db1',
       address: 'db1.example.net',
@@ -74,8 +78,8 @@ describe('hosts on PostgreSQL', () => {
     const job = { payload: { host: { name: 'web1' } } } as unknown as JobRow;
     const event = (at: string, kernel: string) =>
       ({ status: 'succeeded', at, result: parseFacts(`kernel\t${kernel}`) }) as unknown as ResultEvent;
-    await observers['host.probe'](knex, job, event('2030-01-01T00:00:02.000Z', 'new'));
-    await observers['host.probe'](knex, job, event('2030-01-01T00:00:01.000Z', 'old'));
+    await observers['host.probe'](knex, job, event('2030-01-01T00:00:02.000Z', 'new'), { domains, publish: () => undefined });
+    await observers['host.probe'](knex, job, event('2030-01-01T00:00:01.000Z', 'old'), { domains, publish: () => undefined });
     const { body } = await api('GET', '/v1/hosts/web1');
     assert.equal(body.facts.os.kernel, 'new');
     assert.equal(body.factsAt, '2030-01-01T00:00:02.000Z');

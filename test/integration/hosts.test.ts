@@ -19,7 +19,12 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const UP = fileURLToPath(new URL('../../bin/up.js', import.meta.url));
 
 /** Runs `up` on a pseudo-terminal (util-linux `script`), typing `answer` when `prompt` appears. */
-function runUpOnTerminal(args: string[], env: Record<string, string>, prompt: RegExp, answer: string): Promise<{ code: number; output: string }> {
+function runUpOnTerminal(
+  args: string[],
+  env: Record<string, string>,
+  prompt: RegExp,
+  answer: string,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn('script', ['-qec', quote([process.execPath, UP, ...args]), '/dev/null'], { env: { ...process.env, ...env } });
     let output = '';
@@ -87,7 +92,10 @@ describe('hosts: inventory and host operations on lab hosts', () => {
     assert.match(refused.stderr, /not a terminal.*--yes/);
     assert.equal((await api('GET', `/v1/hosts/${h1.name}`)).status, 404, 'nothing added without consent');
 
-    const added = await runUp(['hosts', 'add', h1.name, '--address', h1.address, '--role', 'dns', '--label', 'rack=a1', '--yes', '--json'], cliEnv);
+    const added = await runUp(
+      ['hosts', 'add', h1.name, '--address', h1.address, '--role', 'dns', '--label', 'rack=a1', '--yes', '--json'],
+      cliEnv,
+    );
     assert.equal(added.code, 0, added.stderr);
     const host = JSON.parse(added.stdout);
     assert.equal(host.hostKeySha256, h1.hostKeySha256, 'the pinned key is the one ssh-keygen prints for the host');
@@ -114,12 +122,12 @@ describe('hosts: inventory and host operations on lab hosts', () => {
     assert.match(shown.stdout, /os\s+Debian GNU\/Linux/);
     assert.match(shown.stdout, new RegExp(`kernel\\s+${job.result.os.kernel.replace(/[.+]/g, '\\$&')}`));
     assert.match(shown.stdout, /bind9\s+1:9\.18/);
-    assert.match(shown.stdout, /podman\s+-/);
+    assert.match(shown.stdout, /podman\s+(-|\d\S*)\n/, 'podman is listed, with its version when it is installed');
     const listed = await runUp(['hosts', 'list'], cliEnv);
     assert.match(listed.stdout, new RegExp(`${h1.name}\\s+${h1.address.replace(/\./g, '\\.')}:22\\s+dns`));
   });
 
-  it('prepare installs nothing that is there, creates up\'s directories, and a second run changes nothing', async () => {
+  it("prepare installs nothing that is there, creates up's directories, and a second run changes nothing", async () => {
     const first = await runJob(`/v1/hosts/${h1.name}/prepare`);
     assert.equal(first.status, 'succeeded', JSON.stringify(first.error));
     assert.deepEqual(first.result.packages, { installed: [], present: ['bind9', 'bind9-dnsutils'] });
@@ -242,16 +250,43 @@ describe('hosts: inventory and host operations on lab hosts', () => {
     const cli = await runUp(['hosts', 'label', h2.name, 'zone=b', 'tier-', '--json'], cliEnv);
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).labels, { zone: 'b' });
-    const gone = await runUp(['hosts', 'remove', h2.name], cliEnv);
+    const gone = await runUp(['hosts', 'remove', h2.name, '--yes'], cliEnv);
     assert.equal(gone.code, 0, gone.stderr);
     assert.equal((await api('GET', `/v1/hosts/${h2.name}`)).status, 404);
   });
 
   it('on a terminal, `up hosts add` shows the fingerprint and adds the host once the admin answers y', async () => {
-    const { code, output } = await runUpOnTerminal(['hosts', 'add', h2.name, '--address', h2.address], cliEnv, /trust this host key\? \[y\/N\]/, 'y\n');
+    const { code, output } = await runUpOnTerminal(
+      ['hosts', 'add', h2.name, '--address', h2.address],
+      cliEnv,
+      /trust this host key\? \[y\/N\]/,
+      'y\n',
+    );
     assert.equal(code, 0, output);
     assert.ok(output.includes(`offers host key ${h2.hostKeySha256}`), output);
     assert.match(output, new RegExp(`added ${h2.name}`));
     assert.equal((await api('GET', `/v1/hosts/${h2.name}`)).body.hostKeySha256, h2.hostKeySha256);
+  });
+
+  it('a wrong pinned key: the failed job says how to re-pin, and `up hosts repin` scans, asks and pins the offered key (walk friction 3)', async () => {
+    const wrong = `SHA256:${'A'.repeat(43)}`;
+    assert.equal((await api('PATCH', `/v1/hosts/${h2.name}`, { hostKeySha256: wrong, rekey: true })).status, 200);
+    const refused = await runJob(`/v1/hosts/${h2.name}/probe`);
+    assert.equal(refused.status, 'failed');
+    assert.equal(
+      refused.error.message,
+      `${h2.name}: host key mismatch: pinned ${wrong}, offered ${h2.hostKeySha256}. If the host was reinstalled and you have checked the new key on its console, pin it: up hosts repin ${h2.name} --fingerprint ${h2.hostKeySha256} (API: PATCH /v1/hosts/${h2.name} {"hostKeySha256": "${h2.hostKeySha256}", "rekey": true})`,
+    );
+
+    const unasked = await runUp(['hosts', 'repin', h2.name], cliEnv);
+    assert.equal(unasked.code, 1);
+    assert.ok(unasked.stderr.includes(`offers host key ${h2.hostKeySha256}; pinned now: ${wrong}`), unasked.stderr);
+    assert.match(unasked.stderr, /not a terminal.*--yes/);
+    assert.equal((await api('GET', `/v1/hosts/${h2.name}`)).body.hostKeySha256, wrong, 'nothing pinned without consent');
+
+    const repinned = await runUp(['hosts', 'repin', h2.name, '--yes', '--json'], cliEnv);
+    assert.equal(repinned.code, 0, repinned.stderr);
+    assert.equal(JSON.parse(repinned.stdout).hostKeySha256, h2.hostKeySha256);
+    assert.equal((await runJob(`/v1/hosts/${h2.name}/probe`)).status, 'succeeded');
   });
 });

@@ -30,7 +30,12 @@ async function onHost(host: LabHost, ...argv: string[]): Promise<{ code: number;
 async function removeUnixUsers(): Promise<void> {
   for (const t of TENANTS) {
     const user = `up-${t}`;
-    await run('sh', ['-c', 'pkill -KILL -u "$1"; sleep 0.2; userdel "$1"; groupdel "$1"; rm -rf -- "/home/$1"; sed -i "/^$1:/d" /etc/subuid /etc/subgid; true', 'sh', user]).catch(() => undefined);
+    await run('sh', [
+      '-c',
+      'pkill -KILL -u "$1"; sleep 0.2; userdel "$1"; groupdel "$1"; rm -rf -- "/home/$1"; sed -i "/^$1:/d" /etc/subuid /etc/subgid; true',
+      'sh',
+      user,
+    ]).catch(() => undefined);
   }
 }
 
@@ -83,7 +88,7 @@ describe('tenant.provision and tenant.deprovision on a lab host', () => {
       assert.equal(job.result.user, `up-${name}`);
       assert.equal(job.result.changed, true);
       const user = (await admin('GET', `/v1/users/${name}`)).json();
-      assert.deepEqual(job.result.subuid, user.subids, "the range the gateway chose for the tenant");
+      assert.deepEqual(job.result.subuid, user.subids, 'the range the gateway chose for the tenant');
       assert.deepEqual(user.hosts, [host.name], 'the user shows where its Unix user exists');
 
       const home = await onHost(host, 'stat', '-c', '%a %U %G', `/home/up-${name}`);

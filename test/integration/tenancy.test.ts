@@ -17,7 +17,13 @@ describe('users, tokens, limits and audit', () => {
   let stack: Stack;
   const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
   const call = (method: string, url: string, headers: Record<string, string>, body?: unknown, remoteAddress?: string) =>
-    stack.app!.inject({ method: method as 'GET', url, headers, ...(body === undefined ? {} : { payload: body as object }), ...(remoteAddress ? { remoteAddress } : {}) });
+    stack.app!.inject({
+      method: method as 'GET',
+      url,
+      headers,
+      ...(body === undefined ? {} : { payload: body as object }),
+      ...(remoteAddress ? { remoteAddress } : {}),
+    });
   const admin = (method: string, url: string, body?: unknown) => call(method, url, stack.auth, body);
   async function token(user: string, extra: Record<string, unknown> = {}) {
     const res = await admin('POST', '/v1/tokens', { name: 'test', user, ...extra });
@@ -57,7 +63,10 @@ describe('users, tokens, limits and audit', () => {
 
   test('expired and revoked tokens are 401, with a message saying which', async () => {
     const expired = await token('carol');
-    await stack.database!.knex('tokens').where({ id: expired.id }).update({ expires_at: new Date(Date.now() - 1000) });
+    await stack
+      .database!.knex('tokens')
+      .where({ id: expired.id })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     let res = await call('GET', '/v1/whoami', bearer(expired.secret));
     assert.equal(res.statusCode, 401);
     assert.match(res.json().message, /expired/);
@@ -68,7 +77,7 @@ describe('users, tokens, limits and audit', () => {
     assert.equal(res.statusCode, 401);
     assert.match(res.json().message, /revoked/);
     // A made-up token in our format, and the right id with a wrong secret.
-    assert.equal((await call('GET', '/v1/whoami', bearer(revoked.secret.slice(0, -4) + 'AAAA'))).statusCode, 401);
+    assert.equal((await call('GET', '/v1/whoami', bearer(`${revoked.secret.slice(0, -4)}AAAA`))).statusCode, 401);
   });
 
   test('a read token cannot change anything (403); a write token can', async () => {
@@ -114,10 +123,15 @@ describe('users, tokens, limits and audit', () => {
 
   test('an address that keeps sending bad tokens is slowed down with 429', async () => {
     const from = '203.0.113.9';
-    for (let i = 0; i < 20; i++) assert.equal((await call('GET', '/v1/jobs', bearer(`up_guess_${i}_xxxxxxxxxxxxxxxx`), undefined, from)).statusCode, 401);
+    for (let i = 0; i < 20; i++)
+      assert.equal((await call('GET', '/v1/jobs', bearer(`up_guess_${i}_xxxxxxxxxxxxxxxx`), undefined, from)).statusCode, 401);
     const res = await call('GET', '/v1/jobs', bearer('up_guess_again_xxxxxxxxxxxxxxx'), undefined, from);
     assert.equal(res.statusCode, 429);
-    assert.equal((await call('GET', '/v1/whoami', stack.auth, undefined, '203.0.113.10')).statusCode, 200, 'other addresses are not affected');
+    assert.equal(
+      (await call('GET', '/v1/whoami', stack.auth, undefined, '203.0.113.10')).statusCode,
+      200,
+      'other addresses are not affected',
+    );
   });
 
   test('plan limits are set by the admin and shown with the user', async () => {
@@ -145,11 +159,12 @@ describe('users, tokens, limits and audit', () => {
     const created = await call('POST', '/v1/tokens', bearer(t.secret), { name: 'from-carol' }, '192.0.2.44');
     secrets.push(created.json().secret);
     await call('DELETE', `/v1/tokens/${created.json().id}`, bearer(t.secret), undefined, '192.0.2.44');
-    await call('POST', '/v1/tokens', bearer('up_0123456789abcdef0123456789abcdef_' + 'A'.repeat(43)), { name: 'nope' }, '192.0.2.45');
+    await call('POST', '/v1/tokens', bearer(`up_0123456789abcdef0123456789abcdef_${'A'.repeat(43)}`), { name: 'nope' }, '192.0.2.45');
     await stack.app!.inject({ method: 'GET', url: '/healthz' }); // lets onResponse hooks finish
     const entries = async () => (await admin('GET', '/v1/audit?limit=500')).json().items as Record<string, unknown>[];
     let items = await entries();
-    for (let i = 0; i < 50 && !items.some((e) => e.ip === '192.0.2.45'); i++) items = (await new Promise((r) => setTimeout(r, 20)), await entries());
+    for (let i = 0; i < 50 && !items.some((e) => e.ip === '192.0.2.45'); i++)
+      items = (await new Promise((r) => setTimeout(r, 20)), await entries());
     const revoke = items.find((e) => e.method === 'DELETE' && e.resourceId === created.json().id);
     assert.ok(revoke, 'the revoke is recorded');
     assert.equal(revoke.user, 'carol');
@@ -165,7 +180,8 @@ describe('users, tokens, limits and audit', () => {
     assert.equal(refused?.user, null);
 
     const rows = JSON.stringify(await stack.database!.knex('audit').select());
-    for (const secret of [...secrets, 'test-admin-token-0123456789abcdef']) assert.ok(!rows.includes(secret), 'no token in the audit table');
+    for (const secret of [...secrets, 'test-admin-token-0123456789abcdef'])
+      assert.ok(!rows.includes(secret), 'no token in the audit table');
     assert.ok(!rows.includes(secrets[0].split('_').pop()!), 'not even the random part');
 
     const mine = (await call('GET', '/v1/audit?limit=500', bearer(t.secret))).json().items as { user: string }[];
@@ -176,20 +192,30 @@ describe('users, tokens, limits and audit', () => {
     const home = mkdtempSync(join(tmpdir(), 'up-login-'));
     try {
       const t = await token('carol');
-      const env = { XDG_CONFIG_HOME: home, UP_TOKEN: '', UP_URL: '', UP_DATA_DIR: join(home, 'data') };
+      // UP_URL and UP_TOKEN unset (an empty one is an error): the stored login is used.
+      const env = { XDG_CONFIG_HOME: home, UP_TOKEN: undefined, UP_URL: undefined, UP_DATA_DIR: join(home, 'data') } as unknown as Record<
+        string,
+        string
+      >;
       const login = await runUp(['login', '--url', stack.url!, '--token', t.secret], env);
       assert.equal(login.code, 0, login.stderr);
       assert.match(login.stdout, /logged in as carol/);
       const file = join(home, 'up', 'config.json');
       assert.equal(statSync(file).mode & 0o777, 0o600);
-      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { url: stack.url, token: t.secret });
+      assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+        current: 'default',
+        contexts: { default: { url: stack.url, token: t.secret, user: 'carol', role: 'user' } },
+      });
 
       const list = await runUp(['tokens', 'list', '--json'], env);
       assert.equal(list.code, 0, list.stderr);
       const items = JSON.parse(list.stdout).items as { id: string; user: string }[];
       assert.ok(items.some((i) => i.id === t.id) && items.every((i) => i.user === 'carol'));
 
-      const wrong = await runUp(['login', '--url', stack.url!, '--token', 'up_0123456789abcdef0123456789abcdef_' + 'B'.repeat(43)], { ...env, XDG_CONFIG_HOME: join(home, 'other') });
+      const wrong = await runUp(['login', '--url', stack.url!, '--token', `up_0123456789abcdef0123456789abcdef_${'B'.repeat(43)}`], {
+        ...env,
+        XDG_CONFIG_HOME: join(home, 'other'),
+      });
       assert.notEqual(wrong.code, 0);
       assert.match(wrong.stderr, /401/);
     } finally {

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createToken } from '../../lib/db/tokens.ts';
-import { createUser } from '../../lib/db/users.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
 import { startStack } from '../helpers/stack.ts';
 
 type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -39,7 +39,11 @@ const PROXY_FIELDS: Record<string, (bad: string) => Record<string, unknown>> = {
 describe('hostile input never reaches a template', () => {
   let stack: Stack;
   const call = async (method: string, path: string, body: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, { method, headers: { ...stack.auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${stack.url}${path}`, {
+      method,
+      headers: { ...stack.auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as { error: string; message: string; details?: string[] } };
   };
 
@@ -75,10 +79,23 @@ describe('hostile input never reaches a template', () => {
   test('a website beyond the plan is refused with 422 naming the limit', async () => {
     const db = stack.database!.knex;
     const user = await createUser(db, { name: 'limited', role: 'user' });
-    await db('users').where({ id: user!.id }).update({ limits: JSON.stringify({ websites: 1 }) });
-    const { secret } = await createToken(db, { userId: user!.id, name: 'test', scopes: ['read', 'write'], allowFrom: [], ratePerMinute: null, expiresAt: null });
+    await db('users')
+      .where({ id: user!.id })
+      .update({ limits: JSON.stringify({ websites: 1 }) });
+    const { secret } = await createToken(db, {
+      userId: user!.id,
+      name: 'test',
+      scopes: ['read', 'write'],
+      allowFrom: [],
+      ratePerMinute: null,
+      expiresAt: null,
+    });
     const asUser = async (body: unknown) => {
-      const res = await fetch(`${stack.url}/v1/websites`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${stack.url}/v1/websites`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, body: (await res.json()) as { error: string; message: string } };
     };
     const first = await asUser(site({ name: 'limitedone' }));
@@ -91,10 +108,59 @@ describe('hostile input never reaches a template', () => {
 
   test('edits get the same checks, and nothing was stored or queued', async () => {
     assert.equal((await call('PATCH', '/v1/websites/okname', { maxBodySize: '1;m' })).status, 400);
-    const { body: sites } = (await fetch(`${stack.url}/v1/websites`, { headers: stack.auth }).then(async (r) => ({ body: await r.json() }))) as { body: unknown[] };
-    assert.deepEqual(sites, []);
+    const { body: sites } = (await fetch(`${stack.url}/v1/websites`, { headers: stack.auth }).then(async (r) => ({
+      body: await r.json(),
+    }))) as { body: unknown };
+    assert.deepEqual(sites, { items: [] });
     const jobs = await stack.database!.knex('jobs').whereIn('op', ['website.apply', 'proxy.apply']).count({ n: '*' }).first();
     assert.equal(Number(jobs?.n), 0);
+  });
+
+  test('a basic-auth password is stored and queued only as a SHA-512-crypt hash, and never echoed', async () => {
+    const password = 'plaintext-canary-7f3a9c';
+    // A member, so that website.apply jobs carry the site (on loopback, where no sshd listens: its jobs just retry).
+    await stack.database!.knex('hosts').insert({
+      id: crypto.randomUUID(),
+      name: 'nowhere',
+      address: '127.0.0.1',
+      port: 1,
+      ssh_user: 'root',
+      host_key_sha256: 'SHA256:none',
+      roles: ['proxy'],
+    });
+    assert.equal((await call('POST', '/v1/proxies/p1/hosts', { host: 'nowhere' })).status, 202);
+    const created = await call(
+      'POST',
+      '/v1/websites',
+      site({ name: 'hashed', basicAuth: { realm: 'r', users: [{ name: 'ann', password }] } }),
+    );
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    assert.doesNotMatch(JSON.stringify(created.body), new RegExp(password));
+    const queued = await stack.database!.knex('jobs').where({ op: 'website.apply' }).first('payload');
+    assert.match(queued.payload.site.basicAuth.users[0].hash, /^\$6\$/, 'the job carries the hash');
+    const edited = await call('PATCH', '/v1/websites/hashed', {
+      basicAuth: {
+        realm: 'r',
+        users: [
+          { name: 'ann', password: `${password}-2` },
+          { name: 'x', password: 'short' },
+        ],
+      },
+    });
+    assert.equal(edited.status, 400);
+    assert.doesNotMatch(JSON.stringify(edited.body), /plaintext-canary|short/);
+    const db = stack.database!.knex;
+    const stored = await db('websites').where({ name: 'hashed' }).first();
+    assert.match(stored.spec.basicAuth.users[0].hash, /^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+    // Every row of every table, as text.
+    const tables: { table_name: string }[] = (
+      await db.raw("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'")
+    ).rows;
+    for (const { table_name: table } of tables) {
+      const hits = (await db.raw(`select count(*)::int as n from ?? t where t::text like ?`, [table, `%${password}%`])).rows[0].n;
+      assert.equal(hits, 0, `the password is in ${table}`);
+    }
+    assert.equal((await fetch(`${stack.url}/v1/websites/hashed`, { method: 'DELETE', headers: stack.auth })).status, 202);
   });
 
   test('IDN that is not a valid name after punycode, loopback upstreams and dot segments are refused by name', async () => {

@@ -6,7 +6,9 @@
 #   hosts.sh down [prefix]     kill every process in the namespaces, delete namespaces and bridge
 #   hosts.sh deps              print the Debian packages this script needs (it installs nothing)
 #
-# Environment (defaults): UP_LAB_SUBNET=10.77.0 (a /24), UP_LAB_BRIDGE=uplab0.
+# Environment (defaults): UP_LAB_SUBNET=10.77.0 (a /24), UP_LAB_BRIDGE=uplab0, UP_LAB_PRIVATE=""
+# (absolute paths each host gets a private copy of, e.g. "/etc/postgresql /var/lib/postgresql":
+# daemons whose state lives at fixed paths then run once per host, as on separate machines).
 # Two labs that run at the same time need different prefixes, subnets and bridges.
 # Namespaces share the filesystem except /root and /run/lock (private per host); each host also
 # gets its own directory /srv/<prefix>/<ns>/ for markers.
@@ -16,6 +18,7 @@ set -eu
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 SUBNET=${UP_LAB_SUBNET:-10.77.0}
 BRIDGE=${UP_LAB_BRIDGE:-uplab0}
+PRIVATE=${UP_LAB_PRIVATE:-}
 
 usage() { echo "usage: $0 up <N> [prefix] | down [prefix] | deps" >&2; exit 2; }
 
@@ -27,6 +30,22 @@ valid_prefix() {
 
 # sshd refuses keys in paths with group/world-writable parents (StrictModes), so not /tmp.
 lab_dir() { echo "/srv/$1"; }
+
+# The host's copy of each UP_LAB_PRIVATE path, made once from the machine's (so the packages'
+# files are there), and the mounts that put them in place: "copy path copy path ...".
+private_mounts() { # dir
+  local dir=$1 path copy mounts=''
+  for path in $PRIVATE; do
+    case $path in /*) ;; *) echo "UP_LAB_PRIVATE: $path is not absolute" >&2; exit 2 ;; esac
+    copy="$dir/private$path"
+    if [ ! -d "$copy" ]; then
+      install -d -m 755 "$copy"
+      [ ! -d "$path" ] || cp -a "$path/." "$copy/"
+    fi
+    mounts="$mounts $copy $path"
+  done
+  echo "$mounts"
+}
 
 host_up() { # prefix index
   local prefix=$1 i=$2 ns addr veth dir
@@ -71,10 +90,22 @@ EOF
     # `ip netns exec` runs in a mount namespace of its own; in it the host gets a private, empty
     # /root (this machine's root dotfiles would run before every command, since bash sources
     # ~/.bashrc for ssh commands) and a private /run/lock (so host-side locks are per host).
+    # The UP_LAB_PRIVATE paths are mounted the same way.
     install -d -m 700 "$dir/root"
     install -d -m 1777 "$dir/lock"
-    ip netns exec "$ns" sh -c 'mount --bind "$1" /root && mount --bind "$2" /run/lock && exec /usr/sbin/sshd -f "$3" -E "$4"' \
-      sh "$dir/root" "$dir/lock" "$dir/sshd_config" "$dir/sshd.log"
+    # shellcheck disable=SC2046 # the copy/path pairs are split on purpose
+    # `ip netns exec` also mounts a fresh /sys, which hides the cgroup hierarchies: they are mounted
+    # again as the machine has them (PID 1's mountinfo), so container runtimes find their cgroups.
+    ip netns exec "$ns" sh -c 'sshd_config=$1 log=$2; shift 2
+      while [ $# -ge 2 ]; do install -d "$2" && mount --bind "$1" "$2" || exit 1; shift 2; done
+      awk '\''{ for (i = 7; $i != "-"; i++); if ($(i+1) ~ /^cgroup2?$/) print $(i+1), $(i+3), $5 }'\'' /proc/1/mountinfo |
+        while read -r type options path; do
+          [ "$path" != /sys/fs/cgroup ] || continue
+          [ -d /sys/fs/cgroup ] && ! mountpoint -q /sys/fs/cgroup && mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+          install -d "$path" && mount -t "$type" -o "$options" "$type" "$path"
+        done
+      exec /usr/sbin/sshd -f "$sshd_config" -E "$log"' \
+      sh "$dir/sshd_config" "$dir/sshd.log" "$dir/root" /root "$dir/lock" /run/lock $(private_mounts "$dir")
   fi
 }
 

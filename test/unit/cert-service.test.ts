@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SERVICE_TLS, serviceFiles } from '../../handlers/cert-service.ts';
-import { serviceDirs } from '../../gateway/routes/service-certs.ts';
-import type { HostRow } from '../../lib/db/hosts.ts';
-import { certIssue, certRenew } from '../../queues/ops/cert.ts';
-import { CERT_SERVICES, serviceCertName, serviceOfCertName } from '../../queues/ops/cert-service.ts';
+import { SERVICE_TLS, serviceFiles } from '../../handlers/certificates/service.ts';
+import { serviceDirs } from '../../gateway/certificates/service.ts';
+import type { HostRow } from '../../gateway/hosts/store.ts';
+import { certIssue, certRenew } from '../../queues/certificates/ops.ts';
+import { CERT_SERVICES, serviceCertName, serviceOfCertName } from '../../queues/certificates/service.ts';
 import { validator } from '../../queues/validate.ts';
 
 const host = { name: 'db1', address: '10.0.0.5', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` };
@@ -54,12 +54,19 @@ describe('service certificates', () => {
 
   it('the host labels move certbot and the deploy dir; a label that is not a clean absolute path is refused by name', () => {
     assert.deepEqual(serviceDirs(hostRow({})), { baseDir: '/var/lib/up', deployDir: '/etc/up/tls' });
-    assert.deepEqual(serviceDirs(hostRow({ 'certs.base-dir': '/srv/lab/up', 'certs.deploy-dir': '/srv/lab/tls' })), { baseDir: '/srv/lab/up', deployDir: '/srv/lab/tls' });
+    assert.deepEqual(serviceDirs(hostRow({ 'certs.base-dir': '/srv/lab/up', 'certs.deploy-dir': '/srv/lab/tls' })), {
+      baseDir: '/srv/lab/up',
+      deployDir: '/srv/lab/tls',
+    });
     for (const bad of ['/etc/../root', 'tls', '/etc/up/$(id)', '/etc/up tls']) {
       const result = serviceDirs(hostRow({ 'certs.deploy-dir': bad }));
       assert.ok('error' in result && result.error.includes('certs.deploy-dir'), JSON.stringify(result));
     }
-    assert.deepEqual(serviceFiles('/etc/up/tls', 'postfix'), { dir: '/etc/up/tls/postfix', cert: '/etc/up/tls/postfix/fullchain.pem', key: '/etc/up/tls/postfix/privkey.pem' });
+    assert.deepEqual(serviceFiles('/etc/up/tls', 'postfix'), {
+      dir: '/etc/up/tls/postfix',
+      cert: '/etc/up/tls/postfix/fullchain.pem',
+      key: '/etc/up/tls/postfix/privkey.pem',
+    });
   });
 
   it('the database services own their keys; every service has a reload', () => {

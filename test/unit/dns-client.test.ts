@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PermanentError, RetryableError } from '../../queues/errors.ts';
+import { PermanentError, RetryableError } from '../../lib/errors.ts';
 import { sendUpdate } from '../../lib/dns/client.ts';
 import { findTsig, signMessage } from '../../lib/dns/tsig.ts';
 import type { TsigKey } from '../../lib/dns/tsig.ts';
@@ -11,13 +11,26 @@ import { ScriptedDnsServer, freePort } from '../helpers/bind.ts';
 import type { ScriptedHandler } from '../helpers/bind.ts';
 
 const key: TsigKey = { name: 'up-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7) };
-const small = () => buildUpdate({ zone: 'example.test', changes: [{ op: 'add', record: { name: 'www.example.test', ttl: 60, type: 'A', address: '192.0.2.1' } }] });
-const large = () => buildUpdate({
-  zone: 'example.test',
-  changes: Array.from({ length: 30 }, (_, i): Change => ({ op: 'add', record: { name: `host-${i}.example.test`, ttl: 60, type: 'A', address: '192.0.2.1' } })),
-});
+const small = () =>
+  buildUpdate({
+    zone: 'example.test',
+    changes: [{ op: 'add', record: { name: 'www.example.test', ttl: 60, type: 'A', address: '192.0.2.1' } }],
+  });
+const large = () =>
+  buildUpdate({
+    zone: 'example.test',
+    changes: Array.from(
+      { length: 30 },
+      (_, i): Change => ({ op: 'add', record: { name: `host-${i}.example.test`, ttl: 60, type: 'A', address: '192.0.2.1' } }),
+    ),
+  });
 
-interface ReplyOptions { rcode?: number; truncated?: boolean; signWith?: TsigKey | null; id?: number }
+interface ReplyOptions {
+  rcode?: number;
+  truncated?: boolean;
+  signWith?: TsigKey | null;
+  id?: number;
+}
 
 /** What a server sends back to an UPDATE: its header and zone section, signed over the request MAC. */
 function replyTo(request: Buffer, { rcode = 0, truncated = false, signWith = key, id }: ReplyOptions = {}): Buffer {
@@ -78,13 +91,29 @@ describe('sendUpdate against a scripted server', () => {
     const rcodes = { FORMERR: 1, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, YXDOMAIN: 6, YXRRSET: 7, NXRRSET: 8, NOTAUTH: 9, NOTZONE: 10 };
     for (const [name, rcode] of Object.entries(rcodes)) {
       reset((request) => [replyTo(request, { rcode })]);
-      await assert.rejects(sendUpdate(dns.server, small(), key), expectError(PermanentError, name, new RegExp(`zone example.test failed: ${name}`)));
+      await assert.rejects(
+        sendUpdate(dns.server, small(), key),
+        expectError(PermanentError, name, new RegExp(`zone example.test failed: ${name}`)),
+      );
     }
   });
 
   it('reports an unsigned error reply by its RCODE', async () => {
     reset((request) => [replyTo(request, { rcode: 5, signWith: null })]);
-    await assert.rejects(sendUpdate(dns.server, small(), key), expectError(PermanentError, 'REFUSED'));
+    await assert.rejects(sendUpdate(dns.server, small(), key), expectError(PermanentError, 'REFUSED', /did not sign its reply/));
+  });
+
+  it('says a signed REFUSED is about the change, not the key', async () => {
+    reset((request) => [replyTo(request, { rcode: 5 })]);
+    await assert.rejects(
+      sendUpdate(dns.server, small(), key),
+      (error: Error) =>
+        expectError(
+          PermanentError,
+          'REFUSED',
+          /accepted the key \(its reply is signed\) but refused the change: an integrity check/,
+        )(error) && !/unsigned request|not allowed/.test(error.message),
+    );
   });
 
   it('does not trust an unsigned NOERROR reply to a signed update', async () => {

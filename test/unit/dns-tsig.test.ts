@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import { createStreamVerifier, findTsig, signMessage, verifyResponse } from '../../lib/dns/tsig.ts';
 import type { TsigKey } from '../../lib/dns/tsig.ts';
 
@@ -12,7 +12,8 @@ const md5Key: TsigKey = { name: 'www.example.com', algorithm: 'hmac-md5', secret
 const sha1Key: TsigKey = { name: 'www.example.com', algorithm: 'hmac-sha1', secret: Buffer.from('MA+QDhXbyqUak+qnMFyTyEirzng=', 'base64') };
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
-const wireName = (name: string) => Buffer.concat([...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
+const wireName = (name: string) =>
+  Buffer.concat([...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
 
 /** id, RD, question www.example.com/IN/A: the query of the vectors. */
 function query(id: number, type = 1, flags = 0x0100): Buffer {
@@ -21,7 +22,12 @@ function query(id: number, type = 1, flags = 0x0100): Buffer {
 }
 
 /** The vectors' response: QR AA RD, same question, www.example.com 86400 IN A 192.0.2.1 with a compressed owner. */
-const response = Buffer.concat([hex('2d65 8500 0001 0001 0000 0000'), wireName('www.example.com'), hex('0001 0001'), hex('c00c 0001 0001 00015180 0004 c0000201')]);
+const response = Buffer.concat([
+  hex('2d65 8500 0001 0001 0000 0000'),
+  wireName('www.example.com'),
+  hex('0001 0001'),
+  hex('c00c 0001 0001 00015180 0004 c0000201'),
+]);
 
 function expectPermanent(code: string, pattern?: RegExp) {
   return (error: unknown) => {
@@ -85,7 +91,10 @@ describe('TSIG verification of replies', () => {
   it('rejects a reply whose bytes were changed', () => {
     const forged = Buffer.from(signedResponse);
     forged[forged.indexOf(hex('c0000201')) + 3] = 0x63; // 192.0.2.1 -> 192.0.2.99
-    assert.throws(() => verifyResponse(forged, md5Key, request.mac, { now: 0x4da8877a }), expectPermanent('TSIG_VERIFY', /does not verify/));
+    assert.throws(
+      () => verifyResponse(forged, md5Key, request.mac, { now: 0x4da8877a }),
+      expectPermanent('TSIG_VERIFY', /does not verify/),
+    );
   });
 
   it('rejects a reply that answers another request (different request MAC)', () => {
@@ -94,12 +103,18 @@ describe('TSIG verification of replies', () => {
   });
 
   it('rejects a reply signed outside the fudge window', () => {
-    assert.throws(() => verifyResponse(signedResponse, md5Key, request.mac, { now: 0x4da8877a + 301 }), expectPermanent('TSIG_VERIFY', /more than 300s/));
+    assert.throws(
+      () => verifyResponse(signedResponse, md5Key, request.mac, { now: 0x4da8877a + 301 }),
+      expectPermanent('TSIG_VERIFY', /more than 300s/),
+    );
   });
 
   it('rejects an unsigned reply and one signed with another key', () => {
     assert.throws(() => verifyResponse(response, md5Key, request.mac), expectPermanent('TSIG_VERIFY', /no TSIG/));
-    assert.throws(() => verifyResponse(signedResponse, { ...md5Key, name: 'other.key' }, request.mac, { now: 0x4da8877a }), expectPermanent('TSIG_VERIFY', /signed with key/));
+    assert.throws(
+      () => verifyResponse(signedResponse, { ...md5Key, name: 'other.key' }, request.mac, { now: 0x4da8877a }),
+      expectPermanent('TSIG_VERIFY', /signed with key/),
+    );
   });
 
   it('names the cause when the server reports BADSIG or BADKEY (empty MAC)', () => {
@@ -107,17 +122,26 @@ describe('TSIG verification of replies', () => {
     const emptied = withEmptyMac(badsig.signed, badsig.mac);
     assert.throws(() => verifyResponse(emptied, md5Key, request.mac), expectPermanent('BADSIG', /wrong TSIG secret/));
     const badkey = signMessage(response, md5Key, { error: 17 });
-    assert.throws(() => verifyResponse(withEmptyMac(badkey.signed, badkey.mac), md5Key, request.mac), expectPermanent('BADKEY', /unknown TSIG key/));
+    assert.throws(
+      () => verifyResponse(withEmptyMac(badkey.signed, badkey.mac), md5Key, request.mac),
+      expectPermanent('BADKEY', /unknown TSIG key/),
+    );
   });
 
   it('verifies a BADTIME reply (vector) and reports the clock skew', () => {
     const badtimeQuery = signMessage(query(0x7fc4, 6, 0), md5Key, { timeSigned: 0x4da8b9d6 });
     const badtimeReply = Buffer.concat([hex('7fc4 8009 0001 0000 0000 0000'), wireName('www.example.com'), hex('0006 0001')]);
     const { signed, mac } = signMessage(badtimeReply, md5Key, {
-      timeSigned: 0x4da8b9d6, priorMac: badtimeQuery.mac, error: 18, otherData: hex('00004da8be86'),
+      timeSigned: 0x4da8b9d6,
+      priorMac: badtimeQuery.mac,
+      error: 18,
+      otherData: hex('00004da8be86'),
     });
     assert.equal(mac.toString('hex'), 'd4b043f6f44495ec8a01260e39159d76');
-    assert.throws(() => verifyResponse(signed, md5Key, badtimeQuery.mac, { now: 0x4da8b9d6 }), expectPermanent('BADTIME', new RegExp(`server time ${0x4da8be86}`)));
+    assert.throws(
+      () => verifyResponse(signed, md5Key, badtimeQuery.mac, { now: 0x4da8b9d6 }),
+      expectPermanent('BADTIME', new RegExp(`server time ${0x4da8be86}`)),
+    );
   });
 });
 
@@ -125,9 +149,27 @@ describe('TSIG verification of multi-message replies (RFC 8945 §5.3.1)', () => 
   // AXFR vector: request, then SOA message, then NS message signed over prior MAC + message + timers only.
   const time = 0x4da8e951;
   const axfrQuery = Buffer.concat([hex('3410 0000 0001 0000 0000 0000'), wireName('example.com'), hex('00fc 0001')]);
-  const soaRdata = Buffer.concat([Buffer.from('\x02ns'), hex('c00c'), Buffer.from('\x04root'), hex('c00c'), hex('77de0edf 00001c20 00000e10 00278d00 000004b0')]);
-  const first = Buffer.concat([hex('3410 8400 0001 0001 0000 0000'), wireName('example.com'), hex('00fc 0001 c00c 0006 0001 00015180'), Buffer.from([0, soaRdata.length]), soaRdata]);
-  const second = Buffer.concat([hex('3410 8400 0000 0001 0000 0000'), wireName('example.com'), hex('0002 0001 00015180 0005'), Buffer.from('\x02ns'), hex('c00c')]);
+  const soaRdata = Buffer.concat([
+    Buffer.from('\x02ns'),
+    hex('c00c'),
+    Buffer.from('\x04root'),
+    hex('c00c'),
+    hex('77de0edf 00001c20 00000e10 00278d00 000004b0'),
+  ]);
+  const first = Buffer.concat([
+    hex('3410 8400 0001 0001 0000 0000'),
+    wireName('example.com'),
+    hex('00fc 0001 c00c 0006 0001 00015180'),
+    Buffer.from([0, soaRdata.length]),
+    soaRdata,
+  ]);
+  const second = Buffer.concat([
+    hex('3410 8400 0000 0001 0000 0000'),
+    wireName('example.com'),
+    hex('0002 0001 00015180 0005'),
+    Buffer.from('\x02ns'),
+    hex('c00c'),
+  ]);
 
   const request = signMessage(axfrQuery, md5Key, { timeSigned: time });
   const signedFirst = signMessage(first, md5Key, { timeSigned: time, priorMac: request.mac });
@@ -154,7 +196,12 @@ describe('TSIG verification of multi-message replies (RFC 8945 §5.3.1)', () => 
   it('accepts unsigned messages in between, digesting them into the next MAC', () => {
     const third = Buffer.from(second);
     const expected = createHmac('md5', md5Key.secret)
-      .update(Buffer.from([0, 16])).update(signedFirst.mac).update(second).update(third).update(hex('00004da8e951 012c')).digest();
+      .update(Buffer.from([0, 16]))
+      .update(signedFirst.mac)
+      .update(second)
+      .update(third)
+      .update(hex('00004da8e951 012c'))
+      .digest();
     // signMessage knows nothing of the unsigned message, so put the MAC a server would send in its place.
     const signedThird = signMessage(third, md5Key, { timeSigned: time, priorMac: signedFirst.mac, continuation: true }).signed;
     expected.copy(signedThird, signedThird.indexOf(findTsig(signedThird)!.mac));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { PermanentError } from '../../queues/errors.ts';
+import { PermanentError } from '../../lib/errors.ts';
 import { buildUpdate } from '../../lib/dns/update.ts';
 import type { Change } from '../../lib/dns/update.ts';
 import { presentRdata, splitCharacterStrings } from '../../lib/dns/records.ts';
@@ -10,7 +10,13 @@ import type { ResourceRecord } from '../../lib/dns/records.ts';
 
 const zone = 'example.test';
 
-interface DecodedRecord { name: string; type: string; class: string; ttl: number; data: unknown }
+interface DecodedRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: unknown;
+}
 function decode(message: Buffer) {
   const decoded = dnsPacket.decode(message) as ReturnType<typeof dnsPacket.decode> & { opcode: string };
   return {
@@ -30,7 +36,10 @@ function rawRecords(message: Buffer) {
   return recordOffsets(message).map((offset) => {
     const { name, end } = readName(message, offset);
     return {
-      name, type: message.readUInt16BE(end), class: message.readUInt16BE(end + 2), ttl: message.readUInt32BE(end + 4),
+      name,
+      type: message.readUInt16BE(end),
+      class: message.readUInt16BE(end + 2),
+      ttl: message.readUInt32BE(end + 4),
       rdata: message.subarray(end + 10, end + 10 + message.readUInt16BE(end + 8)),
     };
   });
@@ -72,21 +81,45 @@ describe('buildUpdate', () => {
 
   it('puts every change of a batch into one message, in order', () => {
     const decoded = decode(buildUpdate({ zone, changes: everyType.map((record): Change => ({ op: 'add', record })) }));
-    assert.deepEqual(decoded.updates.map((r) => [r.name, r.type, r.class, r.ttl]), everyType.map((r) => [r.name, r.type, 'IN', r.ttl]));
-    assert.deepEqual(decoded.updates.map((r) => presentRdata(r.type, r.data)), [
-      '192.0.2.10', '2001:db8::10', 'www.example.test.', '10 mail.example.test.', '"v=spf1 -all"',
-      '10 5 5060 sip.example.test.', '0 issue "letsencrypt.org"', 'ns2.example.test.', 'www.example.test.',
-    ]);
+    assert.deepEqual(
+      decoded.updates.map((r) => [r.name, r.type, r.class, r.ttl]),
+      everyType.map((r) => [r.name, r.type, 'IN', r.ttl]),
+    );
+    assert.deepEqual(
+      decoded.updates.map((r) => presentRdata(r.type, r.data)),
+      [
+        '192.0.2.10',
+        '2001:db8::10',
+        'www.example.test.',
+        '10 mail.example.test.',
+        '"v=spf1 -all"',
+        '10 5 5060 sip.example.test.',
+        '0 issue "letsencrypt.org"',
+        'ns2.example.test.',
+        'www.example.test.',
+      ],
+    );
   });
 
   it('splits TXT values into ≤255-byte character-strings that rejoin to the value', () => {
     const text = 'é'.repeat(200) + 'x'.repeat(201); // 601 bytes, a split inside a two-byte character included
-    const decoded = decode(buildUpdate({ zone, changes: [{ op: 'add', record: { name: 'txt.example.test', ttl: 60, type: 'TXT', text } }] }));
+    const decoded = decode(
+      buildUpdate({ zone, changes: [{ op: 'add', record: { name: 'txt.example.test', ttl: 60, type: 'TXT', text } }] }),
+    );
     const strings = decoded.updates[0].data as Buffer[];
-    assert.deepEqual(strings.map((s) => s.length), [255, 255, 91]);
+    assert.deepEqual(
+      strings.map((s) => s.length),
+      [255, 255, 91],
+    );
     assert.equal(Buffer.concat(strings).toString('utf8'), text);
-    assert.deepEqual(splitCharacterStrings('x'.repeat(255)).map((s) => s.length), [255]);
-    assert.deepEqual(splitCharacterStrings('').map((s) => s.length), [0]);
+    assert.deepEqual(
+      splitCharacterStrings('x'.repeat(255)).map((s) => s.length),
+      [255],
+    );
+    assert.deepEqual(
+      splitCharacterStrings('').map((s) => s.length),
+      [0],
+    );
   });
 
   it('deletes one record with class NONE, TTL 0 and the record data', () => {
@@ -101,11 +134,20 @@ describe('buildUpdate', () => {
   });
 
   it('deletes an RRset (class ANY, the type, no data) and a whole name (class ANY, type ANY)', () => {
-    const message = buildUpdate({ zone, changes: [{ op: 'deleteRRset', name: 'www.example.test', type: 'AAAA' }, { op: 'deleteName', name: 'old.example.test' }] });
-    assert.deepEqual(rawRecords(message).map((r) => [r.name, r.type, r.class, r.ttl, r.rdata.length]), [
-      ['www.example.test', 28, 255, 0, 0],
-      ['old.example.test', 255, 255, 0, 0],
-    ]);
+    const message = buildUpdate({
+      zone,
+      changes: [
+        { op: 'deleteRRset', name: 'www.example.test', type: 'AAAA' },
+        { op: 'deleteName', name: 'old.example.test' },
+      ],
+    });
+    assert.deepEqual(
+      rawRecords(message).map((r) => [r.name, r.type, r.class, r.ttl, r.rdata.length]),
+      [
+        ['www.example.test', 28, 255, 0, 0],
+        ['old.example.test', 255, 255, 0, 0],
+      ],
+    );
   });
 
   it('encodes the four prerequisites of RFC 2136 §2.4', () => {
@@ -120,16 +162,23 @@ describe('buildUpdate', () => {
       changes: [{ op: 'add', record: everyType[0] }],
     });
     assert.equal(message.readUInt16BE(6), 4);
-    assert.deepEqual(rawRecords(message).slice(0, 4).map((r) => [r.name, r.type, r.class, r.ttl, r.rdata.length]), [
-      ['a.example.test', 255, 255, 0, 0],
-      ['b.example.test', 255, 254, 0, 0],
-      ['c.example.test', 15, 255, 0, 0],
-      ['d.example.test', 5, 254, 0, 0],
-    ]);
+    assert.deepEqual(
+      rawRecords(message)
+        .slice(0, 4)
+        .map((r) => [r.name, r.type, r.class, r.ttl, r.rdata.length]),
+      [
+        ['a.example.test', 255, 255, 0, 0],
+        ['b.example.test', 255, 254, 0, 0],
+        ['c.example.test', 15, 255, 0, 0],
+        ['d.example.test', 5, 254, 0, 0],
+      ],
+    );
   });
 
   it('accepts trailing dots and keeps names as given', () => {
-    const [update] = decode(buildUpdate({ zone: 'example.test.', changes: [{ op: 'add', record: { ...everyType[0], name: 'WWW.example.test.' } }] })).updates;
+    const [update] = decode(
+      buildUpdate({ zone: 'example.test.', changes: [{ op: 'add', record: { ...everyType[0], name: 'WWW.example.test.' } }] }),
+    ).updates;
     assert.equal(update.name, 'WWW.example.test');
   });
 
@@ -138,13 +187,22 @@ describe('buildUpdate', () => {
     assert.throws(add({ name: 'www.example.test', ttl: 60, type: 'A', address: '2001:db8::1' }), expectInvalid('INVALID_RECORD', /IPv4/));
     assert.throws(add({ name: 'www.example.test', ttl: 60, type: 'AAAA', address: '192.0.2.1' }), expectInvalid('INVALID_RECORD', /IPv6/));
     assert.throws(add({ name: `${'a'.repeat(64)}.example.test`, ttl: 60, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_NAME'));
-    assert.throws(add({ name: `${'abcdefghi.'.repeat(26)}example.test`, ttl: 60, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_NAME', /255/));
+    assert.throws(
+      add({ name: `${'abcdefghi.'.repeat(26)}example.test`, ttl: 60, type: 'A', address: '192.0.2.1' }),
+      expectInvalid('INVALID_NAME', /255/),
+    );
     assert.throws(add({ name: 'bad name.example.test', ttl: 60, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_NAME'));
     assert.throws(add({ name: 'a..example.test', ttl: 60, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_NAME'));
     assert.throws(add({ name: 'www.*.example.test', ttl: 60, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_NAME'));
     assert.throws(add({ name: 'www.example.test', ttl: -1, type: 'A', address: '192.0.2.1' }), expectInvalid('INVALID_RECORD', /TTL/));
-    assert.throws(add({ name: 'example.test', ttl: 60, type: 'MX', preference: 70000, exchange: 'mx.example.test' }), expectInvalid('INVALID_RECORD', /MX preference/));
-    assert.throws(add({ name: 'example.test', ttl: 60, type: 'CAA', flags: 0, tag: 'is sue', value: 'x' }), expectInvalid('INVALID_RECORD', /CAA tag/));
+    assert.throws(
+      add({ name: 'example.test', ttl: 60, type: 'MX', preference: 70000, exchange: 'mx.example.test' }),
+      expectInvalid('INVALID_RECORD', /MX preference/),
+    );
+    assert.throws(
+      add({ name: 'example.test', ttl: 60, type: 'CAA', flags: 0, tag: 'is sue', value: 'x' }),
+      expectInvalid('INVALID_RECORD', /CAA tag/),
+    );
     assert.throws(add({ name: 'example.test', ttl: 60, type: 'CNAME', target: 'not valid.example.test' }), expectInvalid('INVALID_NAME'));
     assert.throws(() => buildUpdate({ zone, changes: [] }), expectInvalid('INVALID_UPDATE'));
   });
@@ -157,11 +215,17 @@ describe('buildUpdate', () => {
         { op: 'add', record: { name: '_acme-challenge.example.test', ttl: 60, type: 'TXT', text: 'token' } },
       ],
     });
-    assert.deepEqual(decode(message).updates.map((r) => r.name), ['*.apps.example.test', '_acme-challenge.example.test']);
+    assert.deepEqual(
+      decode(message).updates.map((r) => r.name),
+      ['*.apps.example.test', '_acme-challenge.example.test'],
+    );
   });
 
   it('refuses a message larger than 65535 bytes', () => {
-    const changes: Change[] = Array.from({ length: 3000 }, (_, i) => ({ op: 'add', record: { name: `host-${i}.example.test`, ttl: 60, type: 'A', address: '192.0.2.1' } }));
+    const changes: Change[] = Array.from({ length: 3000 }, (_, i) => ({
+      op: 'add',
+      record: { name: `host-${i}.example.test`, ttl: 60, type: 'A', address: '192.0.2.1' },
+    }));
     assert.throws(() => buildUpdate({ zone, changes }), expectInvalid('INVALID_UPDATE', /split it/));
   });
 });

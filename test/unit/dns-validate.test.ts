@@ -1,22 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { zoneConfig, zoneFileText } from '../../handlers/dns.zone.create/rndc.ts';
-import { updateOf } from '../../handlers/dns.records.apply/changes.ts';
-import { compareZone } from '../../handlers/dns.zone.verify/compare.ts';
+import { zoneConfig, zoneFileText } from '../../handlers/dns/dns.zone.create/rndc.ts';
+import { updateOf } from '../../handlers/dns/dns.records.apply/changes.ts';
+import { compareZone } from '../../handlers/dns/dns.zone.verify/compare.ts';
 import {
-  DnsInputError, absoluteName, checkRRsetRules, normaliseZoneName, presentValue, relativeName, validateRecord, type RecordSpec,
+  absoluteName,
+  checkRRsetRules,
+  normaliseZoneName,
+  presentValue,
+  relativeName,
+  validateRecord,
+  type RecordSpec,
 } from '../../lib/dns/validate.ts';
-import type { ZoneServer } from '../../queues/ops/dns.ts';
+import type { ZoneServer } from '../../queues/dns/ops.ts';
+import { InputError } from '../../lib/errors.ts';
 
 const ZONE = 'example.test';
 const fails = (fn: () => unknown, field: RegExp, status = 400) =>
-  assert.throws(fn, (error: unknown) => error instanceof DnsInputError && field.test(error.field) && error.status === status);
+  assert.throws(fn, (error: unknown) => error instanceof InputError && field.test(error.field) && error.status === status);
 
 describe('zone and record names', () => {
   test('zones are lower-case ASCII, IDN as punycode, at least two labels', () => {
     assert.equal(normaliseZoneName('Example.TEST.'), 'example.test');
     assert.equal(normaliseZoneName('bücher.example'), 'xn--bcher-kva.example');
-    for (const bad of ['test', 'a..test', 'a;b.test', 'a b.test', 'x{y}.test', '-a.test', 'a$.test', '', 'a/b.test']) fails(() => normaliseZoneName(bad, 'body/name'), /^body\/name$/);
+    for (const bad of ['test', 'a..test', 'a;b.test', 'a b.test', 'x{y}.test', '-a.test', 'a$.test', '', 'a/b.test'])
+      fails(() => normaliseZoneName(bad, 'body/name'), /^body\/name$/);
   });
 
   test('record names: @, relative, absolute inside the zone; never outside it', () => {
@@ -29,7 +37,8 @@ describe('zone and record names', () => {
     assert.equal(relativeName(ZONE, ZONE), '@');
     fails(() => absoluteName('www.other.test.', ZONE, 'body/name'), /body\/name/);
     fails(() => absoluteName('notexample.test.', ZONE, 'body/name'), /body\/name/);
-    for (const bad of ['a..b', 'a;b', 'a b', '$x', 'a"b', 'a\nb', 'a*b', `${'a'.repeat(64)}`]) fails(() => absoluteName(bad, ZONE, 'body/name'), /body\/name/);
+    for (const bad of ['a..b', 'a;b', 'a b', '$x', 'a"b', 'a\nb', 'a*b', `${'a'.repeat(64)}`])
+      fails(() => absoluteName(bad, ZONE, 'body/name'), /body\/name/);
   });
 });
 
@@ -48,7 +57,12 @@ describe('record values per type', () => {
   });
 
   test('out-of-range and malformed values name their field', () => {
-    const at = (input: Record<string, unknown>, field: string, status = 400) => fails(() => validateRecord({ name: 'x', ...input } as never, ZONE, 'body/records/3'), new RegExp(`^body/records/3/${field}$`), status);
+    const at = (input: Record<string, unknown>, field: string, status = 400) =>
+      fails(
+        () => validateRecord({ name: 'x', ...input } as never, ZONE, 'body/records/3'),
+        new RegExp(`^body/records/3/${field}$`),
+        status,
+      );
     at({ type: 'A', address: '10.0.0.256' }, 'address');
     at({ type: 'A', address: '::1' }, 'address');
     at({ type: 'AAAA', address: '10.0.0.1' }, 'address');
@@ -70,7 +84,11 @@ describe('record values per type', () => {
     const spec = (input: Record<string, unknown>) => validateRecord({ name: 'www', ...input } as never, ZONE, 'x');
     const a = spec({ type: 'A', address: '10.0.0.1', ttl: 300 });
     fails(() => checkRRsetRules([a], [{ spec: spec({ type: 'CNAME', target: 'b.example' }), field: 'body' }]), /body\/type/, 409);
-    fails(() => checkRRsetRules([spec({ type: 'CNAME', target: 'b.example' })], [{ spec: spec({ type: 'TXT', text: 'x' }), field: 'body' }]), /body\/type/, 409);
+    fails(
+      () => checkRRsetRules([spec({ type: 'CNAME', target: 'b.example' })], [{ spec: spec({ type: 'TXT', text: 'x' }), field: 'body' }]),
+      /body\/type/,
+      409,
+    );
     fails(() => checkRRsetRules([a], [{ spec: spec({ type: 'A', address: '10.0.0.2', ttl: 600 }), field: 'body' }]), /body\/ttl/, 422);
     checkRRsetRules([a], [{ spec: spec({ type: 'A', address: '10.0.0.2', ttl: 300 }), field: 'body' }]);
   });
@@ -78,15 +96,29 @@ describe('record values per type', () => {
 
 describe('what reaches the server', () => {
   const server: ZoneServer = {
-    address: '192.0.2.1', port: 53, keyName: 'up-key', algorithm: 'hmac-sha256', name: 'lab', rndcConf: '/etc/bind/rndc.conf', zoneDir: '/var/lib/bind',
-    nameserver: `ns1.${ZONE}`, primary: { name: 'dns1', address: '192.0.2.1', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` },
+    address: '192.0.2.1',
+    port: 53,
+    keyName: 'up-key',
+    algorithm: 'hmac-sha256',
+    name: 'lab',
+    rndcConf: '/etc/bind/rndc.conf',
+    zoneDir: '/var/lib/bind',
+    nameserver: `ns1.${ZONE}`,
+    primary: { name: 'dns1', address: '192.0.2.1', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` },
   };
 
   test('the rndc zone config and the zone file come from checked values only', () => {
-    assert.equal(zoneConfig(server, ZONE), `{ type primary; file "/var/lib/bind/${ZONE}.zone"; allow-update { key "up-key"; }; allow-transfer { key "up-key"; }; };`);
+    assert.equal(
+      zoneConfig(server, ZONE),
+      `{ type primary; file "/var/lib/bind/${ZONE}.zone"; allow-update { key "up-key"; }; allow-transfer { key "up-key"; }; };`,
+    );
     assert.throws(() => zoneConfig({ ...server, keyName: 'k"; }; include "/etc/shadow' }, ZONE), /refusing key name/);
     assert.throws(() => zoneConfig(server, 'a";b.test'), /refusing zone/);
-    assert.match(zoneFileText(server, ZONE, 7), new RegExp(`^ns1\\.${ZONE}\\. IN A 192\\.0\\.2\\.1$`, 'm'), 'an in-zone NS gets its address');
+    assert.match(
+      zoneFileText(server, ZONE, 7),
+      new RegExp(`^ns1\\.${ZONE}\\. IN A 192\\.0\\.2\\.1$`, 'm'),
+      'an in-zone NS gets its address',
+    );
     assert.doesNotMatch(zoneFileText({ ...server, nameserver: 'ns.example.net' }, ZONE, 7), / IN A /);
   });
 
@@ -99,15 +131,27 @@ describe('what reaches the server', () => {
     assert.match(text, new RegExp(`^www\\.${ZONE}\\. 300 IN A 192\\.0\\.2\\.10$`, 'm'));
     assert.match(text, new RegExp(`^\\*\\.p1\\.${ZONE}\\. 300 IN AAAA 2001:db8::10$`, 'm'));
     assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `t.${ZONE}`, type: 'TXT', ttl: 300, text: 'x' }]), /only addresses/);
-    assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `w.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4\n@ IN NS evil.' }]), /only addresses/);
-    assert.throws(() => zoneFileText(server, ZONE, 7, [{ name: `w;x.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4' }]), /refusing record name/);
+    assert.throws(
+      () => zoneFileText(server, ZONE, 7, [{ name: `w.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4\n@ IN NS evil.' }]),
+      /only addresses/,
+    );
+    assert.throws(
+      () => zoneFileText(server, ZONE, 7, [{ name: `w;x.${ZONE}`, type: 'A', ttl: 300, address: '1.2.3.4' }]),
+      /refusing record name/,
+    );
   });
 
   test('a CNAME add clears its name; other adds require no CNAME there', () => {
     const rec = (input: Record<string, unknown>) => validateRecord({ name: 'www', ttl: 300, ...input } as never, ZONE, 'x') as never;
-    const update = updateOf([{ op: 'add', record: rec({ type: 'A', address: '10.0.0.1' }) }, { op: 'add', record: rec({ name: 'c', type: 'CNAME', target: 'a.example' }) }]);
+    const update = updateOf([
+      { op: 'add', record: rec({ type: 'A', address: '10.0.0.1' }) },
+      { op: 'add', record: rec({ name: 'c', type: 'CNAME', target: 'a.example' }) },
+    ]);
     assert.deepEqual(update.prerequisites, [{ require: 'rrsetDoesNotExist', name: `www.${ZONE}`, type: 'CNAME' }]);
-    assert.deepEqual(update.changes.map((c) => c.op), ['add', 'deleteName', 'add']);
+    assert.deepEqual(
+      update.changes.map((c) => c.op),
+      ['add', 'deleteName', 'add'],
+    );
   });
 
   test('verify ignores what the zone creation manages and replaces drifted RRsets whole', () => {
@@ -121,6 +165,9 @@ describe('what reaches the server', () => {
     const result = compareZone(ZONE, `ns1.${ZONE}`, served, expected as never);
     assert.deepEqual(result.missing, [{ name: `www.${ZONE}`, ttl: 300, type: 'A', value: '10.0.0.1' }]);
     assert.deepEqual(result.unexpected, [{ name: `www.${ZONE}`, ttl: 300, type: 'A', value: '10.0.0.9' }]);
-    assert.deepEqual(result.changes.map((c) => c.op), ['deleteRRset', 'add']);
+    assert.deepEqual(
+      result.changes.map((c) => c.op),
+      ['deleteRRset', 'add'],
+    );
   });
 });

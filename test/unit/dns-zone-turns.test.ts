@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inZoneOrder } from '../../handlers/dns.records.apply/zone-turns.ts';
+import { inZoneOrder } from '../../handlers/dns/dns.records.apply/zone-turns.ts';
 
 describe('changes to one zone, one at a time', () => {
   it('a slow first change finishes before the second starts; other zones do not wait', async () => {

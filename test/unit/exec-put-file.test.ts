@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classify, PermanentError } from '../../queues/errors.ts';
+import { classify, PermanentError } from '../../lib/errors.ts';
 import { CommandError, HostKeyMismatchError, TransientExecError } from '../../lib/exec/errors.ts';
 import * as files from '../../lib/exec/put-file.ts';
 
@@ -22,7 +22,12 @@ describe('putFile building blocks', () => {
   it('parses the inspection output, and nothing means no file', () => {
     const hash = 'a'.repeat(64);
     assert.deepEqual(files.parseFileState(`${hash}  -\n640 root adm 0 4\n`), {
-      sha256: hash, mode: 0o640, owner: 'root', group: 'adm', uid: '0', gid: '4',
+      sha256: hash,
+      mode: 0o640,
+      owner: 'root',
+      group: 'adm',
+      uid: '0',
+      gid: '4',
     });
     assert.equal(files.parseFileState(''), null);
   });
@@ -51,7 +56,7 @@ describe('putFile building blocks', () => {
 
 describe('executor errors', () => {
   it('sort into permanent and retryable and carry what happened', () => {
-    const failed = new CommandError({ host: 'h', exitCode: 2, signal: null, stdout: '', stderr: 'x'.repeat(5000) + 'END' });
+    const failed = new CommandError({ host: 'h', exitCode: 2, signal: null, stdout: '', stderr: `${'x'.repeat(5000)}END` });
     assert.equal(classify(failed), 'permanent');
     assert.equal(failed.name, 'CommandError');
     assert.ok(failed.message.endsWith('END') && failed.message.length < 2100);

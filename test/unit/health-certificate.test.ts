@@ -6,12 +6,32 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { judgeCertificate } from '../../handlers/health.check.certificate/handler.ts';
+import { judgeCertificate } from '../../handlers/certificates/health.check.certificate/handler.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'up-hcc-unit-'));
 function selfSigned(name: string, days: number): { pem: string; serial: string; fingerprint: string } {
   const out = join(dir, `${name}-${days}.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-keyout', join(dir, 'key.pem'), '-out', out], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      out,
+    ],
+    { stdio: 'ignore' },
+  );
   const pem = readFileSync(out, 'utf8');
   const x = new X509Certificate(pem);
   return { pem: pem.trim(), serial: x.serialNumber.toLowerCase(), fingerprint: x.fingerprint256 };
@@ -23,7 +43,14 @@ const expiring = selfSigned('shop.example.test', 10);
 const layout = { group: 'p1', baseDir: '/srv/up', httpPort: 80, httpsPort: 443, nginxUser: 'www-data', ipv6: false };
 const payload = (cert = recorded) => ({
   layout,
-  certificate: { id: '01a21598-2e8a-7095-8464-f34b6c0af2b0', name: 'site-shop-alice', serverName: 'shop.example.test', serial: cert.serial, fingerprint: cert.fingerprint, recordedAt: 1 },
+  certificate: {
+    id: '01a21598-2e8a-7095-8464-f34b6c0af2b0',
+    name: 'site-shop-alice',
+    serverName: 'shop.example.test',
+    serial: cert.serial,
+    fingerprint: cert.fingerprint,
+    recordedAt: 1,
+  },
   renewBeforeDays: 30,
 });
 const output = (running: string, installed: string, served: string) => `\nrunning ${running}\ninstalled\n${installed}\nserved\n${served}\n`;
@@ -43,7 +70,10 @@ describe('judgeCertificate', () => {
   test('another certificate in the file and on the wire: mismatch and not served, naming both serials', () => {
     const r = judgeCertificate(output('yes', other.pem, other.pem), payload(), 'h1');
     assert.deepEqual(causes(r), ['certificate-mismatch', 'certificate-not-served']);
-    assert.match(r.problems.find((p) => p.cause === 'certificate-not-served')!.message, new RegExp(`serial ${other.serial.replace(/^0+/, '')}.*recorded ${recorded.serial.replace(/^0+/, '')}`));
+    assert.match(
+      r.problems.find((p) => p.cause === 'certificate-not-served')!.message,
+      new RegExp(`serial ${other.serial.replace(/^0+/, '')}.*recorded ${recorded.serial.replace(/^0+/, '')}`),
+    );
   });
 
   test('within the renewal window: expiring', () => {
@@ -57,9 +87,17 @@ describe('judgeCertificate', () => {
   });
 
   test('file missing, garbage in the file, nothing on the wire', () => {
-    assert.deepEqual(causes(judgeCertificate(output('yes', 'missing', 'none'), payload(), 'h1')), ['certificate-missing', 'certificate-not-served']);
+    assert.deepEqual(causes(judgeCertificate(output('yes', 'missing', 'none'), payload(), 'h1')), [
+      'certificate-missing',
+      'certificate-not-served',
+    ]);
     assert.deepEqual(causes(judgeCertificate(output('yes', 'unreadable', recorded.pem), payload(), 'h1')), ['certificate-unreadable']);
-    assert.deepEqual(causes(judgeCertificate(output('yes', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', recorded.pem), payload(), 'h1')), ['certificate-unreadable']);
+    assert.deepEqual(
+      causes(
+        judgeCertificate(output('yes', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', recorded.pem), payload(), 'h1'),
+      ),
+      ['certificate-unreadable'],
+    );
   });
 
   test("nginx stopped: the proxy's problem, not a served-certificate finding", () => {

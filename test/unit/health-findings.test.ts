@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { failedLoginsBySource, lineTime, offsetMinutes, parseListeners, unexplainedPorts } from '../../handlers/health.check.security/findings.ts';
-import { judgeSecurity } from '../../handlers/health.check.security/handler.ts';
-import { judgeWebsite } from '../../handlers/health.check.website/handler.ts';
+import {
+  failedLoginsBySource,
+  lineTime,
+  offsetMinutes,
+  parseListeners,
+  unexplainedPorts,
+} from '../../handlers/hosts/health.check.security/findings.ts';
+import { judgeSecurity } from '../../handlers/hosts/health.check.security/handler.ts';
+import { judgeWebsite } from '../../handlers/websites/health.check.website/handler.ts';
 
 const NOW = new Date('2026-11-26T12:00:00Z');
 
@@ -18,7 +24,14 @@ describe('security findings', () => {
       'Connection closed by authenticating user root 10.77.11.1 port 42460 [preauth]',
     ];
     const counts = failedLoginsBySource(lines, NOW, 60, 15);
-    assert.deepEqual([...counts], [['192.0.2.7', 2], ['2001:db8::9', 1], ['10.77.11.1', 1]]);
+    assert.deepEqual(
+      [...counts],
+      [
+        ['192.0.2.7', 2],
+        ['2001:db8::9', 1],
+        ['10.77.11.1', 1],
+      ],
+    );
   });
 
   test('syslog stamps take the host zone and roll back a year in January', () => {
@@ -28,30 +41,66 @@ describe('security findings', () => {
     assert.equal(offsetMinutes('-0530'), -330);
   });
 
-  test('listeners: loopback is the host\'s business, roles and labels explain the rest', () => {
-    const listeners = parseListeners(['10.0.0.5:22', '0.0.0.0:80', '[::]:443', '*:4444', '127.0.0.1:5432', '[::1]:6379', '127.0.0.53%lo:53', 'garbage']);
-    assert.deepEqual(listeners.map((l) => l.port), [22, 80, 443, 4444, 5432, 6379, 53]);
+  test("listeners: loopback is the host's business, roles and labels explain the rest", () => {
+    const listeners = parseListeners([
+      '10.0.0.5:22',
+      '0.0.0.0:80',
+      '[::]:443',
+      '*:4444',
+      '127.0.0.1:5432',
+      '[::1]:6379',
+      '127.0.0.53%lo:53',
+      'garbage',
+    ]);
+    assert.deepEqual(
+      listeners.map((l) => l.port),
+      [22, 80, 443, 4444, 5432, 6379, 53],
+    );
     assert.deepEqual(unexplainedPorts(listeners, [22, 80]), [443, 4444]);
   });
 
   test('the probe output becomes one problem per cause, naming what it found', () => {
     const payload = {
-      resource: { type: 'security', key: 'web1' }, host: { name: 'web1', address: '10.0.0.5', port: 22, user: 'root', hostKeySha256: 'x' },
-      authLog: '/var/log/auth.log', windowMinutes: 15, failedLogins: 2, allowedPorts: [22], dirs: { homes: '/home', docRoots: [] }, securityUpdates: 1,
+      resource: { type: 'security', key: 'web1' },
+      host: { name: 'web1', address: '10.0.0.5', port: 22, user: 'root', hostKeySha256: 'x' },
+      authLog: '/var/log/auth.log',
+      windowMinutes: 15,
+      failedLogins: 2,
+      allowedPorts: [22],
+      dirs: { homes: '/home', docRoots: [] },
+      securityUpdates: 1,
     };
     const output = [
-      '== clock', '1795694400 +0000',
-      '== auth', 'Failed publickey for root from 10.9.9.9 port 1 ssh2', 'Invalid user x from 10.9.9.9 port 2', 'Invalid user y from 10.8.8.8 port 3',
-      '== listen', '10.0.0.5:22', '0.0.0.0:8080',
-      '== files', 'ww /home/up-bob/notes.txt', 'owner /home/up-bob/planted',
-      '== apt', 'Listing...', 'openssl/stable-security 3.0.15 amd64 [upgradable from: 3.0.14]', 'libc6/stable-security 2.36-9 amd64 [upgradable from: 2.36-8]', 'vim/stable 9.0 amd64 [upgradable from: 8.2]',
+      '== clock',
+      '1795694400 +0000',
+      '== auth',
+      'Failed publickey for root from 10.9.9.9 port 1 ssh2',
+      'Invalid user x from 10.9.9.9 port 2',
+      'Invalid user y from 10.8.8.8 port 3',
+      '== listen',
+      '10.0.0.5:22',
+      '0.0.0.0:8080',
+      '== files',
+      'ww /home/up-bob/notes.txt',
+      'owner /home/up-bob/planted',
+      '== apt',
+      'Listing...',
+      'openssl/stable-security 3.0.15 amd64 [upgradable from: 3.0.14]',
+      'libc6/stable-security 2.36-9 amd64 [upgradable from: 2.36-8]',
+      'vim/stable 9.0 amd64 [upgradable from: 8.2]',
     ].join('\n');
     const { problems, measurements } = judgeSecurity(output, payload as never, 'web1');
-    assert.deepEqual(problems.map((p) => p.cause), ['ssh-failed-logins', 'unexplained-ports', 'unsafe-files', 'security-updates']);
+    assert.deepEqual(
+      problems.map((p) => p.cause),
+      ['ssh-failed-logins', 'unexplained-ports', 'unsafe-files', 'security-updates'],
+    );
     assert.match(problems[0].message, /from 10\.9\.9\.9 \(2\) \(threshold 2\)$/);
     assert.doesNotMatch(problems[0].message, /10\.8\.8\.8/);
     assert.match(problems[1].message, /: 8080$/);
-    assert.equal(problems[2].message, 'unsafe files of tenants on web1: writable by others: /home/up-bob/notes.txt; not owned by their tenant: /home/up-bob/planted');
+    assert.equal(
+      problems[2].message,
+      'unsafe files of tenants on web1: writable by others: /home/up-bob/notes.txt; not owned by their tenant: /home/up-bob/planted',
+    );
     assert.match(problems[3].message, /^2 security updates pending on web1 \(threshold 1\): openssl, libc6$/);
     assert.equal(measurements.securityUpdates, 2);
   });
@@ -63,19 +112,47 @@ describe('website findings', () => {
   const probe = (vhost: string, answer: string) => `running yes\nvhost ${vhost}\nanswer\n${answer}`;
 
   test('the current vhost and a real answer (even a 403 of an empty site) are healthy', () => {
-    assert.deepEqual(judgeWebsite(probe(`# up website ${site.id} generation 3 (written by up; edits are overwritten)`, '<h1>shop</h1>\nup-status 200\n'), { layout, site }, 'h1').problems, []);
-    assert.deepEqual(judgeWebsite(probe(`# up website ${site.id} generation 4 (written by up)`, 'forbidden\nup-status 403\n'), { layout, site }, 'h1').problems, []);
+    assert.deepEqual(
+      judgeWebsite(
+        probe(`# up website ${site.id} generation 3 (written by up; edits are overwritten)`, '<h1>shop</h1>\nup-status 200\n'),
+        { layout, site },
+        'h1',
+      ).problems,
+      [],
+    );
+    assert.deepEqual(
+      judgeWebsite(probe(`# up website ${site.id} generation 4 (written by up)`, 'forbidden\nup-status 403\n'), { layout, site }, 'h1')
+        .problems,
+      [],
+    );
   });
 
   test("a missing vhost, the default server's 404, another site's file, a 502 are problems", () => {
     const missing = judgeWebsite(probe('missing', 'no such site\n\nup-status 404\n'), { layout, site }, 'h1').problems;
-    assert.deepEqual(missing.map((p) => p.cause), ['vhost-missing', 'not-served']);
-    const foreign = judgeWebsite(probe('# up website 0190a1b2-0000-7000-8000-0000000000ff generation 9 (x)', 'x\nup-status 502\n'), { layout, site }, 'h1').problems;
-    assert.deepEqual(foreign.map((p) => p.cause), ['vhost-stale', 'server-error']);
+    assert.deepEqual(
+      missing.map((p) => p.cause),
+      ['vhost-missing', 'not-served'],
+    );
+    const foreign = judgeWebsite(
+      probe('# up website 0190a1b2-0000-7000-8000-0000000000ff generation 9 (x)', 'x\nup-status 502\n'),
+      { layout, site },
+      'h1',
+    ).problems;
+    assert.deepEqual(
+      foreign.map((p) => p.cause),
+      ['vhost-stale', 'server-error'],
+    );
   });
 
   test('a stopped nginx is reported as the proxy being down, nothing the site could repair', () => {
-    const { problems } = judgeWebsite(`running no\nvhost # up website ${site.id} generation 3 (x)\nanswer\n\nup-status 000\n`, { layout, site }, 'h1');
-    assert.deepEqual(problems.map((p) => p.cause), ['proxy-down']);
+    const { problems } = judgeWebsite(
+      `running no\nvhost # up website ${site.id} generation 3 (x)\nanswer\n\nup-status 000\n`,
+      { layout, site },
+      'h1',
+    );
+    assert.deepEqual(
+      problems.map((p) => p.cause),
+      ['proxy-down'],
+    );
   });
 });

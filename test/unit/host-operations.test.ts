@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseFacts, probeScript } from '../../handlers/host.probe/facts.ts';
-import { aptInstall, createdDirectories, dpkgQuery, ensureDirectories, missingPackages } from '../../handlers/host.prepare/plan.ts';
-import { parseUpgradable, upgradedBetween } from '../../handlers/host.update/apt-list.ts';
-import { packagesForRoles } from '../../queues/ops/host-common.ts';
-import { hostProbe } from '../../queues/ops/host-probe.ts';
+import { parseFacts, probeScript } from '../../handlers/hosts/host.probe/facts.ts';
+import { aptInstall, createdDirectories, dpkgQuery, ensureDirectories, missingPackages } from '../../handlers/hosts/host.prepare/plan.ts';
+import { parseUpgradable, upgradedBetween } from '../../handlers/hosts/host.update/apt-list.ts';
+import { domains } from '../../gateway/domains.ts';
+import { packagesFor, rolesOf } from '../../gateway/hosts/roles.ts';
+import { hostProbe } from '../../queues/hosts/probe.ts';
 import { validator } from '../../queues/validate.ts';
 
 const DPKG = ['pkg\tbind9\tii \t1:9.18.49-1~deb12u3', 'pkg\tnginx\trc \t1.22.1-9', 'pkg\tpostgresql\tii \t15+248'].join('\n');
 
+const packagesForRoles = (names: string[]) => packagesFor(rolesOf(domains), names);
+
 describe('host.prepare planning', () => {
-  it('wants each role package once, sorted', () => {
-    assert.deepEqual(packagesForRoles(['proxy', 'web', 'dns']), ['bind9', 'bind9-dnsutils', 'certbot', 'nginx', 'python3-certbot-dns-rfc2136']);
+  it('wants each role package once, sorted (each domain declares its roles)', () => {
+    assert.deepEqual(packagesForRoles(['proxy', 'web', 'dns']), [
+      'bind9',
+      'bind9-dnsutils',
+      'certbot',
+      'nginx',
+      'python3-certbot-dns-rfc2136',
+    ]);
     assert.deepEqual(packagesForRoles([]), []);
   });
 
@@ -93,7 +102,11 @@ describe('host.update listing', () => {
     const pending = parseUpgradable(listing);
     assert.deepEqual(
       pending.map((p) => [p.name, p.security]),
-      [['apt', true], ['base-files', false], ['libssl3', true]],
+      [
+        ['apt', true],
+        ['base-files', false],
+        ['libssl3', true],
+      ],
     );
     assert.deepEqual(pending[0], { name: 'apt', origin: 'bookworm-security', to: '2.6.2', from: '2.6.1', security: true });
   });
@@ -101,6 +114,9 @@ describe('host.update listing', () => {
   it('upgraded = what left the pending list', () => {
     const before = parseUpgradable(listing);
     const after = parseUpgradable('Listing...\nbase-files/bookworm 12.4+deb12u15 amd64 [upgradable from: 12.4+deb12u11]\n');
-    assert.deepEqual(upgradedBetween(before, after).map((p) => p.name), ['apt', 'libssl3']);
+    assert.deepEqual(
+      upgradedBetween(before, after).map((p) => p.name),
+      ['apt', 'libssl3'],
+    );
   });
 });

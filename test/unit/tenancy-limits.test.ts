@@ -6,8 +6,8 @@ import { addressAllowed, cidrProblem } from '../../gateway/plugins/ip-allow.ts';
 import { enforceLimit } from '../../gateway/plugins/limits.ts';
 import { HttpError } from '../../gateway/plugins/errors.ts';
 import { openDatabase, type Database } from '../../lib/db/connect.ts';
-import { hashSecret, tokenIdOf } from '../../lib/db/tokens.ts';
-import { collisions, firstFreeRange, parseSubids } from '../../handlers/tenant.provision/subids.ts';
+import { hashSecret, tokenIdOf } from '../../gateway/users/token-store.ts';
+import { collisions, firstFreeRange, parseSubids } from '../../handlers/users/tenant.provision/subids.ts';
 
 describe('enforceLimit', () => {
   let database: Database;
@@ -39,7 +39,10 @@ describe('enforceLimit', () => {
   test('creates up to the limit, then 422 naming the limit', async () => {
     await create(user);
     await create(user);
-    const error = await create(user).then(() => null, (e: unknown) => e);
+    const error = await create(user).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof HttpError);
     assert.equal(error.statusCode, 422);
     assert.equal(error.code, 'limit_reached');
@@ -93,13 +96,19 @@ describe('subordinate id ranges', () => {
 
   test('parses entries and finds collisions with other owners only', () => {
     assert.equal(subuid.length, 2);
-    assert.deepEqual(collisions(subuid, 'up-b', { start: 1000030000, count: 65536 }).map((e) => e.owner), ['up-a']);
+    assert.deepEqual(
+      collisions(subuid, 'up-b', { start: 1000030000, count: 65536 }).map((e) => e.owner),
+      ['up-a'],
+    );
     assert.deepEqual(collisions(subuid, 'up-a', { start: 1000000000, count: 65536 }), []);
     assert.deepEqual(collisions(subuid, 'up-b', { start: 1000065536, count: 65536 }), [], 'adjacent ranges do not overlap');
   });
 
   test('the first free range is above every taken one it would overlap, in both files', () => {
-    assert.deepEqual(firstFreeRange([subuid, parseSubids('up-c:1000065536:65536')], 1_000_000_000, 65536), { start: 1000131072, count: 65536 });
+    assert.deepEqual(firstFreeRange([subuid, parseSubids('up-c:1000065536:65536')], 1_000_000_000, 65536), {
+      start: 1000131072,
+      count: 65536,
+    });
     assert.deepEqual(firstFreeRange([[]], 1_000_000_000, 65536), { start: 1_000_000_000, count: 65536 });
   });
 });
@@ -107,7 +116,7 @@ describe('subordinate id ranges', () => {
 describe('tenant operation payloads', () => {
   test('only strict tenant names reach a host', async () => {
     const { validator } = await import('../../queues/validate.ts');
-    const { tenantProvision } = await import('../../queues/ops/tenant.ts');
+    const { tenantProvision } = await import('../../queues/users/ops.ts');
     const check = validator(tenantProvision.payload);
     const host = { name: 'h1', address: '10.0.0.1', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` };
     assert.equal(check.check({ host, tenant: 'alice' }), true);

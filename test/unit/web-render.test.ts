@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { htpasswd, renderVhost } from '../../handlers/website.apply/view.ts';
+import { htpasswd, renderVhost } from '../../handlers/websites/website.apply/view.ts';
 import { render, renderText, RenderError } from '../../lib/render.ts';
 
 const GOLDEN = fileURLToPath(new URL('../golden/nginx/', import.meta.url));
@@ -38,7 +38,13 @@ const full = {
     { path: '/ws/', upstream: '[2001:db8::5]:8080', websocket: true },
   ],
   maxBodySize: '64m',
-  basicAuth: { realm: 'Staging', users: [{ name: 'bob', hash: '$apr1$abcdefgh$FBwExRW4dCc8aL.OvjpIE1' }] },
+  basicAuth: {
+    realm: 'Staging',
+    users: [
+      { name: 'bob', hash: '$apr1$abcdefgh$FBwExRW4dCc8aL.OvjpIE1' },
+      { name: 'eve', hash: '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1' },
+    ],
+  },
   errorPages: [{ code: 404 as const, path: '/404.html' }],
   headers: [
     { name: 'X-Frame-Options' as const, value: 'DENY' },
@@ -48,20 +54,41 @@ const full = {
 };
 
 const cases: Record<string, () => string> = {
-  'nginx.conf': () => render('nginx', 'nginx/nginx.conf.mustache', { group: 'p1', generation: 7, user: 'www-data', baseDir: '/srv/up/nginx', port: 80, ipv6: true }),
+  'nginx.conf': () =>
+    render('nginx', 'nginx/nginx.conf.mustache', {
+      group: 'p1',
+      generation: 7,
+      user: 'www-data',
+      baseDir: '/srv/up/nginx',
+      port: 80,
+      ipv6: true,
+    }),
   'vhost-static.conf': () => renderVhost({ ...layout, ipv6: false }, base),
   'vhost-full.conf': () => renderVhost(layout, full),
-  'vhost-proxy-only.conf': () => renderVhost(layout, { ...base, static: false, routes: [{ path: '/', upstream: '10.0.0.7:8080', websocket: true }] }),
+  'vhost-proxy-only.conf': () =>
+    renderVhost(layout, { ...base, static: false, routes: [{ path: '/', upstream: '10.0.0.7:8080', websocket: true }] }),
   'vhost-https-redirect.conf': () => renderVhost(layout, { ...base, httpsRedirect: true, tls: true }),
   'vhost-tls.conf': () =>
     renderVhost(
       { ...layout, httpsPort: 443, acmeIssuer: '10.0.0.1:80' },
-      { ...base, serverNames: ['shop-alice.p1.example.net', 'example.com'], redirects: [{ from: 'www.example.com', to: 'example.com' }], httpsRedirect: true, tls: true },
+      {
+        ...base,
+        serverNames: ['shop-alice.p1.example.net', 'example.com'],
+        redirects: [{ from: 'www.example.com', to: 'example.com' }],
+        httpsRedirect: true,
+        tls: true,
+      },
       { wildcard: true, siteNames: ['example.com', 'www.example.com'] },
     ),
   'nginx-wildcard.conf': () =>
     render('nginx', 'nginx/nginx.conf.mustache', {
-      group: 'p1', generation: 8, user: 'www-data', baseDir: '/srv/up/nginx', port: 80, ipv6: true, acmeIssuer: '10.0.0.1:80',
+      group: 'p1',
+      generation: 8,
+      user: 'www-data',
+      baseDir: '/srv/up/nginx',
+      port: 80,
+      ipv6: true,
+      acmeIssuer: '10.0.0.1:80',
       wildcard: { httpsPort: 443, cert: '/srv/up/nginx/tls/wildcard/fullchain.pem', key: '/srv/up/nginx/tls/wildcard/privkey.pem' },
     }),
 };
@@ -82,8 +109,31 @@ test('the HTTPS redirect waits for a certificate', () => {
 });
 
 test('htpasswd lines carry the hashes, never a password', () => {
-  assert.equal(htpasswd(full), 'bob:$apr1$abcdefgh$FBwExRW4dCc8aL.OvjpIE1\n');
+  assert.equal(
+    htpasswd(full),
+    'bob:$apr1$abcdefgh$FBwExRW4dCc8aL.OvjpIE1\neve:$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1\n',
+  );
   assert.equal(htpasswd(base), null);
+});
+
+test('every server block, and the http block, refuses symlinks to files their owner does not own', () => {
+  for (const [name, make] of Object.entries(cases)) {
+    const rendered = make();
+    const blocks = rendered.split(/^\s*server \{$/m).slice(1);
+    assert.ok(blocks.length > 0, name);
+    for (const block of blocks)
+      assert.match(
+        block.split(/^\s*location /m)[0],
+        /^\s+disable_symlinks if_not_owner from=\$document_root;$/m,
+        `${name}: ${block.slice(0, 200)}`,
+      );
+    if (name.startsWith('nginx'))
+      assert.match(
+        rendered.split(/^\s*server \{$/m)[0],
+        /^ {4}disable_symlinks if_not_owner from=\$document_root;$/m,
+        `${name}: the http block`,
+      );
+  }
 });
 
 test('config templates are not HTML-escaped, and refuse syntax instead of escaping it', () => {
@@ -94,7 +144,9 @@ test('config templates are not HTML-escaped, and refuse syntax instead of escapi
   }
 });
 
-test('nginx -t accepts the rendered base config with every vhost', { skip: !existsSync('/usr/sbin/nginx') && 'nginx is not installed' }, () => {
+test('nginx -t accepts the rendered base config with every vhost', {
+  skip: !existsSync('/usr/sbin/nginx') && 'nginx is not installed',
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'up-golden-'));
   try {
     const at = (text: string) => text.replaceAll('/srv/up/nginx', dir);
@@ -102,14 +154,43 @@ test('nginx -t accepts the rendered base config with every vhost', { skip: !exis
     const vhostCases = Object.keys(cases).filter((name) => name.startsWith('vhost'));
     for (const cert of ['wildcard', ...vhostCases.map((_, i) => `site-shop-alice${i}`)]) {
       execFileSync('mkdir', ['-p', join(dir, 'tls', cert)]);
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=golden',
-        '-keyout', join(dir, 'tls', cert, 'privkey.pem'), '-out', join(dir, 'tls', cert, 'fullchain.pem')], { stdio: 'pipe' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=golden',
+          '-keyout',
+          join(dir, 'tls', cert, 'privkey.pem'),
+          '-out',
+          join(dir, 'tls', cert, 'fullchain.pem'),
+        ],
+        { stdio: 'pipe' },
+      );
     }
-    writeFileSync(join(dir, 'nginx.conf'), at(cases['nginx.conf']()).replace('listen 80', 'listen 127.0.0.1:18080').replace('listen [::]:80', 'listen [::1]:18080'));
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      at(cases['nginx.conf']()).replace('listen 80', 'listen 127.0.0.1:18080').replace('listen [::]:80', 'listen [::1]:18080'),
+    );
     const vhosts = Object.entries(cases).filter(([name]) => name.startsWith('vhost'));
     vhosts.forEach(([name, make], i) =>
-      writeFileSync(join(dir, 'vhosts', name), at(make()).replaceAll('listen 80', 'listen 127.0.0.1:18080').replaceAll('listen [::]:80', 'listen [::1]:18080')
-        .replaceAll('listen 443', 'listen 127.0.0.1:18443').replaceAll('listen [::]:443', 'listen [::1]:18443').replaceAll('shop-alice', `shop-alice${i}`)),
+      writeFileSync(
+        join(dir, 'vhosts', name),
+        at(make())
+          .replaceAll('listen 80', 'listen 127.0.0.1:18080')
+          .replaceAll('listen [::]:80', 'listen [::1]:18080')
+          .replaceAll('listen 443', 'listen 127.0.0.1:18443')
+          .replaceAll('listen [::]:443', 'listen [::1]:18443')
+          .replaceAll('shop-alice', `shop-alice${i}`),
+      ),
     );
     execFileSync('nginx', ['-e', join(dir, 'logs/error.log'), '-c', join(dir, 'nginx.conf'), '-t'], { stdio: 'pipe' });
   } finally {

@@ -55,5 +55,6 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['website_hosts', 'website_domains', 'websites', 'proxy_members', 'proxy_groups']) await knex.schema.dropTableIfExists(table);
+  for (const table of ['website_hosts', 'website_domains', 'websites', 'proxy_members', 'proxy_groups'])
+    await knex.schema.dropTableIfExists(table);
 }

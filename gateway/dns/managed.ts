@@ -1,0 +1,207 @@
+/**
+ * DNS that follows websites and proxy groups: a site's domains that fall in a zone its owner hosts
+ * here, and a group's wildcard domain in an admin's zone, get A/AAAA records to the group's public
+ * addresses. They are dns_records rows marked with their site or group (managed-store.ts),
+ * written in the caller's transaction and applied by the records' own dns.records.apply job.
+ * Zones not hosted here are left alone: their owner points the names themselves.
+ */
+import { isIPv6 } from 'node:net';
+import type { Knex } from 'knex';
+import { recordRow, specOf, type DnsRecordRow, type DnsZoneRow } from './store.ts';
+import { describeManager, hostingZone, managedRecords, managersOf, type ManagedBy } from './managed-store.ts';
+import { claimedNames, type WebsiteRow } from '../websites/store.ts';
+import type { ProxyGroupRow } from '../proxies/store.ts';
+import { isUnderDomain } from '../../lib/validate/web.ts';
+import { presentValue, validateRecord, type RecordSpec } from '../../lib/dns/validate.ts';
+import type { RecordChange, RecordSpecMessage } from '../../queues/dns/ops.ts';
+import { conflict } from '../plugins/errors.ts';
+import { recordMessage, recordsApplyJob } from './plans.ts';
+import type { JobPlan } from '../plan.ts';
+
+/** Short enough that moving a site to another proxy group is seen soon. */
+export const MANAGED_TTL = 300;
+
+/** Types that cannot sit next to a managed A/AAAA set at one name without changing where it points. */
+const CLASHING_TYPES = new Set(['A', 'AAAA', 'CNAME']);
+
+interface Managed {
+  by: ManagedBy;
+  /** What the conflict messages call the names' owner. */
+  label: string;
+  names: string[];
+  addresses: string[];
+  generation: number;
+  /** Whether the zone's owner may have records for `by` (else: 409). */
+  mayUse(zone: DnsZoneRow): Promise<boolean>;
+  refusal(name: string, zone: DnsZoneRow): string;
+}
+
+/** A site's records, created or replaced to match its domains and its group's addresses. */
+export function siteRecordJobs(trx: Knex, site: WebsiteRow, group: ProxyGroupRow): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'website', manager_id: site.id },
+    label: `website ${site.name}`,
+    names: claimedNames(site.spec).filter((name) => name !== site.temp_domain),
+    addresses: group.addresses,
+    generation: site.generation,
+    mayUse: async (zone) => zone.owner_id === site.owner_id,
+    refusal: (name, zone) => `${name} lies in DNS zone ${zone.name}, which another user hosts here`,
+  });
+}
+
+/** Removes a site's records; call before the site row goes (its rows cascade with it). */
+export function removeSiteRecordJobs(trx: Knex, site: WebsiteRow): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'website', manager_id: site.id },
+    label: `website ${site.name}`,
+    names: [],
+    addresses: [],
+    generation: site.generation + 1,
+    mayUse: async () => true,
+    refusal: () => '',
+  });
+}
+
+/** `<wildcard>` and `*.<wildcard>` to the group's addresses, when an admin's zone here holds the wildcard domain. */
+export function proxyRecordJobs(trx: Knex, group: ProxyGroupRow): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'proxy', manager_id: group.id },
+    label: `proxy group ${group.name}`,
+    names: [group.wildcard_domain, `*.${group.wildcard_domain}`],
+    addresses: group.addresses,
+    generation: group.generation,
+    mayUse: async (zone) => (await trx('users').where({ id: zone.owner_id }).first('role'))?.role === 'admin',
+    refusal: (name, zone) => `${name} lies in DNS zone ${zone.name}, which a user (not an admin) hosts here`,
+  });
+}
+
+/** Removes a proxy group's wildcard records; call before the group row goes. */
+export function removeProxyRecordJobs(trx: Knex, group: ProxyGroupRow): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'proxy', manager_id: group.id },
+    label: `proxy group ${group.name}`,
+    names: [],
+    addresses: [],
+    generation: group.generation + 1,
+    mayUse: async () => true,
+    refusal: () => '',
+  });
+}
+
+/**
+ * A zone created after the sites or groups whose names it holds: their records, to go into the new
+ * zone's first file (dns.zone.create) and in as managed rows (`write`, with the zone row). Only the
+ * owner's sites (and, for an admin's zone, the proxy groups); a name that already has a more
+ * specific zone here stays there.
+ */
+export async function adoptedRecords(
+  db: Knex,
+  zone: string,
+  ownerId: string,
+): Promise<{ specs: RecordSpec[]; write(trx: Knex, zoneId: string): Promise<void> }> {
+  const rows: { spec: RecordSpec; by: ManagedBy }[] = [];
+  const adopt = async (names: string[], addresses: string[], by: ManagedBy) => {
+    for (const name of names) {
+      if (!isUnderDomain(name, zone) || ((await hostingZone(db, name))?.name.length ?? 0) > zone.length) continue;
+      for (const address of addresses) {
+        rows.push({
+          spec: validateRecord({ name: `${name}.`, type: isIPv6(address) ? 'AAAA' : 'A', address, ttl: MANAGED_TTL }, zone, 'body/name'),
+          by,
+        });
+      }
+    }
+  };
+  const sites: (WebsiteRow & { addresses: string[] })[] = await db('websites as w')
+    .join('proxy_groups as g', 'g.id', 'w.proxy_group_id')
+    .where('w.owner_id', ownerId)
+    .select('w.*', 'g.addresses');
+  for (const site of sites)
+    await adopt(
+      claimedNames(site.spec).filter((n) => n !== site.temp_domain),
+      site.addresses,
+      { manager_kind: 'website', manager_id: site.id },
+    );
+  if ((await db('users').where({ id: ownerId }).first('role'))?.role === 'admin') {
+    const groups: ProxyGroupRow[] = await db('proxy_groups');
+    for (const group of groups)
+      await adopt([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses, { manager_kind: 'proxy', manager_id: group.id });
+  }
+  return {
+    specs: rows.map((r) => r.spec),
+    async write(trx, zoneId) {
+      if (rows.length) await trx('dns_records').insert(rows.map((r) => recordRow(zoneId, r.spec, presentValue(r.spec), r.by)));
+    },
+  };
+}
+
+/** Converges the rows of `m.by` to the wanted set; one dns.records.apply job per zone that changes. */
+async function syncManaged(trx: Knex, m: Managed): Promise<JobPlan[]> {
+  const wanted = await wantedRecords(trx, m);
+  const current = await managedRecords(trx, m.by);
+  const zoneIds = new Set([...wanted.keys(), ...current.map((r) => r.zone_id)]);
+  const jobs: JobPlan[] = [];
+  for (const zoneId of zoneIds) {
+    const zone: DnsZoneRow = wanted.get(zoneId)?.zone ?? (await trx('dns_zones').where({ id: zoneId }).first());
+    const specs = wanted.get(zoneId)?.specs ?? [];
+    const wantedKeys = new Set(specs.map(keyOfSpec));
+    const currentRows = current.filter((r) => r.zone_id === zoneId);
+    const currentKeys = new Set(currentRows.map(keyOfRow));
+    const removed = currentRows.filter((r) => !wantedKeys.has(keyOfRow(r)));
+    const added = specs.filter((s) => !currentKeys.has(keyOfSpec(s)));
+    if (removed.length === 0 && added.length === 0) continue;
+    if (removed.length)
+      await trx('dns_records')
+        .whereIn(
+          'id',
+          removed.map((r) => r.id),
+        )
+        .delete();
+    if (added.length) await trx('dns_records').insert(added.map((s) => recordRow(zoneId, s, presentValue(s), m.by)));
+    // A zone on its way out takes its records with it: nothing to send.
+    if (zone.status === 'deleting') continue;
+    const changes: RecordChange[] = [
+      ...removed.map((row) => ({ op: 'delete' as const, record: recordMessage(row) })),
+      ...added.map((spec) => ({ op: 'add' as const, record: spec as RecordSpecMessage })),
+    ];
+    jobs.push({ ...(await recordsApplyJob(trx, zone, changes)), generation: m.generation });
+  }
+  return jobs;
+}
+
+/** The records `m` should have, by zone; refuses names in a zone it may not use or taken by other records. */
+async function wantedRecords(trx: Knex, m: Managed): Promise<Map<string, { zone: DnsZoneRow; specs: RecordSpec[] }>> {
+  const wanted = new Map<string, { zone: DnsZoneRow; specs: RecordSpec[] }>();
+  for (const name of m.names) {
+    const zone = await hostingZone(trx, name);
+    if (!zone || zone.status === 'deleting') continue;
+    if (!(await m.mayUse(zone))) throw conflict(m.refusal(name, zone));
+    if (zone.status === 'pending')
+      throw conflict(`DNS zone ${zone.name} (for ${name}) is still being created; try again when it is active`);
+    await refuseTakenName(trx, m, zone, name);
+    const entry = wanted.get(zone.id) ?? { zone, specs: [] };
+    for (const address of m.addresses) {
+      entry.specs.push(
+        validateRecord({ name: `${name}.`, type: isIPv6(address) ? 'AAAA' : 'A', address, ttl: MANAGED_TTL }, zone.name, 'body/domains'),
+      );
+    }
+    wanted.set(zone.id, entry);
+  }
+  return wanted;
+}
+
+async function refuseTakenName(trx: Knex, m: Managed, zone: DnsZoneRow, name: string): Promise<void> {
+  const mine = (row: DnsRecordRow) => row.manager_kind === m.by.manager_kind && row.manager_id === m.by.manager_id;
+  const rows: DnsRecordRow[] = await trx('dns_records')
+    .where({ zone_id: zone.id, name })
+    .whereIn('type', [...CLASHING_TYPES]);
+  const taken = rows.find((row) => !mine(row));
+  if (!taken) return;
+  const manager = (await managersOf(trx, [taken])).get(taken.id);
+  const whose = manager ? `kept for ${await describeManager(manager)}` : 'a record of the zone';
+  throw conflict(
+    `${name} already has a ${taken.type} record (${taken.value}, ${whose}) in DNS zone ${zone.name}; ${m.label} cannot point it at the proxy addresses`,
+  );
+}
+
+const keyOfSpec = (spec: RecordSpec) => `${spec.name} ${spec.type} ${presentValue(spec)}`;
+const keyOfRow = (row: DnsRecordRow) => keyOfSpec(specOf(row));

@@ -1,0 +1,118 @@
+/**
+ * The podman commands of the containers domain, built from a validated spec: every value is
+ * one quoted word (lib/exec), every container runs in its tenant's id range and network, with
+ * capabilities dropped and limits set, and is labelled so `up` can tell its own from others.
+ */
+import { createHash } from 'node:crypto';
+import { script, sh, type Command } from '../../lib/exec/index.ts';
+import type { ContainerSpec } from '../../queues/containers/ops.ts';
+
+/** Per-container generation files: kept after a delete, so a late older message cannot bring it back. */
+export const STATE_DIR = '/var/lib/up/containers';
+export const generationFile = (id: string) => `${STATE_DIR}/${id}.generation`;
+
+/** What every tenant container may do as root inside its namespace; everything else is dropped. */
+export const DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'];
+export const LABEL_MANAGED = 'up.managed';
+const LOG_MAX = '10mb';
+/** Every id of the tenant's range: root in the container is `subidStart` on the host. */
+const RANGE = 65536;
+
+/**
+ * The spec's fingerprint, without what does not need a new container (its generation, whether
+ * it should run): a container whose label matches is left as it is.
+ */
+export function specHash(spec: ContainerSpec): string {
+  const { generation: _g, running: _r, ...defining } = spec;
+  return createHash('sha256').update(canonicalJson(defining)).digest('hex').slice(0, 32);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+/** The tenant's network: isolated from every other isolated network on the host (netavark's rules), DNS by container name. */
+export function ensureNetwork(tenant: ContainerSpec['tenant']): Command {
+  return sh`podman network exists ${tenant.network} || podman network create --opt isolate=true --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${tenant.name}`} ${tenant.network} >/dev/null`;
+}
+
+export function ensureVolumes(spec: ContainerSpec): Command[] {
+  return spec.volumes.map(
+    (v) =>
+      sh`podman volume exists ${v.volume} || podman volume create --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${spec.tenant.name}`} ${v.volume} >/dev/null`,
+  );
+}
+
+/** `podman create` of the spec: nothing the tenant says can become an option (the command comes after the image). */
+export function createCommand(spec: ContainerSpec): Command {
+  const { tenant, limits } = spec;
+  const map = `0:${tenant.subidStart}:${RANGE}`;
+  const restart = spec.restart === 'on-failure' ? 'on-failure:5' : spec.restart;
+  const options = [
+    sh`--name ${spec.key} --hostname ${spec.name} --network ${tenant.network} --network-alias ${spec.name}`,
+    sh`--uidmap ${map} --gidmap ${map}`,
+    sh`--init --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges`,
+    sh`--memory ${`${limits.memoryMb}m`} --memory-swap ${`${limits.memoryMb}m`} --cpus ${limits.cpus} --pids-limit ${limits.pids}`,
+    sh`--restart ${restart} --log-driver k8s-file --log-opt ${`max-size=${LOG_MAX}`}`,
+    sh`--label ${`${LABEL_MANAGED}=true`} --label ${`up.id=${spec.id}`} --label ${`up.owner=${tenant.name}`} --label ${`up.spec=${specHash(spec)}`}`,
+    ...spec.ports.map((p) => sh`--publish ${`${p.address}:${p.host}:${p.container}/tcp`}`),
+    ...spec.volumes.map((v) => sh`--volume ${`${v.volume}:${v.target}${v.readOnly ? ':ro' : ''}`}`),
+    ...Object.entries(spec.env).map(([k, v]) => sh`--env ${`${k}=${v}`}`),
+    ...(spec.healthcheck
+      ? [
+          sh`--health-cmd ${JSON.stringify(spec.healthcheck.command)} --health-interval ${`${spec.healthcheck.intervalSeconds}s`} --health-retries ${spec.healthcheck.retries}`,
+        ]
+      : []),
+  ];
+  return sh`podman create ${options.reduce((all, o) => sh`${all} ${o}`)} ${spec.image} ${spec.command} >/dev/null`;
+}
+
+/** One line about the container and the generation this host last converged it to. */
+export function stateProbe(key: string, id: string): Command {
+  return script(
+    sh`echo generation $(cat ${generationFile(id)} 2>/dev/null || echo 0)`,
+    sh`echo state $(podman container inspect --format '{{.State.Status}} {{.RestartCount}} {{index .Config.Labels "up.spec"}} {{index .Config.Labels "up.id"}} {{.State.OOMKilled}} {{.State.ExitCode}}' ${key} 2>/dev/null || echo missing)`,
+  );
+}
+
+export interface ContainerState {
+  /** The generation this host last converged the container to (0: never). */
+  generation: number;
+  status: string;
+  restarts: number;
+  spec: string;
+  id: string;
+  oomKilled: boolean;
+  exitCode: number;
+}
+
+export function parseState(output: string): ContainerState {
+  const line = (name: string) =>
+    output
+      .split('\n')
+      .find((l) => l.startsWith(`${name} `))
+      ?.slice(name.length + 1) ?? '';
+  const [status = 'missing', restarts, spec = '', id = '', oom, exit] = line('state').trim().split(/\s+/);
+  return {
+    generation: Number(line('generation')) || 0,
+    status,
+    restarts: Number(restarts) || 0,
+    spec,
+    id,
+    oomKilled: oom === 'true',
+    exitCode: Number(exit) || 0,
+  };
+}
+
+export const writeGeneration = (id: string, generation: number) =>
+  script(
+    sh`install -d -m 0700 ${STATE_DIR}`,
+    sh`printf '%s\n' ${generation} > ${generationFile(id)}.tmp`,
+    sh`mv -f ${generationFile(id)}.tmp ${generationFile(id)}`,
+  );

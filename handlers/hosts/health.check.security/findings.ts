@@ -1,0 +1,84 @@
+/**
+ * Pure readers of what the security probe found on a host: the auth log's failed logins per
+ * source, the listening sockets, the unsafe files. Each has a unit test.
+ */
+
+/** `Failed publickey for root from 10.0.0.1 port 4242 ssh2…`, `Invalid user admin from 10.0.0.1 port 4242`. */
+const FAILED = /(?:Failed \S+ for (?:invalid user )?\S* ?from|Invalid user \S* ?from) ([0-9a-fA-F.:]+) port \d+/;
+const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))\s/;
+const SYSLOG = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\s/;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * When a log line was written, in ms since the epoch; null when the line carries no time
+ * (sshd -E files). Syslog stamps have no year or zone: the host's now and offset give them.
+ */
+export function lineTime(line: string, hostNow: Date, hostOffsetMinutes: number): number | null {
+  const iso = ISO.exec(line);
+  if (iso) return Date.parse(iso[1].replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  const s = SYSLOG.exec(line);
+  if (!s) return null;
+  const month = MONTHS.indexOf(s[1]);
+  if (month < 0) return null;
+  let year = hostNow.getUTCFullYear();
+  const at = (y: number) => Date.UTC(y, month, Number(s[2]), Number(s[3]), Number(s[4]), Number(s[5])) - hostOffsetMinutes * 60_000;
+  if (at(year) > hostNow.getTime() + 86_400_000) year -= 1; // December's lines read in January
+  return at(year);
+}
+
+/** Failed logins per source address within the window (lines without a time all count). */
+export function failedLoginsBySource(
+  lines: string[],
+  hostNow: Date,
+  hostOffsetMinutes: number,
+  windowMinutes: number,
+): Map<string, number> {
+  const since = hostNow.getTime() - windowMinutes * 60_000;
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const source = FAILED.exec(line)?.[1];
+    if (!source) continue;
+    const at = lineTime(line, hostNow, hostOffsetMinutes);
+    if (at !== null && at < since) continue;
+    counts.set(source, (counts.get(source) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** `+0100` → 60. */
+export const offsetMinutes = (zone: string) => {
+  const m = /^([+-])(\d{2})(\d{2})$/.exec(zone.trim());
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+};
+
+export interface Listener {
+  address: string;
+  port: number;
+}
+
+/** Local addresses of `ss -ltnH` (`0.0.0.0:80`, `[::]:443`, `*:22`, `127.0.0.53%lo:53`). */
+export function parseListeners(locals: string[]): Listener[] {
+  const found: Listener[] = [];
+  for (const local of locals) {
+    const cut = local.lastIndexOf(':');
+    const port = Number(local.slice(cut + 1));
+    if (cut < 0 || !Number.isInteger(port) || port < 1) continue;
+    found.push({
+      address: local
+        .slice(0, cut)
+        .replace(/^\[|\]$/g, '')
+        .replace(/%.*$/, ''),
+      port,
+    });
+  }
+  return found;
+}
+
+/** Loopback listeners cannot be reached from elsewhere: they are the host's own business. */
+export const isLoopback = (address: string) => /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
+
+/** Ports that listen beyond loopback and that nothing explains, ascending. */
+export function unexplainedPorts(listeners: Listener[], allowed: readonly number[]): number[] {
+  const ok = new Set(allowed);
+  return [...new Set(listeners.filter((l) => !isLoopback(l.address) && !ok.has(l.port)).map((l) => l.port))].sort((a, b) => a - b);
+}

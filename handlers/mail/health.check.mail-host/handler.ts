@@ -1,0 +1,71 @@
+import { script, sh, type Command } from '../../../lib/exec/index.ts';
+import type { Problem } from '../../../queues/health/checks.ts';
+import { healthCheckMailHost } from '../../../queues/mail/health.ts';
+import type { PayloadOf } from '../../../queues/operation.ts';
+import { defineHandler } from '../../runtime/define.ts';
+import { fields, probe } from '../../runtime/probe.ts';
+import { DOVECOT_PID, GENERATION_FILE, SUMS_FILE } from '../maps.ts';
+
+type Layout = PayloadOf<typeof healthCheckMailHost>['layout'];
+
+/** The SHA-256 fingerprint of the certificate served on `port` (STARTTLS for smtp), and of the one installed. */
+function tlsProbe(name: string, port: number, starttls: boolean, installed: string): Command {
+  const connect = starttls
+    ? sh`timeout 10 openssl s_client -starttls smtp -connect ${`127.0.0.1:${port}`} </dev/null 2>/dev/null`
+    : sh`timeout 10 openssl s_client -connect ${`127.0.0.1:${port}`} </dev/null 2>/dev/null`;
+  return sh`served=$(${connect} | openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); want=$(openssl x509 -in ${installed} -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); [ -n "$served" ] || served=none; [ -n "$want" ] || want=none; echo ${`tls-${name}`} "$served" "$want"`;
+}
+
+/** One round trip: daemons, TLS on 25/587/993, queue length, generation, and the files against what mail.apply wrote. */
+export function mailProbe(layout: Layout): Command {
+  const cert = (service: string) => `${layout.tlsDir}/${service}/fullchain.pem`;
+  return script(
+    sh`if postfix status >/dev/null 2>&1; then echo postfix yes; else echo postfix no; fi`,
+    sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then echo dovecot yes; else echo dovecot no; fi`,
+    sh`echo generation $(cat ${GENERATION_FILE} 2>/dev/null || echo none)`,
+    sh`if [ -s ${SUMS_FILE} ] && sha256sum -c --quiet ${SUMS_FILE} >/dev/null 2>&1; then echo files ok; else echo files drift; fi`,
+    sh`echo queue $(postqueue -j 2>/dev/null | wc -l)`,
+    tlsProbe('smtp', layout.ports.smtp, true, cert('postfix')),
+    tlsProbe('submission', layout.ports.submission, true, cert('postfix')),
+    tlsProbe('imaps', layout.ports.imaps, false, cert('dovecot')),
+  );
+}
+
+export default defineHandler({
+  op: healthCheckMailHost,
+  async run({ resource, host, layout, generation, queueMax }, { connect, signal }) {
+    const exec = connect(host);
+    const output = await probe(exec, mailProbe(layout), resource, signal);
+    if (typeof output !== 'string') return output;
+    const found = fields(output);
+    const problems: Problem[] = [];
+    for (const daemon of ['postfix', 'dovecot'])
+      if (found.get(daemon) !== 'yes') problems.push({ cause: `${daemon}-stopped`, message: `${daemon} is not running on ${exec.host}` });
+    for (const listener of ['smtp', 'submission', 'imaps']) {
+      const [served, installed] = (found.get(`tls-${listener}`) ?? 'none none').split(' ');
+      if (served === 'none') problems.push({ cause: 'tls-down', message: `${listener} on ${exec.host} does not answer with TLS` });
+      else if (served !== installed)
+        problems.push({
+          cause: 'certificate-mismatch',
+          message: `${listener} on ${exec.host} serves another certificate than the one installed`,
+        });
+    }
+    const applied = Number(found.get('generation'));
+    if (!Number.isInteger(applied) || applied < generation)
+      problems.push({
+        cause: 'generation-behind',
+        message: `${exec.host} applied mail generation ${found.get('generation')}, PostgreSQL is at ${generation}`,
+      });
+    if (found.get('files') !== 'ok')
+      problems.push({ cause: 'maps-drift', message: `the mail configuration or maps on ${exec.host} differ from what up wrote` });
+    const queue = Number(found.get('queue') ?? 0);
+    if (queue > queueMax)
+      problems.push({ cause: 'queue-long', message: `${queue} messages wait in the mail queue of ${exec.host} (over ${queueMax})` });
+    return {
+      resource,
+      healthy: problems.length === 0,
+      problems,
+      measurements: { generation: Number.isInteger(applied) ? applied : 0, queue },
+    };
+  },
+});

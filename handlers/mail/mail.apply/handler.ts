@@ -1,0 +1,179 @@
+/**
+ * mail.apply: one host's postfix and dovecot converge to the state in the message, in few round
+ * trips (the host may be far): one look at what is there (generation, checksums), one upload per
+ * file that differs (to `<file>.up-new`), and one script that postmaps the new maps, renames
+ * every file into place, and starts or reloads only what needs it. A map changes without a
+ * reload (postfix daemons reopen a changed map); dovecot rereads its passwd-file when it changes.
+ */
+import { createHash } from 'node:crypto';
+import { sh, type Command, type Executor } from '../../../lib/exec/index.ts';
+import { SupersededError } from '../../../lib/errors.ts';
+import { render } from '../../../lib/render.ts';
+import { mailApply } from '../../../queues/mail/ops.ts';
+import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
+import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
+import { DOVECOT_PID, GENERATION_FILE, MAPS_DIR, renderMaps, SUMS_FILE, USERS_FILE } from '../maps.ts';
+
+type Payload = PayloadOf<typeof mailApply>;
+
+const NEW = '.up-new';
+
+interface Wanted {
+  path: string;
+  content: string;
+  mode: string;
+  group: string;
+  /** A postfix map: postmapped before it goes live. */
+  map?: boolean;
+  /** Which daemon must reload when it changes (maps and the passwd-file need none). */
+  reload?: 'postfix' | 'dovecot';
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[] {
+  const { layout } = payload;
+  const maps = renderMaps(payload);
+  return [
+    {
+      path: '/etc/postfix/main.cf',
+      content: render('nginx', 'mail/main.cf.mustache', layout),
+      mode: '0644',
+      group: 'root',
+      reload: 'postfix',
+    },
+    {
+      path: '/etc/postfix/master.cf',
+      content: render('nginx', 'mail/master.cf.mustache', layout),
+      mode: '0644',
+      group: 'root',
+      reload: 'postfix',
+    },
+    {
+      path: '/etc/dovecot/dovecot.conf',
+      content: render('nginx', 'mail/dovecot.conf.mustache', layout),
+      mode: '0644',
+      group: 'root',
+      reload: 'dovecot',
+    },
+    { path: `${MAPS_DIR}/domains`, content: maps.domains, mode: '0644', group: 'root', map: true },
+    { path: `${MAPS_DIR}/mailboxes`, content: maps.mailboxes, mode: '0644', group: 'root', map: true },
+    { path: `${MAPS_DIR}/aliases`, content: maps.aliases, mode: '0644', group: 'root', map: true },
+    // Hashes only, readable by root and dovecot's auth process.
+    { path: USERS_FILE, content: maps.users, mode: '0640', group: 'dovecot' },
+  ];
+}
+
+/** What is on the host: the applied generation, each file's checksum, whether each map's .db and each certificate exist. */
+async function inspect(exec: Executor, files: Wanted[], layout: Payload['layout']) {
+  const paths = files.map((f) => f.path);
+  const dbs = files.filter((f) => f.map).map((f) => `${f.path}.db`);
+  const certs = ['postfix', 'dovecot'].map((s) => `${layout.tlsDir}/${s}/fullchain.pem`);
+  const { stdout } = await exec.runScript([
+    sh`echo "generation $(cat ${GENERATION_FILE} 2>/dev/null || echo 0)"`,
+    sh`sha256sum ${paths} 2>/dev/null || true`,
+    sh`for f in ${[...dbs, ...certs]}; do if [ -s "$f" ]; then echo "present $f"; fi; done`,
+    sh`if [ -d ${layout.vmailRoot} ]; then cd ${layout.vmailRoot} && find . -mindepth 1 -maxdepth 2 -type d | sed 's/^/dir /'; fi`,
+  ]);
+  const sums = new Map<string, string>();
+  const present = new Set<string>();
+  const dirs: string[] = [];
+  let generation = 0;
+  for (const line of stdout.split('\n')) {
+    const gen = /^generation (\d+)$/.exec(line);
+    if (gen) generation = Number(gen[1]);
+    const sum = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+    if (sum) sums.set(sum[2], sum[1]);
+    if (line.startsWith('present ')) present.add(line.slice('present '.length));
+    if (line.startsWith('dir ./')) dirs.push(line.slice('dir ./'.length));
+  }
+  return { generation, sums, present, dirs };
+}
+
+/** A self-signed pair where no service certificate is installed yet (up certs create --service replaces it). */
+function placeholderCertificate(layout: Payload['layout'], service: string): Command[] {
+  const dir = `${layout.tlsDir}/${service}`;
+  return [
+    sh`install -d -m 0755 ${dir}`,
+    sh`openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj ${`/CN=${layout.hostname}`} -addext ${`subjectAltName=DNS:${layout.hostname}`} -keyout ${`${dir}/privkey.pem${NEW}`} -out ${`${dir}/fullchain.pem${NEW}`} 2>/dev/null`,
+    sh`chmod 0600 ${`${dir}/privkey.pem${NEW}`}`,
+    sh`mv -f ${`${dir}/privkey.pem${NEW}`} ${`${dir}/privkey.pem`}`,
+    sh`mv -f ${`${dir}/fullchain.pem${NEW}`} ${`${dir}/fullchain.pem`}`,
+  ];
+}
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const DOMAIN_DIR = new RegExp(`^${UUID}$`);
+const BOX_DIR = new RegExp(`^${UUID}/${UUID}$`);
+
+/**
+ * The Maildirs of mailboxes and domains the state no longer has (deleted, or their domain
+ * deleted with force): `<domain id>` and `<domain id>/<mailbox id>` directories only, so
+ * nothing else under the vmail root is ever touched.
+ */
+export function staleMaildirs(payload: Pick<Payload, 'state'>, dirs: readonly string[]): string[] {
+  const domains = new Set(payload.state.domains.map((d) => d.id));
+  const boxes = new Set(payload.state.boxes.map((b) => `${b.domainId}/${b.id}`));
+  const goneDomains = dirs.filter((d) => DOMAIN_DIR.test(d) && !domains.has(d));
+  const goneBoxes = dirs.filter((d) => BOX_DIR.test(d) && domains.has(d.slice(0, 36)) && !boxes.has(d));
+  return [...goneDomains, ...goneBoxes].sort();
+}
+
+export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<ResultOf<typeof mailApply>> {
+  const { layout, generation } = payload;
+  const exec = ctx.connect(payload.host);
+  const files = wantedFiles(payload);
+  return exec.withLock('up-mail', async () => {
+    const seen = await inspect(exec, files, layout);
+    if (seen.generation > generation) throw new SupersededError(`generation ${seen.generation} is already applied on ${exec.host}`);
+    const changed = files.filter((f) => seen.sums.get(f.path) !== sha256(f.content) || (f.map && !seen.present.has(`${f.path}.db`)));
+    const stale = staleMaildirs(payload, seen.dirs);
+    const missingCerts = ['postfix', 'dovecot'].filter((s) => !seen.present.has(`${layout.tlsDir}/${s}/fullchain.pem`));
+
+    await exec.runScript([
+      sh`command -v postfix >/dev/null && command -v dovecot >/dev/null || { echo 'postfix or dovecot is not installed: up hosts prepare' >&2; exit 1; }`,
+      sh`install -d -m 0750 -o ${layout.vmailUid} -g ${layout.vmailUid} ${layout.vmailRoot}`,
+      sh`install -d -m 0755 ${MAPS_DIR}`,
+    ]);
+    for (const file of changed) await exec.run(sh`umask 077 && cat > ${`${file.path}${NEW}`}`, { stdin: file.content });
+
+    const reload = (daemon: 'postfix' | 'dovecot') => (changed.some((f) => f.reload === daemon) ? 1 : 0);
+    const { stdout } = await exec.runScript(
+      [
+        ...missingCerts.flatMap((service) => placeholderCertificate(layout, service)),
+        ...changed.flatMap((f) => [
+          sh`chown ${`root:${f.group}`} ${`${f.path}${NEW}`}`,
+          sh`chmod ${f.mode} ${`${f.path}${NEW}`}`,
+          ...(f.map
+            ? [
+                sh`postmap ${`hash:${f.path}${NEW}`}`,
+                sh`chmod 0644 ${`${f.path}${NEW}.db`}`,
+                sh`mv -f ${`${f.path}${NEW}.db`} ${`${f.path}.db`}`,
+              ]
+            : []),
+          sh`mv -f ${`${f.path}${NEW}`} ${f.path}`,
+        ]),
+        // After the maps went live: nothing delivers into a removed mailbox any more.
+        ...stale.map((dir) => sh`rm -rf -- ${`${layout.vmailRoot}/${dir}`}`),
+        sh`postfix check`,
+        sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
+        sh`doveconf -n >/dev/null`,
+        sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then if [ ${reload('dovecot')} = 1 ]; then doveadm reload </dev/null >/dev/null 2>&1; fi; else dovecot </dev/null >/dev/null 2>&1; echo started dovecot; fi`,
+        // What the health check compares the files with (maps edited by hand are drift).
+        sh`printf '%s' ${files.map((f) => `${sha256(f.content)}  ${f.path}\n`).join('')} > ${`${SUMS_FILE}${NEW}`}`,
+        sh`mv -f ${`${SUMS_FILE}${NEW}`} ${SUMS_FILE}`,
+        sh`echo ${generation} > ${`${GENERATION_FILE}${NEW}`}`,
+        sh`mv -f ${`${GENERATION_FILE}${NEW}`} ${GENERATION_FILE}`,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    const started = ['postfix', 'dovecot'].filter((d) => stdout.includes(`started ${d}`));
+    const paths = changed.map((f) => f.path);
+    ctx.log.info({ host: exec.host, generation, changed: paths, started }, 'mail host applied');
+    if (stale.length) ctx.log.info({ host: exec.host, removed: stale }, 'Maildirs of removed mailboxes deleted');
+    return { host: exec.host, generation, changed: paths, started, placeholderCertificate: missingCerts.length > 0 };
+  });
+}
+
+/** One job per change of a mail host, carrying its whole state at the new generation. */
+export default defineHandler({ op: mailApply, run: applyMail });

@@ -1,0 +1,14 @@
+import type { Operation } from '../operation.ts';
+import { healthCheckDatabase, healthRepairDatabase } from './health.ts';
+import { databaseApply, databaseDelete, databaseUserApply, databaseUserDelete, dbServerSetup } from './ops.ts';
+
+/** The operations of the databases domain. */
+export const databasesOperations: readonly Operation[] = [
+  dbServerSetup,
+  databaseApply,
+  databaseDelete,
+  databaseUserApply,
+  databaseUserDelete,
+  healthCheckDatabase,
+  healthRepairDatabase,
+];

@@ -1,0 +1,144 @@
+import { Type } from 'typebox';
+import {
+  AUTH_USER,
+  Domain,
+  ERROR_CODES,
+  HEADER_ALLOWLIST,
+  HEADER_VALUE,
+  HTPASSWD_HASH,
+  REALM,
+  BODY_SIZE,
+  URL_PATH,
+} from '../../lib/validate/web.ts';
+import { HostRef } from '../host-ref.ts';
+import { defineOperation } from '../operation.ts';
+import { hostName } from '../tenant-view.ts';
+import { NginxLayout } from '../proxies/ops.ts';
+import { UUID_PATTERN } from '../../lib/ids.ts';
+
+/** `<site>-<user>`: the vhost file, document root and temporary subdomain label. */
+export const SITE_KEY = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+const UNIX_USER = '^up-[a-z][a-z0-9_]{0,31}$';
+
+const SiteIdentity = {
+  id: Type.String({ pattern: UUID_PATTERN }),
+  key: Type.String({ pattern: SITE_KEY }),
+  generation: Type.Integer({ minimum: 1 }),
+};
+
+/** The normalized site a handler renders: domains in punycode, passwords already hashed. */
+export const WebsiteSpec = Type.Object(
+  {
+    ...SiteIdentity,
+    owner: Type.Union([Type.String({ pattern: UNIX_USER }), Type.Null()], {
+      description: "the tenant's Unix user, when the site has a tenant",
+    }),
+    serverNames: Type.Array(Domain, { minItems: 1, maxItems: 60 }),
+    static: Type.Boolean(),
+    routes: Type.Array(
+      Type.Object(
+        {
+          path: Type.String({ pattern: URL_PATH, maxLength: 257 }),
+          upstream: Type.String({
+            pattern: '^([0-9.]{7,15}|\\[[0-9a-f:.]{2,45}\\]):[0-9]{1,5}$',
+            description:
+              'canonical ip:port or [ipv6]:port; website.apply parses and checks it again (a pattern cannot tell ::ffff:7f00:1 is loopback)',
+          }),
+          websocket: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 50 },
+    ),
+    maxBodySize: Type.String({ pattern: BODY_SIZE }),
+    basicAuth: Type.Union([
+      Type.Null(),
+      Type.Object(
+        {
+          realm: Type.String({ pattern: REALM }),
+          users: Type.Array(
+            Type.Object(
+              { name: Type.String({ pattern: AUTH_USER }), hash: Type.String({ pattern: HTPASSWD_HASH }) },
+              { additionalProperties: false },
+            ),
+            {
+              minItems: 1,
+              maxItems: 100,
+            },
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+    errorPages: Type.Array(
+      Type.Object({ code: Type.Enum([...ERROR_CODES]), path: Type.String({ pattern: URL_PATH }) }, { additionalProperties: false }),
+      { maxItems: ERROR_CODES.length },
+    ),
+    headers: Type.Array(
+      Type.Object(
+        { name: Type.Enum([...HEADER_ALLOWLIST]), value: Type.String({ pattern: HEADER_VALUE }) },
+        { additionalProperties: false },
+      ),
+      { maxItems: HEADER_ALLOWLIST.length },
+    ),
+    redirects: Type.Array(Type.Object({ from: Domain, to: Domain }, { additionalProperties: false }), { maxItems: 60 }),
+    httpsRedirect: Type.Boolean(),
+    tls: Type.Boolean({ description: 'a certificate is installed (set by the certificates issue); gates httpsRedirect' }),
+  },
+  { additionalProperties: false, $id: 'WebsiteSpec' },
+);
+
+const HostResult = { host: Type.String(), generation: Type.Integer(), changed: Type.Boolean() };
+
+export const websiteApply = defineOperation({
+  name: 'website.apply',
+  summary: "Render a website's vhost on one proxy host, validate it with nginx -t (restoring the old file on failure), reload.",
+  payload: Type.Object(
+    { host: HostRef, layout: NginxLayout, site: WebsiteSpec },
+    { additionalProperties: false, $id: 'WebsiteApplyPayload' },
+  ),
+  result: Type.Object(HostResult, { additionalProperties: false, $id: 'WebsiteApplyResult' }),
+  retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
+  timeoutMs: 120_000,
+  tenantView: ({ host, site }) => ({ host: hostName(host), site }),
+});
+
+export const websiteDelete = defineOperation({
+  name: 'website.delete',
+  summary: "Remove a website's vhost from one proxy host and reload; the document root goes too.",
+  payload: Type.Object(
+    { host: HostRef, layout: NginxLayout, site: Type.Object(SiteIdentity, { additionalProperties: false }) },
+    { additionalProperties: false, $id: 'WebsiteDeletePayload' },
+  ),
+  result: Type.Object(HostResult, { additionalProperties: false, $id: 'WebsiteDeleteResult' }),
+  retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
+  timeoutMs: 120_000,
+  tenantView: ({ host, site }) => ({ host: hostName(host), site }),
+});
+
+export const websiteDeploy = defineOperation({
+  name: 'website.deploy',
+  summary: "Replace a website's document root on one proxy host with an uploaded archive (by checksum from the content store).",
+  payload: Type.Object(
+    {
+      host: HostRef,
+      layout: NginxLayout,
+      site: Type.Object(
+        { id: SiteIdentity.id, key: SiteIdentity.key, owner: Type.Union([Type.String({ pattern: UNIX_USER }), Type.Null()]) },
+        { additionalProperties: false },
+      ),
+      archive: Type.Object(
+        { sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }), bytes: Type.Integer({ minimum: 1, maximum: 256 * 1024 * 1024 }) },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false, $id: 'WebsiteDeployPayload' },
+  ),
+  result: Type.Object(
+    { host: Type.String(), files: Type.Integer(), bytes: Type.Integer() },
+    { additionalProperties: false, $id: 'WebsiteDeployResult' },
+  ),
+  retry: { maxAttempts: 4, tiersMs: [1_000, 5_000, 30_000] },
+  timeoutMs: 300_000,
+  tenantView: ({ host, site, archive }) => ({ host: hostName(host), site, archive }),
+});

@@ -1,0 +1,551 @@
+/**
+ * Databases end to end on real servers: PostgreSQL 15 and MariaDB 10.11 set up by
+ * database.server.setup in lab hosts (network namespaces with sshd, private state directories),
+ * the pipeline in-process, and the checks a tenant would make with `psql` and `mariadb` over
+ * TLS (the CA is the test's: the certificate sits where `up certs create --service` installs it).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { installServiceCertificate } from '../../handlers/certificates/service.ts';
+import { LocalExecutor } from '../../lib/exec/index.ts';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
+import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
+import { runUp } from '../helpers/processes.ts';
+import { startStack } from '../helpers/stack.ts';
+
+const run = promisify(execFile);
+const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
+const TENANTS = ['dbalice', 'dbbob'];
+const ENGINES = ['postgresql', 'mariadb'] as const;
+type Engine = (typeof ENGINES)[number];
+const PRIVATE = [
+  '/etc/postgresql',
+  '/var/lib/postgresql',
+  '/run/postgresql',
+  '/var/log/postgresql',
+  '/etc/mysql',
+  '/var/lib/mysql',
+  '/run/mysqld',
+  '/var/log/mysql',
+];
+
+type Stack = Awaited<ReturnType<typeof startStack>>;
+type Json = Record<string, any>;
+
+describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () => {
+  let lab: Lab;
+  let stack: Stack;
+  let caDir: string;
+  const hosts = {} as Record<Engine, LabHost>;
+  const tokens: Record<string, string> = {};
+  /** Every password this test used: none may be stored anywhere by up. */
+  const passwords = new Set<string>();
+
+  const api = (who: string) => async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${stack.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
+  };
+  const admin = api('admin');
+  const alice = api('dbalice');
+  const bob = api('dbbob');
+
+  async function settle(jobs: Json[], who: string): Promise<Json[]> {
+    return Promise.all(
+      jobs.map(async (job) => {
+        for (let i = 0; i < 1200; i++) {
+          const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
+          if (FINAL.has(body.status)) return body;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`job ${job.id} did not finish`);
+      }),
+    );
+  }
+
+  async function succeeded(response: { status: number; body: Json }, who: string): Promise<Json> {
+    assert.equal(response.status, 202, JSON.stringify(response.body));
+    for (const job of await settle(response.body.jobs, who))
+      assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
+    return response.body;
+  }
+
+  /** A real client over TLS, verifying the server's certificate; `tls: false` tries without. */
+  async function client(
+    engine: Engine,
+    login: { user: string; password: string },
+    database: string,
+    sql: string,
+    tls = true,
+  ): Promise<{ ok: boolean; out: string }> {
+    const address = hosts[engine].address;
+    const ca = join(caDir, 'ca.pem');
+    try {
+      const { stdout } =
+        engine === 'postgresql'
+          ? await run(
+              'psql',
+              [
+                '-X',
+                '-q',
+                '-A',
+                '-t',
+                '-v',
+                'ON_ERROR_STOP=1',
+                `host=${address} port=5432 dbname=${database} user=${login.user} connect_timeout=5 ${tls ? `sslmode=verify-full sslrootcert=${ca}` : 'sslmode=disable'}`,
+                '-c',
+                sql,
+              ],
+              { env: { ...process.env, PGPASSWORD: login.password } },
+            )
+          : await run('mariadb', [
+              '--no-defaults',
+              `--host=${address}`,
+              '--port=3306',
+              `--user=${login.user}`,
+              `--password=${login.password}`,
+              '--connect-timeout=5',
+              ...(tls ? ['--ssl', `--ssl-ca=${ca}`, '--ssl-verify-server-cert'] : ['--skip-ssl']),
+              '-N',
+              '-B',
+              '-e',
+              sql,
+              database,
+            ]);
+      return { ok: true, out: stdout.trim() };
+    } catch (error) {
+      return { ok: false, out: String((error as { stderr?: string }).stderr ?? error) };
+    }
+  }
+
+  /** A self-signed CA and, for each host, a certificate for its address, installed as `up certs create --service` does. */
+  async function certificates(): Promise<void> {
+    caDir = mkdtempSync(join(tmpdir(), 'up-db-ca-'));
+    const ssl = (...args: string[]) => run('openssl', args, { cwd: caDir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=up-db-test-ca');
+    for (const engine of ENGINES) {
+      const host = hosts[engine];
+      await ssl('req', ...ec, '-keyout', `${engine}.key`, '-out', `${engine}.csr`, '-subj', `/CN=${host.address}`);
+      await run(
+        'sh',
+        [
+          '-c',
+          `printf 'subjectAltName=IP:%s\\n' "$1" > "$2.ext" && openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$2.pem" -days 2 -extfile "$2.ext" 2>/dev/null`,
+          'sh',
+          host.address,
+          engine,
+        ],
+        { cwd: caDir },
+      );
+      const pem = {
+        cert: (await run('cat', [join(caDir, `${engine}.pem`)])).stdout,
+        key: (await run('cat', [join(caDir, `${engine}.key`)])).stdout,
+      };
+      await installServiceCertificate(new LocalExecutor(), join(host.dir, 'tls'), engine, pem);
+    }
+  }
+
+  before(async () => {
+    lab = await labHosts(2, { prefix: 'up-db', subnet: '10.77.60', bridge: 'uplab60', privateDirs: PRIVATE });
+    hosts.postgresql = lab.hosts[0];
+    hosts.mariadb = lab.hosts[1];
+    // A fresh machine: the copies of this machine's own cluster and data directory go, so that
+    // database.server.setup creates them as a package's postinst would have.
+    for (const host of lab.hosts)
+      await run('sh', [
+        '-c',
+        'for d in etc/postgresql var/lib/postgresql var/lib/mysql run/mysqld run/postgresql; do find "$1/private/$d" -mindepth 1 -delete; done',
+        'sh',
+        host.dir,
+      ]);
+    await certificates();
+    process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
+    // Health rounds every second: the drift test below waits for a check, a repair and the next check.
+    stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
+    const db = stack.database!.knex;
+    for (const engine of ENGINES) {
+      const host = hosts[engine];
+      await db('hosts').insert({
+        id: crypto.randomUUID(),
+        name: host.name,
+        address: host.address,
+        port: host.port,
+        ssh_user: host.user,
+        host_key_sha256: host.hostKeySha256,
+        roles: [`db-${engine}`],
+        labels: JSON.stringify({ 'certs.deploy-dir': join(host.dir, 'tls') }),
+      });
+    }
+    for (const name of TENANTS) {
+      const user = (await createUser(db, { name, role: 'user' }))!;
+      tokens[name] = (
+        await createToken(db, {
+          userId: user.id,
+          name: 'test',
+          scopes: ['read', 'write'],
+          allowFrom: [],
+          ratePerMinute: null,
+          expiresAt: null,
+        })
+      ).secret;
+    }
+    await Promise.all(
+      ENGINES.map(async (engine) =>
+        succeeded(
+          await admin('POST', '/v1/db-servers', {
+            name: engine === 'postgresql' ? 'pg1' : 'my1',
+            host: hosts[engine].name,
+            engine,
+            address: hosts[engine].address,
+            default: true,
+          }),
+          'admin',
+        ),
+      ),
+    );
+  });
+
+  after(async () => {
+    await stack?.shutdown();
+    await lab?.down();
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
+  });
+
+  test('the servers listen on the admin address with TLS required; setup run again changes nothing', async () => {
+    const { body } = await admin('GET', '/v1/db-servers');
+    assert.deepEqual(
+      body.items.map((s: Json) => [s.name, s.engine, s.port, s.default]),
+      [
+        ['my1', 'mariadb', 3306, true],
+        ['pg1', 'postgresql', 5432, true],
+      ],
+    );
+    for (const name of ['pg1', 'my1']) {
+      const again = await succeeded(await admin('POST', `/v1/db-servers/${name}/setup`), 'admin');
+      const [job] = await settle(again.jobs, 'admin');
+      assert.deepEqual(job.result.changed, [], `${name}: a second setup changes nothing`);
+    }
+  });
+
+  for (const engine of ENGINES) {
+    test(`${engine}: two databases, three users paired rw/ro, real clients over TLS, refused where not granted`, async () => {
+      const pw = (label: string) => {
+        const p = `${engine}-${label}-${crypto.randomUUID().slice(0, 8)}`;
+        passwords.add(p);
+        return p;
+      };
+      const app = { user: 'dbalice_app', password: pw('app') };
+      const adm = { user: 'dbalice_adm', password: pw('adm') };
+      const bobu = { user: 'dbbob_own', password: pw('bob') };
+
+      // Three users of alice's (one with a generated password, shown once), two databases.
+      await succeeded(await alice('POST', '/v1/database-users', { name: 'app', engine, password: app.password }), 'dbalice');
+      await succeeded(await alice('POST', '/v1/database-users', { name: 'adm', engine, password: adm.password }), 'dbalice');
+      const generated = await succeeded(await alice('POST', '/v1/database-users', { name: 'rep', engine }), 'dbalice');
+      assert.match(generated.password, /^[A-Za-z2-9]{24}$/);
+      passwords.add(generated.password);
+      const rep = { user: 'dbalice_rep', password: generated.password as string };
+      assert.equal((await alice('GET', '/v1/database-users/rep')).body.password, undefined, 'shown once');
+      await succeeded(await alice('POST', '/v1/databases', { name: 'shop', engine }), 'dbalice');
+      await succeeded(await alice('POST', '/v1/databases', { name: 'blog', engine }), 'dbalice');
+      for (const [db, user, access] of [
+        ['shop', 'app', 'rw'],
+        ['shop', 'rep', 'ro'],
+        ['blog', 'adm', 'rw'],
+        ['blog', 'rep', 'ro'],
+      ])
+        await succeeded(await alice('PUT', `/v1/databases/${db}/users`, { user, access }), 'dbalice');
+      const shown = (await alice('GET', '/v1/databases/shop')).body;
+      assert.equal(shown.fullName, 'dbalice_shop');
+      assert.deepEqual(
+        shown.users.map((u: Json) => [u.fullName, u.access]),
+        [
+          ['dbalice_app', 'rw'],
+          ['dbalice_rep', 'ro'],
+        ],
+      );
+      // Bob's own pair.
+      await succeeded(await bob('POST', '/v1/database-users', { name: 'own', engine, password: bobu.password }), 'dbbob');
+      await succeeded(await bob('POST', '/v1/databases', { name: 'data', engine }), 'dbbob');
+      await succeeded(await bob('PUT', '/v1/databases/data/users', { user: 'own', access: 'rw' }), 'dbbob');
+
+      // rw writes (over TLS: the session says so), ro reads and cannot write.
+      const tlsProbe = engine === 'postgresql' ? '\\conninfo' : "SHOW STATUS LIKE 'Ssl_version'";
+      const probe = await client(engine, app, 'dbalice_shop', tlsProbe);
+      assert.ok(probe.ok, probe.out);
+      assert.match(probe.out, engine === 'postgresql' ? /SSL connection \(protocol: TLSv1\.[23]/ : /TLSv1\.[23]/);
+      const write = await client(
+        engine,
+        app,
+        'dbalice_shop',
+        'CREATE TABLE items (n int); INSERT INTO items VALUES (7); SELECT n FROM items;',
+      );
+      assert.ok(write.ok, write.out);
+      assert.equal(write.out, '7');
+      const read = await client(engine, rep, 'dbalice_shop', 'SELECT n FROM items');
+      assert.deepEqual(read, { ok: true, out: '7' });
+      const roWrite = await client(engine, rep, 'dbalice_shop', 'INSERT INTO items VALUES (8)');
+      assert.equal(roWrite.ok, false, 'ro cannot write');
+      assert.match(roWrite.out, /permission denied|command denied/i);
+      // A table made later by a rw user is readable by ro (PostgreSQL: it is the database's, default privileges).
+      assert.ok((await client(engine, app, 'dbalice_shop', "CREATE TABLE later (s text); INSERT INTO later VALUES ('x');")).ok);
+      assert.deepEqual(await client(engine, rep, 'dbalice_shop', 'SELECT s FROM later'), { ok: true, out: 'x' });
+
+      // Refused where not granted: another database of alice's, bob's database, and bob into alice's.
+      for (const [who, db] of [
+        [app, 'dbalice_blog'],
+        [app, 'dbbob_data'],
+        [adm, 'dbalice_shop'],
+        [bobu, 'dbalice_shop'],
+        [bobu, 'dbalice_blog'],
+      ] as const) {
+        const refused = await client(engine, who, db, 'SELECT 1');
+        assert.equal(refused.ok, false, `${who.user} into ${db}`);
+        assert.match(refused.out, /permission denied|access denied/i, `${who.user} into ${db}`);
+      }
+      assert.deepEqual(await client(engine, bobu, 'dbbob_data', 'SELECT 1'), { ok: true, out: '1' });
+      // Without TLS nobody gets in, even with the right password.
+      const plain = await client(engine, app, 'dbalice_shop', 'SELECT 1', false);
+      assert.equal(plain.ok, false, 'no TLS, no session');
+      // MariaDB lists only what a user may use; PostgreSQL's catalog is the engine's, but CONNECT is refused (above).
+      if (engine === 'mariadb') {
+        const seen = await client(engine, app, 'dbalice_shop', 'SHOW DATABASES');
+        assert.deepEqual(
+          seen.out.split('\n').filter((d) => d.startsWith('db')),
+          ['dbalice_shop'],
+        );
+      } else {
+        const schema = await client(engine, bobu, 'dbbob_data', 'CREATE TABLE t (n int)');
+        assert.ok(schema.ok, `rw creates in its public schema: ${schema.out}`);
+      }
+
+      // Bob cannot see or address alice's resources through the API either.
+      assert.equal((await bob('GET', '/v1/databases/shop')).status, 404);
+      assert.equal((await bob('PUT', '/v1/databases/data/users', { user: 'app', access: 'rw' })).status, 404);
+      assert.deepEqual(
+        (await bob('GET', '/v1/databases')).body.items.map((d: Json) => d.fullName),
+        ['dbbob_data'],
+      );
+
+      // A password change: the old one is refused, the new one works.
+      const next = pw('app2');
+      await succeeded(await alice('POST', '/v1/database-users/app/password', { password: next }), 'dbalice');
+      assert.equal((await client(engine, app, 'dbalice_shop', 'SELECT 1')).ok, false, 'the old password is refused');
+      assert.deepEqual(await client(engine, { ...app, password: next }, 'dbalice_shop', 'SELECT 1'), { ok: true, out: '1' });
+
+      // Revoke: rep loses shop, keeps blog.
+      await succeeded(await alice('DELETE', '/v1/databases/shop/users/rep'), 'dbalice');
+      assert.equal((await client(engine, rep, 'dbalice_shop', 'SELECT 1')).ok, false, 'revoked');
+      assert.equal((await client(engine, rep, 'dbalice_blog', 'SELECT 1')).ok, true, 'the other grant stays');
+
+      // Delete --with-users: shop goes, and app (which had only shop) with it; rep and adm stay.
+      await succeeded(await alice('DELETE', '/v1/databases/shop?withUsers=true'), 'dbalice');
+      assert.equal((await alice('GET', '/v1/databases/shop')).status, 404);
+      assert.equal((await alice('GET', '/v1/database-users/app')).status, 404);
+      assert.equal((await alice('GET', '/v1/database-users/rep')).status, 200);
+      const gone = await client(engine, { ...app, password: next }, 'dbalice_blog', 'SELECT 1');
+      assert.equal(gone.ok, false, 'the deleted user cannot log in');
+      assert.equal((await client(engine, adm, 'dbalice_blog', 'SELECT 1')).ok, true);
+      const listed = await client(
+        engine,
+        adm,
+        'dbalice_blog',
+        engine === 'postgresql' ? "SELECT count(*) FROM pg_database WHERE datname = 'dbalice_shop'" : "SHOW DATABASES LIKE 'dbalice_shop'",
+      );
+      assert.ok(listed.ok, listed.out);
+      assert.equal(listed.out, engine === 'postgresql' ? '0' : '', 'the database is gone from the server');
+
+      // Clean up what is left, users with the database.
+      await succeeded(await alice('DELETE', '/v1/databases/blog?withUsers=true'), 'dbalice');
+      await succeeded(await bob('DELETE', '/v1/databases/data?withUsers=true'), 'dbbob');
+      assert.deepEqual((await alice('GET', '/v1/database-users')).body.items, []);
+    });
+  }
+
+  test('hostile names and passwords are refused with 400 naming the field; nothing reaches a server', async () => {
+    for (const name of [
+      'x"; DROP DATABASE postgres; --',
+      "x'--",
+      'x`y',
+      'Shop',
+      'a b',
+      '',
+      '_x',
+      '1x',
+      'x'.repeat(33),
+      'x\u0000y',
+      'é',
+      'x;y',
+    ]) {
+      const db = await alice('POST', '/v1/databases', { name, engine: 'postgresql' });
+      assert.equal(db.status, 400, `database ${JSON.stringify(name)}`);
+      assert.match(JSON.stringify(db.body), /body\/name/);
+      const user = await alice('POST', '/v1/database-users', { name, engine: 'mariadb' });
+      assert.equal(user.status, 400, `user ${JSON.stringify(name)}`);
+      assert.match(JSON.stringify(user.body), /body\/name/);
+    }
+    for (const password of ['short', 'with\u0000nul-inside', 'with\nnewline-inside', 'x'.repeat(129), 'unicodé-password']) {
+      const res = await alice('POST', '/v1/database-users', { name: 'hostile', engine: 'postgresql', password });
+      assert.equal(res.status, 400, JSON.stringify(password));
+      assert.match(JSON.stringify(res.body), /body\/password/);
+    }
+    const engine = await alice('POST', '/v1/databases', { name: 'ok', engine: 'oracle' });
+    assert.equal(engine.status, 400);
+    assert.match(JSON.stringify(engine.body), /body\/engine/);
+    const owner = await alice('POST', '/v1/databases', { name: 'ok', engine: 'postgresql', owner: 'dbbob' });
+    assert.equal(owner.status, 400);
+    // The path: a name with quoting tricks never matches a route parameter.
+    assert.equal((await alice('GET', `/v1/databases/${encodeURIComponent('x"y')}`)).status, 400);
+    // A name too long for the engine once prefixed (PostgreSQL: 57 for databases).
+    const long = await alice('POST', '/v1/databases', { name: `a${'b'.repeat(31)}`, engine: 'postgresql' });
+    assert.equal(long.status, 202, 'dbalice_ + 32 = 40 characters fit');
+    await settle(long.body.jobs, 'dbalice');
+    await succeeded(await alice('DELETE', `/v1/databases/a${'b'.repeat(31)}`), 'dbalice');
+  });
+
+  test("the CLI: a tenant creates a user and a database, grants, and psql connects over TLS to the server's address", async () => {
+    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.dbbob, UP_LOG_LEVEL: 'silent' };
+    const user = await runUp(['database-users', 'create', 'cli', '--engine', 'postgresql', '--wait', '--json'], env);
+    assert.equal(user.code, 0, user.stderr + user.stdout);
+    const created = JSON.parse(user.stdout);
+    passwords.add(created.password);
+    const db = await runUp(['databases', 'create', 'clidb', '--engine', 'postgresql', '--wait', '--json'], env);
+    assert.equal(db.code, 0, db.stderr + db.stdout);
+    const database = JSON.parse(db.stdout).database;
+    assert.equal(database.address, hosts.postgresql.address);
+    const grant = await runUp(['databases', 'grant', 'clidb', 'cli', '--access', 'rw', '--wait', '--json'], env);
+    assert.equal(grant.code, 0, grant.stderr + grant.stdout);
+    const session = await client(
+      'postgresql',
+      { user: created.user.fullName, password: created.password },
+      database.fullName,
+      'SELECT current_database()',
+    );
+    assert.deepEqual(session, { ok: true, out: 'dbbob_clidb' });
+    const removed = await runUp(['databases', 'delete', 'clidb', '--with-users', '--yes', '--wait'], env);
+    assert.equal(removed.code, 0, removed.stderr);
+  });
+
+  /** SQL as up's control account on the server's host (over SSH, the local socket): how drift is made by hand. */
+  async function onServer(engine: Engine, sql: string): Promise<void> {
+    const host = hosts[engine];
+    const client =
+      engine === 'postgresql' ? 'psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -U up -d postgres' : 'mariadb --no-defaults -u root';
+    await run('ssh', [
+      '-i',
+      host.privateKeyFile,
+      '-p',
+      String(host.port),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      `${host.user}@${host.address}`,
+      `${client} <<'UPSQL'\n${sql}\nUPSQL`,
+    ]);
+  }
+
+  async function eventually<T>(what: string, probe: () => Promise<T | null | false | undefined>, ms = 60_000): Promise<T> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > until) throw new Error(`${what}: not within ${ms / 1000} s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  test('health: sizes are measured and shown; a dropped user and its grants come back from the stored verifier', async () => {
+    for (const engine of ENGINES) {
+      const x = engine === 'postgresql' ? 'p' : 'm';
+      const server = engine === 'postgresql' ? 'pg1' : 'my1';
+      const hu = { user: `dbalice_hu${x}`, password: `${engine}-health-${crypto.randomUUID().slice(0, 8)}` };
+      passwords.add(hu.password);
+      await succeeded(await alice('POST', '/v1/database-users', { name: `hu${x}`, engine, password: hu.password }), 'dbalice');
+      await succeeded(await alice('POST', '/v1/databases', { name: `hdb${x}`, engine }), 'dbalice');
+      await succeeded(await alice('PUT', `/v1/databases/hdb${x}/users`, { user: `hu${x}`, access: 'rw' }), 'dbalice');
+      assert.ok((await client(engine, hu, `dbalice_hdb${x}`, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)')).ok);
+      // The size, as the checks measure it, is shown with the database.
+      const sized = await eventually(`${engine}: size shown`, async () => {
+        const { body } = await alice('GET', `/v1/databases/hdb${x}`);
+        return typeof body.sizeBytes === 'number' && body.sizeBytes > 0 && body;
+      });
+      assert.ok(sized.sizeAt);
+      // Drift made by hand: the user is dropped on the server (its grants with it).
+      await onServer(
+        engine,
+        engine === 'postgresql'
+          ? 'REVOKE ALL ON DATABASE dbalice_hdbp FROM dbalice_hup; REVOKE "dbalice_hdbp-owner" FROM dbalice_hup; ALTER ROLE dbalice_hup IN DATABASE dbalice_hdbp RESET role; DROP ROLE dbalice_hup;'
+          : "DROP USER 'dbalice_hum'@'%';",
+      );
+      assert.equal((await client(engine, hu, `dbalice_hdb${x}`, 'SELECT 1')).ok, false, 'the drift is real');
+      // The check sees it, the repair re-creates the user from its stored verifier and re-applies the grants:
+      // the tenant's own password works again, and the data is still there.
+      const back = await eventually(`${engine}: repaired`, async () => {
+        const res = await client(engine, hu, `dbalice_hdb${x}`, 'SELECT n FROM t');
+        return res.ok && res;
+      });
+      assert.equal(back.out, '1');
+      const db = stack.database!.knex;
+      const repairs = await db('jobs').where({
+        op: 'health.repair.database',
+        target: `database/dbalice_hdb${x}@${server}`,
+      });
+      assert.ok(repairs.length >= 1, 'a repair job did it');
+      await eventually(`${engine}: healthy again`, async () => {
+        const row = await db('health')
+          .where({ resource_type: 'database', resource_key: `dbalice_hdb${x}@${server}` })
+          .first();
+        return row?.state === 'healthy';
+      });
+    }
+  });
+
+  test('size: over the plan, new databases are refused with 422 naming databaseMb, and an alarm is raised', async () => {
+    const patched = await admin('PATCH', '/v1/users/dbalice', { limits: { databaseMb: 0 } });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const refused = await alice('POST', '/v1/databases', { name: 'more', engine: 'postgresql' });
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /databaseMb/);
+    const db = stack.database!.knex;
+    await eventually('the size alarm', async () =>
+      db('alarms').where({ resource_type: 'database', resource_key: 'dbalice_hdbp@pg1', cause: 'size-over-limit', status: 'open' }).first(),
+    );
+    await admin('PATCH', '/v1/users/dbalice', { limits: { databaseMb: 1024 } });
+    for (const name of ['hdbp', 'hdbm']) await succeeded(await alice('DELETE', `/v1/databases/${name}?withUsers=true`), 'dbalice');
+  });
+
+  test('no password used here is stored anywhere: jobs, events, audit, every table', async () => {
+    const db = stack.database!.knex;
+    assert.ok(passwords.size >= 8, `${passwords.size} passwords used`);
+    const tables: string[] = (
+      await db('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).select('table_name')
+    ).map((r: { table_name: string }) => r.table_name);
+    assert.ok(tables.includes('jobs'));
+    let rows = 0;
+    for (const table of tables) {
+      const dump: { t: string }[] = (await db.raw('SELECT t::text AS t FROM ?? t', [table])).rows;
+      rows += dump.length;
+      for (const { t } of dump) for (const p of passwords) assert.ok(!t.includes(p), `a password is stored in ${table}`);
+    }
+    assert.ok(rows > 50, `${rows} rows searched`);
+    const jobs = await db('jobs').where('op', 'like', 'database.user.%').count({ n: '*' }).first();
+    assert.ok(Number(jobs?.n) >= 8, 'the user jobs were there to search');
+  });
+});
