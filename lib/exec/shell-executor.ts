@@ -3,6 +3,7 @@
  * command under `sh -c` with piped stdin/stdout/stderr. Running, scripts, atomic file
  * installation and host-wide locks are built here once.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { PermanentError } from '../errors.ts';
 import { script, sh, type Command } from './command.ts';
@@ -47,6 +48,8 @@ export function assertCommandSize(host: string, text: string): void {
   }
 }
 const LOCK_BUSY_EXIT = 75; // EX_TEMPFAIL, so flock's timeout is told apart from its other failures
+/** The executors whose lock the current async context holds (a lock taken inside another's fn). */
+const holding = new AsyncLocalStorage<ReadonlySet<ShellExecutor>>();
 
 export abstract class ShellExecutor implements Executor {
   abstract readonly host: string;
@@ -71,6 +74,11 @@ export abstract class ShellExecutor implements Executor {
 
   /** Where a subclass rate-limits; runs immediately by default. */
   protected schedule<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
+  /** Where a subclass caps the locks held (or waited for) at once; runs immediately by default. */
+  protected capLockHolders<T>(work: () => Promise<T>): Promise<T> {
     return work();
   }
 
@@ -110,8 +118,16 @@ export abstract class ShellExecutor implements Executor {
     return { changed: true };
   }
 
-  async withLock<T>(name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
-    if (!LOCK_NAME.test(name)) throw new PermanentError(`invalid lock name: ${JSON.stringify(name)}`);
+  withLock<T>(name: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+    if (!LOCK_NAME.test(name)) return Promise.reject(new PermanentError(`invalid lock name: ${JSON.stringify(name)}`));
+    const outer = holding.getStore() ?? new Set<ShellExecutor>();
+    const locked = () => this.holdLock(name, () => holding.run(new Set([...outer, this]), fn), opts);
+    // A lock taken while holding one of ours is not capped: its holder would wait for a slot
+    // that only the outer lock, waiting on it, can give back.
+    return outer.has(this) ? locked() : this.capLockHolders(locked);
+  }
+
+  private async holdLock<T>(name: string, fn: () => Promise<T>, opts: LockOptions): Promise<T> {
     const waitMs = opts.waitMs ?? this.lockWaitMs;
     const file = `${this.lockDir}/${name}.lock`;
     // The lock lives as long as this process reads its stdin: closing stdin (or losing the

@@ -28,13 +28,19 @@ export class SshExecutor extends ShellExecutor {
   readonly host: string;
   readonly pool: SshPool;
   private readonly limiter: Bottleneck;
+  private readonly lockHolders: Bottleneck;
   private closed = false;
 
   constructor(spec: HostSpec, options: SshExecutorOptions = {}) {
     super(options);
     this.host = spec.name;
     this.pool = new SshPool(spec, options);
-    this.limiter = new Bottleneck({ maxConcurrent: options.maxConcurrent ?? 8, minTime: options.minTimeMs ?? 0 });
+    const maxConcurrent = options.maxConcurrent ?? 8;
+    this.limiter = new Bottleneck({ maxConcurrent, minTime: options.minTimeMs ?? 0 });
+    // A lock keeps a channel open for as long as it is held or waited for. Were every channel
+    // of the pool a lock's, the commands run under those locks would find none and wait for
+    // ever: the holders leave the commands' own share of the pool free.
+    this.lockHolders = new Bottleneck({ maxConcurrent: Math.max(1, this.pool.capacity - maxConcurrent) });
   }
 
   toJSON(): Record<string, unknown> {
@@ -48,6 +54,11 @@ export class SshExecutor extends ShellExecutor {
   protected override schedule<T>(work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TransientExecError(this.host, 'CLOSED', 'executor is closed'));
     return this.limiter.schedule(work);
+  }
+
+  protected override capLockHolders<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new TransientExecError(this.host, 'CLOSED', 'executor is closed'));
+    return this.lockHolders.schedule(work);
   }
 
   protected async start(cmd: Command): Promise<StartedProcess> {
@@ -119,6 +130,7 @@ export class SshExecutor extends ShellExecutor {
     this.closed = true;
     await this.pool.close();
     await this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    await this.lockHolders.stop({ dropWaitingJobs: true }).catch(() => undefined);
   }
 
   /** One SFTP session for the duration of `work`; SFTP status errors are permanent, the rest not. */

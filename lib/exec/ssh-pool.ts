@@ -87,6 +87,11 @@ export class SshPool {
     return `SshPool ${JSON.stringify(this.toJSON())}`;
   }
 
+  /** Channels this pool may have open at once, over all its connections. */
+  get capacity(): number {
+    return this.options.maxConnections * this.options.maxChannelsPerConnection;
+  }
+
   get stats(): { connections: number; channels: number; connectsTotal: number } {
     let channels = 0;
     for (const connection of this.connections) channels += connection.channels;

@@ -24,6 +24,12 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} (${ms} ms)`)), ms)));
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 function isTransient(code: string) {
   return (error: unknown) => error instanceof RetryableError && (error as TransientExecError).code === code;
 }
@@ -157,6 +163,27 @@ describe('SshExecutor', () => {
     await ex.close();
     assert.equal((await running).stdout, 'finished\n');
     await assert.rejects(ex.run(sh`true`), RetryableError);
+  });
+
+  it('more locks at once than the pool has channels: every holder still gets to run its commands', async () => {
+    // 4 channels, 2 of them for commands: unbounded, 12 lock holders would take all 4 and the
+    // commands under them would wait for a channel for ever.
+    const ex = executor(h1, { maxConnections: 1, maxChannelsPerConnection: 4, maxConcurrent: 2, lockDir: join(h1.dir, 'locks') });
+    const work = Array.from({ length: 12 }, (_, i) =>
+      ex.withLock(`many-${i}`, async () => (await ex.run(sh`sleep 0.05; echo ${i}`)).stdout.trim()),
+    );
+    const done = await withTimeout(Promise.all(work), 30_000, 'the locks deadlocked');
+    assert.deepEqual(
+      done,
+      Array.from({ length: 12 }, (_, i) => String(i)),
+    );
+    assert.ok(ex.pool.stats.channels <= 4);
+  });
+
+  it('a lock taken inside another is not held back by the cap on holders', async () => {
+    const ex = executor(h1, { maxConnections: 1, maxChannelsPerConnection: 3, maxConcurrent: 2, lockDir: join(h1.dir, 'locks') });
+    const nested = ex.withLock('outer', () => ex.withLock('inner', async () => (await ex.run(sh`echo nested`)).stdout));
+    assert.equal(await withTimeout(nested, 30_000, 'the inner lock waited on the outer'), 'nested\n');
   });
 
   it('neither inspecting nor serialising an executor shows the private key', async () => {
