@@ -29,7 +29,19 @@ export default defineDomain({
   roles: [
     {
       role: CONTAINERS_ROLE,
-      packages: ['podman', 'runc', 'conmon', 'catatonit', 'netavark', 'aardvark-dns', 'uidmap', 'golang-github-containers-common'],
+      // iptables: netavark runs it for every container network; podman only recommends it, and
+      // hosts install without recommends (without it, every start fails "netavark: No such file").
+      packages: [
+        'podman',
+        'runc',
+        'conmon',
+        'catatonit',
+        'netavark',
+        'aardvark-dns',
+        'iptables',
+        'uidmap',
+        'golang-github-containers-common',
+      ],
       setup: containerHostSetupOf,
       // The ports up published for containers there: any other listener in the range is unexplained.
       portsOf: async (db, host) =>
