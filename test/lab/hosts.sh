@@ -96,7 +96,9 @@ EOF
     # `ip netns exec` runs in a mount namespace of its own; in it the host gets a private, empty
     # /root (this machine's root dotfiles would run before every command, since bash sources
     # ~/.bashrc for ssh commands) and a private /run/lock (so host-side locks are per host).
-    # The UP_LAB_PRIVATE paths are mounted the same way.
+    # The UP_LAB_PRIVATE paths are mounted the same way, shared as systemd makes every mount on a
+    # real host: podman's exit cleanup unmounts a container's shm there, and on a private mount
+    # that unmount did not reach podman's view, so half the removals failed "device busy".
     install -d -m 700 "$dir/root"
     install -d -m 1777 "$dir/lock"
     # Assigned first: a failure inside $(...) among a command's arguments would go unnoticed
@@ -106,7 +108,7 @@ EOF
     # `ip netns exec` also mounts a fresh /sys, which hides the cgroup hierarchies: they are mounted
     # again as the machine has them (PID 1's mountinfo), so container runtimes find their cgroups.
     ip netns exec "$ns" sh -c 'sshd_config=$1 log=$2; shift 2
-      while [ $# -ge 2 ]; do install -d "$2" && mount --bind "$1" "$2" || exit 1; shift 2; done
+      while [ $# -ge 2 ]; do install -d "$2" && mount --bind "$1" "$2" && mount --make-rshared "$2" || exit 1; shift 2; done
       awk '\''{ for (i = 7; $i != "-"; i++); if ($(i+1) ~ /^cgroup2?$/) print $(i+1), $(i+3), $5 }'\'' /proc/1/mountinfo |
         while read -r type options path; do
           [ "$path" != /sys/fs/cgroup ] || continue
