@@ -33,6 +33,8 @@ lab_dir() { echo "/srv/$1"; }
 
 # The host's copy of each UP_LAB_PRIVATE path, made once from the machine's (so the packages'
 # files are there), and the mounts that put them in place: "copy path copy path ...".
+# Runtime state (/run/...) starts empty, as after a boot: a copy would be another host's live
+# state, and /run/netns holds the namespaces' nsfs files, which cp cannot read.
 private_mounts() { # dir
   local dir=$1 path copy mounts=''
   for path in $PRIVATE; do
@@ -40,7 +42,10 @@ private_mounts() { # dir
     copy="$dir/private$path"
     if [ ! -d "$copy" ]; then
       install -d -m 755 "$copy"
-      [ ! -d "$path" ] || cp -a "$path/." "$copy/"
+      case $path in
+        /run/*) ;;
+        *) [ ! -d "$path" ] || cp -a "$path/." "$copy/" ;;
+      esac
     fi
     mounts="$mounts $copy $path"
   done
@@ -48,7 +53,7 @@ private_mounts() { # dir
 }
 
 host_up() { # prefix index
-  local prefix=$1 i=$2 ns addr veth dir
+  local prefix=$1 i=$2 ns addr veth dir private
   ns="$prefix-h$i"
   addr="$SUBNET.$((10 + i))"
   veth="${BRIDGE}v$i"
@@ -93,6 +98,9 @@ EOF
     # The UP_LAB_PRIVATE paths are mounted the same way.
     install -d -m 700 "$dir/root"
     install -d -m 1777 "$dir/lock"
+    # Assigned first: a failure inside $(...) among a command's arguments would go unnoticed
+    # and the host would come up silently sharing the machine's state.
+    private=$(private_mounts "$dir")
     # shellcheck disable=SC2046 # the copy/path pairs are split on purpose
     # `ip netns exec` also mounts a fresh /sys, which hides the cgroup hierarchies: they are mounted
     # again as the machine has them (PID 1's mountinfo), so container runtimes find their cgroups.
@@ -105,7 +113,7 @@ EOF
           install -d "$path" && mount -t "$type" -o "$options" "$type" "$path"
         done
       exec /usr/sbin/sshd -f "$sshd_config" -E "$log"' \
-      sh "$dir/sshd_config" "$dir/sshd.log" "$dir/root" /root "$dir/lock" /run/lock $(private_mounts "$dir")
+      sh "$dir/sshd_config" "$dir/sshd.log" "$dir/root" /root "$dir/lock" /run/lock $private
   fi
 }
 
