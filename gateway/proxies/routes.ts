@@ -195,6 +195,8 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
           .select('w.*', 'u.name as owner_name');
         const outside = sites.flatMap((site) =>
           site.spec.routes.flatMap((route) => {
+            // Container routes are checked where they resolve (website.apply): their endpoints are not stored.
+            if (typeof route.upstream !== 'string') return [];
             const endpoint = parseEndpoint(route.upstream);
             const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy);
             return reason ? [`${site.owner_name}/${site.name} ${route.path} → ${route.upstream}`] : [];

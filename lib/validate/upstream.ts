@@ -5,6 +5,7 @@
  * (with what the message carries), so a stored or replayed route cannot slip past it.
  */
 import { isIPv4 } from 'node:net';
+import { PUBLISHED_PORT_RANGE } from './containers.ts';
 import { blockedReason, embeddedIPv4, NetworkSet, parseAddress, parseNetwork, type Address } from './address.ts';
 
 export interface Endpoint {
@@ -96,11 +97,20 @@ export interface UpstreamPolicy {
   allowed: NetworkSet | null;
 }
 
-/** Why this endpoint may not be an upstream under the policy, or null. Says nothing of the control plane's layout. */
-export function upstreamRefusal(endpoint: Endpoint, policy: UpstreamPolicy): string | null {
+/**
+ * Why this endpoint may not be an upstream under the policy, or null. Says nothing of the
+ * control plane's layout. `published`: the caller resolved this exact endpoint from a port `up`
+ * allocated to one of the site owner's own containers (PUBLISHED_PORT_RANGE); that one port on a
+ * managed host (a proxy member that also runs containers) is the tenant's, so the proxy-hosts
+ * check lets it through. Everything else still applies: special addresses, the platform's own
+ * services (SSH, UP_UPSTREAM_DENY) and the group's networks.
+ */
+export function upstreamRefusal(endpoint: Endpoint, policy: UpstreamPolicy, published = false): string | null {
   const blocked = blockedReason(endpoint.address);
   if (blocked) return `must not point at the proxy's own loopback, link-local or special addresses: ${blocked}`;
-  if (reachable(endpoint.address).some((a) => policy.self.has(a)))
+  if (published && (endpoint.port < PUBLISHED_PORT_RANGE.first || endpoint.port > PUBLISHED_PORT_RANGE.last))
+    return `is not a port up publishes containers on (${PUBLISHED_PORT_RANGE.first}-${PUBLISHED_PORT_RANGE.last})`;
+  if (!published && reachable(endpoint.address).some((a) => policy.self.has(a)))
     return `must not point at the proxy hosts themselves (${endpoint.address.text})`;
   if (policy.deny.some((list) => list.has(endpoint)))
     return `must not point at the hosting platform's own services (${formatEndpoint(endpoint)})`;
