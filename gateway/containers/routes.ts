@@ -265,6 +265,16 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
         const row: ContainerRow = await trx('containers').where({ id: current.id }).forUpdate().first();
         const spec = mergeSpec(row.spec, request.body);
         await enforceContainerLimits(trx, request.caller, row.owner_id, spec, row.id);
+        const published = new Set(spec.ports.map((p) => p.container));
+        const stranded = (await sitesNaming(trx, row.owner_id, row.name)).flatMap((site) =>
+          site.spec.routes.flatMap((r) =>
+            typeof r.upstream !== 'string' && r.upstream.container === row.name && !published.has(r.upstream.port)
+              ? [`${site.name} ${r.path} → port ${r.upstream.port}`]
+              : [],
+          ),
+        );
+        if (stranded.length)
+          throw conflict(`your websites route to ports this change stops publishing (${stranded.join(', ')}): change their routes first`);
         await trx('containers')
           .where({ id: row.id })
           .update({ spec: JSON.stringify(spec), generation: row.generation + 1, updated_at: trx.fn.now() });

@@ -13,6 +13,7 @@ import { createUser } from '../../gateway/users/store.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { curlSite, eventually, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
+import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
 
@@ -194,9 +195,14 @@ describe('website routes to containers, on real nginx and podman', { timeout: 30
     assert.equal(refused.status, 409, JSON.stringify(refused.body));
     assert.match(refused.body.message, /shop route to web/);
 
-    const forced = await alice('DELETE', '/v1/containers/web?force=true');
-    assert.equal(forced.status, 202, JSON.stringify(forced.body));
-    assert.equal((await settled(forced.body, 'appalice')).status, 'succeeded');
+    // An edit that stops publishing the routed port is refused the same way.
+    const unpublish = await alice('PATCH', '/v1/containers/web', { ports: [{ container: 9090 }] });
+    assert.equal(unpublish.status, 409, JSON.stringify(unpublish.body));
+    assert.match(unpublish.body.message, /shop \/ → port 8080/);
+
+    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.appalice, UP_LOG_LEVEL: 'silent' };
+    const forced = await runUp(['containers', 'delete', 'web', '--yes', '--force', '--wait'], env);
+    assert.equal(forced.code, 0, forced.stderr + forced.stdout);
     const gone = await eventually(site, (r) => r.status === 502, 30_000);
     assert.equal(gone.status, 502);
 
