@@ -25,6 +25,10 @@ export const namedContainers = (spec: Pick<StoredSpec, 'routes'>): string[] => [
   ...new Set(spec.routes.filter(namesContainer).map((r) => r.upstream.container)),
 ];
 
+/** `address:port` (`[v6]:port`) of one allocated port, as the upstream checks parse it. */
+export const publishedEndpoint = (p: { address: string; host: number }) =>
+  p.address.includes(':') ? `[${p.address}]:${p.host}` : `${p.address}:${p.host}`;
+
 /** The owner's containers of these names with their published ports, as the allocation table says now. */
 export async function containerAllocation(db: Knex, ownerId: string, names: string[]): Promise<Allocation> {
   if (names.length === 0) return [];
@@ -82,7 +86,7 @@ export async function checkContainerRoutes(
     if (routesInBody && !entry) throw unprocessable(`names ${container}: you have no container of that name`);
     if (routesInBody && ports.length === 0) throw unprocessable(`names port ${port} of ${container}, which it does not publish`);
     for (const p of ports) {
-      const endpoint = parseEndpoint(p.address.includes(':') ? `[${p.address}]:${p.host}` : `${p.address}:${p.host}`);
+      const endpoint = parseEndpoint(publishedEndpoint(p));
       const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy, true);
       if (!reason) continue;
       if (routesInBody) throw unprocessable(`(${container} port ${port}, published at ${p.address}:${p.host}) ${reason}`);
