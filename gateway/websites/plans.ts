@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import type { PayloadOf } from '../../queues/operation.ts';
 import { hostRefOf } from '../hosts/store.ts';
 import { websiteSnapshot, type WebsiteRow } from './store.ts';
-import { layoutOf, proxyMembers, type MemberRow, type ProxyGroupRow } from '../proxies/store.ts';
+import { layoutOf, proxyMembers, publisherAddresses, type MemberRow, type ProxyGroupRow } from '../proxies/store.ts';
 import { removeSiteRecordJobs } from '../dns/managed.ts';
 import type { OwnedKind } from '../domain.ts';
 import { websiteApply, websiteDelete, websiteDeploy } from '../../queues/websites/ops.ts';
@@ -33,7 +33,11 @@ export async function websiteApplyOn(db: Knex, group: ProxyGroupRow, host: Membe
   const payload: PayloadOf<typeof websiteApply> = {
     host: await hostRefOf(db, host),
     layout: layoutOf(group, host),
-    site: { ...websiteSnapshot(site, keyOf(site), owner.tenant), ...(await siteContainersOf(db, site)) },
+    site: {
+      ...websiteSnapshot(site, keyOf(site), owner.tenant),
+      ...(await siteContainersOf(db, site)),
+      ...(site.spec.routes.some((r) => typeof r.upstream === 'string') ? { publishers: await publisherAddresses(db) } : {}),
+    },
   };
   return { payload, target: `website/${site.name}@${host.name}`, generation: site.generation };
 }

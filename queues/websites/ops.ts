@@ -10,6 +10,7 @@ import {
   BODY_SIZE,
   URL_PATH,
   ContainerUpstream,
+  NETWORK,
 } from '../../lib/validate/web.ts';
 import { CONTAINER_KEY, CONTAINER_NAME, PUBLISHED_PORT_RANGE } from '../../lib/validate/containers.ts';
 import { HostRef } from '../host-ref.ts';
@@ -118,6 +119,13 @@ export const WebsiteSpec = Type.Object(
     httpsRedirect: Type.Boolean(),
     tls: Type.Boolean({ description: 'a certificate is installed (set by the certificates issue); gates httpsRedirect' }),
     containers: Type.Optional(SiteContainers),
+    publishers: Type.Optional(
+      Type.Array(Type.String({ pattern: NETWORK, maxLength: 49 }), {
+        maxItems: 256,
+        description:
+          "where containers hosts publish: no fixed upstream may reach the published range there (only a route naming the owner's container); never shown to tenants",
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'WebsiteSpec' },
 );
@@ -134,7 +142,8 @@ export const websiteApply = defineOperation({
   result: Type.Object(HostResult, { additionalProperties: false, $id: 'WebsiteApplyResult' }),
   retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
   timeoutMs: 120_000,
-  tenantView: ({ host, site }) => ({ host: hostName(host), site }),
+  // The publishers are the platform's layout, not the tenant's business.
+  tenantView: ({ host, site: { publishers: _, ...site } }) => ({ host: hostName(host), site }),
 });
 
 export const websiteDelete = defineOperation({

@@ -173,6 +173,9 @@ describe('website routes to containers, on real nginx and podman', { timeout: 30
     assert.match(theirs.body.message, /^body\/routes\/0\/upstream /);
     // Not a word more about another tenant's container than about none.
     assert.equal(theirs.body.message.replace('web', 'X'), nobodys.body.message.replace('nosuch', 'X'));
+    // Nor by writing its published endpoint as an address.
+    const direct = await named(bob, `${host.address}:${firstPort}`);
+    assert.equal(direct.status, 400, JSON.stringify(direct.body));
     const unpublished = await named(alice, { container: 'web', port: 9090 });
     assert.equal(unpublished.status, 422);
     assert.match(unpublished.body.message, /body\/routes\/0\/upstream names port 9090 of web, which it does not publish/);

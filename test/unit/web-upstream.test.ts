@@ -393,6 +393,7 @@ test("container routes: only the owner's allocated published ports may sit on a 
     httpsRedirect: false,
     tls: false,
     containers: [{ name: 'web', key: 'web-alice', ports: [{ container: 8080, host: 20001, address: '10.92.0.11' }] }],
+    publishers: undefined as string[] | undefined,
   };
   const wire = validator(websiteApply.payload);
   const refusedWith = (over: Partial<typeof site>, reason: RegExp) =>
@@ -422,6 +423,17 @@ test("container routes: only the owner's allocated published ports may sit on a 
     if (saved === undefined) delete process.env.UP_UPSTREAM_DENY;
     else process.env.UP_UPSTREAM_DENY = saved;
   }
+  // A fixed upstream into the published range of a containers host (another tenant's container, perhaps): refused.
+  const publishers = ['10.70.0.0/24'];
+  refusedWith({ publishers, routes: [{ path: '/', upstream: '10.70.0.5:20001', websocket: false }] }, /publishes containers on/);
+  assert.deepEqual(
+    checkedRoutes({ ...site, publishers, routes: [{ path: '/', upstream: '10.70.0.5:8080', websocket: false }] }, layout, host),
+    [{ path: '/', websocket: false, upstream: '10.70.0.5:8080' }],
+  );
+  const allocated = { ...site.containers[0], ports: [{ container: 8080, host: 20001, address: '10.70.0.5' }] };
+  assert.deepEqual(checkedRoutes({ ...site, publishers, containers: [allocated] }, layout, host), [
+    { path: '/', websocket: false, endpoints: ['10.70.0.5:20001'] },
+  ]);
   // A container the allocation does not hold (deleted with force): no endpoint, the vhost answers 502.
   assert.deepEqual(checkedRoutes({ ...site, containers: [] }, layout, host), [{ path: '/', websocket: false, endpoints: [] }]);
   // The wire schema already refuses an allocated port outside the range up publishes on.

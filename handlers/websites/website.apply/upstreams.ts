@@ -46,7 +46,8 @@ function containerEndpoints(site: Spec, path: string, upstream: { container: str
 /**
  * The routes as they will be rendered: every fixed upstream parsed again and checked against
  * what this message knows (the special ranges, this host itself and its SSH endpoint, this
- * process's UP_UPSTREAM_DENY, the group's networks), in its canonical spelling; every container
+ * process's UP_UPSTREAM_DENY, the group's networks, the containers hosts' published range), in
+ * its canonical spelling; every container
  * route resolved to its published endpoints (none: the container is gone, nginx answers 502)
  * and each checked the same way, except that a published port of the owner's own container may
  * be on this host. A stored or replayed site with a refused upstream fails for good: no retry
@@ -58,6 +59,7 @@ export function checkedRoutes(site: Spec, layout: Static<typeof NginxLayout>, ho
     self: new NetworkSet(self ? [self.text] : []),
     deny: [upstreamDenyList(), DenyList.ofEndpoints([host])],
     allowed: layout.upstreamNetworks ? new NetworkSet(layout.upstreamNetworks) : null,
+    publishers: new NetworkSet(site.publishers ?? []),
   };
   const checked = (path: string, raw: string, published: boolean): string => {
     const endpoint = parseEndpoint(raw);
