@@ -157,6 +157,13 @@ describe('website routes to containers, on real nginx and podman', { timeout: 30
     // nginx got an upstream block over the published endpoint; the owner's route names only the container.
     const vhost = await onHost(host, `cat ${nginx[0].dir}/vhosts/shop-appalice.conf`);
     assert.match(vhost, new RegExp(`upstream up_shop_appalice_0 \\{\\n    server ${host.address.replace(/\./g, '\\.')}:${firstPort};`));
+    // The CLI says routes the same way.
+    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.appalice, UP_LOG_LEVEL: 'silent' };
+    const edited = await runUp(['websites', 'edit', 'shop', '--route', '/=container:web:8080'], env);
+    assert.equal(edited.code, 0, edited.stderr + edited.stdout);
+    const shown = await runUp(['websites', 'show', 'shop'], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /routes\s+\/ → container web:8080/);
     // The same endpoint written as ip:port is the proxy itself: still refused.
     const fixed = await alice('PATCH', '/v1/websites/shop', { routes: [{ path: '/', upstream: `${host.address}:${firstPort}` }] });
     assert.equal(fixed.status, 400, JSON.stringify(fixed.body));
