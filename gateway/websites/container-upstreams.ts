@@ -29,8 +29,12 @@ export const namedContainers = (spec: Pick<StoredSpec, 'routes'>): string[] => [
 export const publishedEndpoint = (p: { address: string; host: number }) =>
   p.address.includes(':') ? `[${p.address}]:${p.host}` : `${p.address}:${p.host}`;
 
-/** The owner's containers of these names with their published ports, as the allocation table says now. */
-export async function containerAllocation(db: Knex, ownerId: string, names: string[]): Promise<Allocation> {
+/**
+ * The owner's containers of these names with their published ports, as the allocation table says
+ * now. `lock`: their rows FOR SHARE, so a delete of one (FOR UPDATE, then a look for the sites
+ * naming it) waits for the site being written, or the site for the delete.
+ */
+export async function containerAllocation(db: Knex, ownerId: string, names: string[], lock = false): Promise<Allocation> {
   if (names.length === 0) return [];
   const owner: { name: string } | undefined = await db('users').where({ id: ownerId }).first('name');
   if (!owner) return [];
@@ -42,7 +46,10 @@ export async function containerAllocation(db: Knex, ownerId: string, names: stri
     .where('c.owner_id', ownerId)
     .whereIn('c.name', names)
     .orderBy(['c.name', 'p.container_port'])
-    .select('c.name', 'p.container_port', 'p.port', 'h.address', 'h.labels');
+    .select('c.name', 'p.container_port', 'p.port', 'h.address', 'h.labels')
+    .modify((q) => {
+      if (lock) q.forShare('c');
+    });
   const byName = new Map<string, Allocation[number]>();
   for (const row of rows) {
     const entry = byName.get(row.name) ?? { name: row.name, key: containerKey(row.name, owner.name), ports: [] };
@@ -74,7 +81,7 @@ export async function checkContainerRoutes(
 ): Promise<void> {
   const names = namedContainers(spec);
   if (names.length === 0) return;
-  const allocation = await containerAllocation(trx, site.owner_id, names);
+  const allocation = await containerAllocation(trx, site.owner_id, names, true);
   spec.routes.forEach((route, i) => {
     if (!namesContainer(route)) return;
     const field = `body/routes/${i}/upstream`;
