@@ -129,11 +129,20 @@ const power = (verb: 'start' | 'stop' | 'restart', describe: string): CommandMod
 const remove: CommandModule<Common, Args> = {
   command: 'delete <name>',
   describe: 'remove a container (its named volumes stay)',
-  builder: (y) => yesOption(ownerOption(waitOptions(y))),
+  builder: (y) =>
+    yesOption(
+      ownerOption(
+        waitOptions(y).option('force', {
+          type: 'boolean',
+          describe: 'delete even when your websites route to it (they answer 502 until it is back)',
+        }),
+      ),
+    ),
   handler: async (argv) => {
     await confirm(`delete container ${argv.name}?`, { yes: argv.yes });
     const client = UpClient.fromEnvironment();
-    const { body: job } = await client.request<Job>('DELETE', url(argv));
+    const path = url(argv);
+    const { body: job } = await client.request<Job>('DELETE', argv.force ? `${path}${path.includes('?') ? '&' : '?'}force=true` : path);
     await reportFanOut(client, { jobs: [job] }, argv, `${argv.name}: deleting`);
   },
 };

@@ -24,14 +24,19 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** `--route /api=10.0.0.5:3000` (append `,ws` for websockets). */
+/** `--route /api=10.0.0.5:3000`, or `--route /=container:web:8080` for one of your containers (append `,ws` for websockets). */
 function routesOf(specs: string[] | undefined) {
   return specs?.map((spec) => {
     const match = /^([^=]+)=([^,]+)(,ws)?$/.exec(spec);
-    if (!match) throw new CliError(`--route wants PATH=IP:PORT[,ws], got ${spec}`);
-    return { path: match[1], upstream: match[2], websocket: Boolean(match[3]) };
+    if (!match) throw new CliError(`--route wants PATH=IP:PORT[,ws] or PATH=container:NAME:PORT[,ws], got ${spec}`);
+    const named = /^container:([^:]+):([0-9]{1,5})$/.exec(match[2]);
+    const upstream = named ? { container: named[1], port: Number(named[2]) } : match[2];
+    return { path: match[1], upstream, websocket: Boolean(match[3]) };
   });
 }
+
+const upstreamText = (upstream: string | { container: string; port: number }) =>
+  typeof upstream === 'string' ? upstream : `container ${upstream.container}:${upstream.port}`;
 
 function fieldsOf(argv: Record<string, any>) {
   return {
@@ -56,7 +61,11 @@ const report = (client: UpClient, change: Change, argv: { wait: boolean; timeout
 const siteOptions = (y: any) =>
   waitOptions(y)
     .option('domain', { type: 'string', array: true, describe: 'primary domain first, then aliases (IDN accepted)' })
-    .option('route', { type: 'string', array: true, describe: 'PATH=IP:PORT[,ws]: forward PATH to an upstream' })
+    .option('route', {
+      type: 'string',
+      array: true,
+      describe: 'PATH=IP:PORT[,ws] or PATH=container:NAME:PORT[,ws]: forward PATH to an upstream or one of your containers',
+    })
     .option('static', { type: 'boolean', describe: 'serve the document root for other paths' })
     .option('max-body', { type: 'string', describe: 'maximum request body, e.g. 10m' })
     .option('www', { choices: ['none', 'to-apex', 'to-www'], describe: 'www redirect' })
@@ -114,8 +123,8 @@ const list: CommandModule<Common, Common> = {
 
 /** A website as `show` prints it, like the other `show` commands: one field a line, members as a table. */
 export function describeWebsite(s: Website): string {
-  const routes = (s.routes as { path: string; upstream: string; websocket: boolean }[]).map(
-    (r) => `${r.path} → ${r.upstream}${r.websocket ? ' (websocket)' : ''}`,
+  const routes = (s.routes as { path: string; upstream: string | { container: string; port: number }; websocket: boolean }[]).map(
+    (r) => `${r.path} → ${upstreamText(r.upstream)}${r.websocket ? ' (websocket)' : ''}`,
   );
   const lines = [
     `website     ${s.name} (owner ${s.owner}, proxy ${s.proxy})`,

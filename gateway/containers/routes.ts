@@ -29,6 +29,8 @@ import {
   type StoredContainerSpec,
 } from './store.ts';
 import { ContainerView, containerView } from './views.ts';
+import { sitesNaming } from '../websites/container-upstreams.ts';
+import { rerenderJobs } from '../websites/plans.ts';
 
 const Params = Type.Object({ container: Type.String({ pattern: CONTAINER_NAME }) });
 const OwnerQuery = Type.Object(
@@ -39,6 +41,13 @@ const OwnerQuery = Type.Object(
         description: 'admins: whose container, when several users have one of this name (409 otherwise)',
       }),
     ),
+  },
+  { additionalProperties: false },
+);
+const DeleteQuery = Type.Object(
+  {
+    ...OwnerQuery.properties,
+    force: Type.Optional(Type.Boolean({ description: 'delete even when websites route to it (they answer 502 until it is back)' })),
   },
   { additionalProperties: false },
 );
@@ -256,6 +265,16 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
         const row: ContainerRow = await trx('containers').where({ id: current.id }).forUpdate().first();
         const spec = mergeSpec(row.spec, request.body);
         await enforceContainerLimits(trx, request.caller, row.owner_id, spec, row.id);
+        const published = new Set(spec.ports.map((p) => p.container));
+        const stranded = (await sitesNaming(trx, row.owner_id, row.name)).flatMap((site) =>
+          site.spec.routes.flatMap((r) =>
+            typeof r.upstream !== 'string' && r.upstream.container === row.name && !published.has(r.upstream.port)
+              ? [`${site.name} ${r.path} → port ${r.upstream.port}`]
+              : [],
+          ),
+        );
+        if (stranded.length)
+          throw conflict(`your websites route to ports this change stops publishing (${stranded.join(', ')}): change their routes first`);
         await trx('containers')
           .where({ id: row.id })
           .update({ spec: JSON.stringify(spec), generation: row.generation + 1, updated_at: trx.fn.now() });
@@ -314,7 +333,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
         tags: TAGS,
         summary: 'Remove a container (and your network on its host when it was your last container there). Its volumes stay.',
         params: Params,
-        querystring: OwnerQuery,
+        querystring: DeleteQuery,
         response: { 202: Type.Ref('Job'), ...errorResponses(400, 401, 404, 409) },
       },
     },
@@ -323,7 +342,14 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
       const [job] = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const row: ContainerRow | undefined = await trx('containers').where({ id: current.id }).forUpdate().first();
         if (!row) throw notFound('container');
-        return containerRemoval(trx, row);
+        // The owner's own sites only: whose routes name it is the owner's business, nobody else's.
+        const sites = await sitesNaming(trx, row.owner_id, row.name);
+        if (sites.length && !request.query.force)
+          throw conflict(
+            `website(s) ${sites.map((s) => s.name).join(', ')} route to ${row.name}: change their routes first, or delete with ?force=true (they answer 502 until a container of this name is back)`,
+          );
+        // The container's delete job first: the sites' re-render follows it.
+        return [...(await containerRemoval(trx, row)), ...(await rerenderJobs(trx, sites))];
       });
       return accepted(reply, job);
     },

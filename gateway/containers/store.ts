@@ -3,7 +3,7 @@
  * carries. Routes and observers read and write through here; handlers never do.
  */
 import type { Knex } from 'knex';
-import type { ContainerLimits } from '../../lib/validate/containers.ts';
+import { PUBLISHED_PORT_RANGE, type ContainerLimits } from '../../lib/validate/containers.ts';
 import type { ContainerSpec } from '../../queues/containers/ops.ts';
 import type { HostRow } from '../hosts/store.ts';
 
@@ -38,7 +38,7 @@ export interface ContainerRow {
 export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = { memoryMb: 256, cpus: 0.5, pids: 256 };
 
 /** Host ports `up` hands out to containers, one per published container port. */
-export const PORT_RANGE = { first: 20_000, last: 29_999 };
+export const PORT_RANGE = PUBLISHED_PORT_RANGE;
 
 /** `<name>-<tenant>`: the podman name (tenant names have no hyphen). */
 export const containerKey = (name: string, tenant: string) => `${name}-${tenant}`;

@@ -9,6 +9,7 @@ import { HOST_NAME_PATTERN } from '../../queues/host-ref.ts';
 import { proxyApply } from '../../queues/proxies/ops.ts';
 import { BASE_DIR, checkAddress, normalizeNetwork, PROXY_NAME, ProxyCreate, ProxyEdit } from '../../lib/validate/web.ts';
 import { parseEndpoint, upstreamRefusal } from '../../lib/validate/upstream.ts';
+import { containerAllocation, namedContainers, publishedEndpoint } from '../websites/container-upstreams.ts';
 import type { GatewayContext } from '../context.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
@@ -193,13 +194,28 @@ export const proxyRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
           .where('w.proxy_group_id', current.id)
           .orderBy(['u.name', 'w.name'])
           .select('w.*', 'u.name as owner_name');
-        const outside = sites.flatMap((site) =>
-          site.spec.routes.flatMap((route) => {
-            const endpoint = parseEndpoint(route.upstream);
-            const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy);
-            return reason ? [`${site.owner_name}/${site.name} ${route.path} → ${route.upstream}`] : [];
-          }),
-        );
+        const outside: string[] = [];
+        for (const site of sites) {
+          // Container routes are checked at what they resolve to now: their endpoints are not stored.
+          const allocation = await containerAllocation(trx, site.owner_id, namedContainers(site.spec));
+          for (const route of site.spec.routes) {
+            const { upstream } = route;
+            const endpoints =
+              typeof upstream === 'string'
+                ? [{ text: upstream, published: false }]
+                : (allocation.find((c) => c.name === upstream.container)?.ports ?? [])
+                    .filter((p) => p.container === upstream.port)
+                    .map((p) => ({
+                      text: publishedEndpoint(p),
+                      published: true,
+                    }));
+            for (const { text, published } of endpoints) {
+              const endpoint = parseEndpoint(text);
+              const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy, published);
+              if (reason) outside.push(`${site.owner_name}/${site.name} ${route.path} → ${text}`);
+            }
+          }
+        }
         if (outside.length) {
           throw new HttpError(
             409,

@@ -74,13 +74,35 @@ export function layoutOf(group: ProxyGroupRow, member?: Pick<MemberRow, 'member_
  */
 export async function upstreamPolicy(db: Knex, group: ProxyGroupRow): Promise<UpstreamPolicy> {
   const members = await proxyMembers(db, group.id);
-  const hosts: { address: string; port: number }[] = await db('hosts').select('address', 'port');
+  const hosts: (PublisherHost & { port: number })[] = await db('hosts').select('address', 'port', 'roles', 'labels');
   const self = new NetworkSet();
   for (const address of [...group.addresses, ...members.map((m) => m.address)]) for (const a of await addressesOf(address)) self.add(a);
   const ssh = DenyList.ofEndpoints(
     (await Promise.all(hosts.map(async (h) => (await addressesOf(h.address)).map((address) => ({ address, port: h.port }))))).flat(),
   );
-  return { self, deny: [upstreamDenyList(), ssh], allowed: group.upstream_networks ? new NetworkSet(group.upstream_networks) : null };
+  return {
+    self,
+    deny: [upstreamDenyList(), ssh],
+    allowed: group.upstream_networks ? new NetworkSet(group.upstream_networks) : null,
+    publishers: await publishersOf(hosts),
+  };
+}
+
+type PublisherHost = { address: string; roles: string[]; labels: Record<string, string> | null };
+
+/** Containers hosts' addresses and publish addresses (label `publish-address`), resolved: where tenants' containers are published. */
+async function publishersOf(hosts: PublisherHost[]): Promise<NetworkSet> {
+  const set = new NetworkSet();
+  const addresses = hosts
+    .filter((h) => h.roles.includes('containers'))
+    .flatMap((h) => [h.address, ...(h.labels?.['publish-address'] ? [h.labels['publish-address']] : [])]);
+  for (const address of new Set(addresses)) for (const a of await addressesOf(address)) if (!set.has(a)) set.add(a);
+  return set;
+}
+
+/** The publishers as a website.apply carries them, for the handler's own check of fixed upstreams. */
+export async function publisherAddresses(db: Knex): Promise<string[]> {
+  return (await publishersOf(await db('hosts').select('address', 'roles', 'labels'))).networks;
 }
 
 /** A host's address as addresses: itself, or what its DNS name resolves to (within 2 s; nothing if it does not). */

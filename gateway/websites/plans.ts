@@ -7,12 +7,13 @@ import type { Knex } from 'knex';
 import type { PayloadOf } from '../../queues/operation.ts';
 import { hostRefOf } from '../hosts/store.ts';
 import { websiteSnapshot, type WebsiteRow } from './store.ts';
-import { layoutOf, proxyMembers, type MemberRow, type ProxyGroupRow } from '../proxies/store.ts';
+import { layoutOf, proxyMembers, publisherAddresses, type MemberRow, type ProxyGroupRow } from '../proxies/store.ts';
 import { removeSiteRecordJobs } from '../dns/managed.ts';
 import type { OwnedKind } from '../domain.ts';
 import { websiteApply, websiteDelete, websiteDeploy } from '../../queues/websites/ops.ts';
 import { plan, type JobPlan } from '../plan.ts';
 import { tenantJobs } from '../users/plans.ts';
+import { siteContainersOf } from './container-upstreams.ts';
 
 /** Owner's name (for the temporary subdomain) and tenant (for the Unix user) of a site. */
 export async function ownerOfSite(db: Knex, ownerId: string): Promise<{ name: string; tenant: string | null }> {
@@ -32,7 +33,11 @@ export async function websiteApplyOn(db: Knex, group: ProxyGroupRow, host: Membe
   const payload: PayloadOf<typeof websiteApply> = {
     host: await hostRefOf(db, host),
     layout: layoutOf(group, host),
-    site: websiteSnapshot(site, keyOf(site), owner.tenant),
+    site: {
+      ...websiteSnapshot(site, keyOf(site), owner.tenant),
+      ...(await siteContainersOf(db, site)),
+      ...(site.spec.routes.some((r) => typeof r.upstream === 'string') ? { publishers: await publisherAddresses(db) } : {}),
+    },
   };
   return { payload, target: `website/${site.name}@${host.name}`, generation: site.generation };
 }
@@ -127,3 +132,19 @@ export const OWNED_SITE_KIND: OwnedKind = {
   table: 'websites',
   planRemoval: (trx, row) => siteRemoval(trx, row as unknown as WebsiteRow),
 };
+
+/** A new generation of each site, applied on every member: what its container routes resolve to has changed. */
+export async function rerenderJobs(trx: Knex.Transaction, sites: WebsiteRow[]): Promise<JobPlan[]> {
+  const planned: JobPlan[] = [];
+  for (const site of sites) {
+    const [row]: WebsiteRow[] = await trx('websites')
+      .where({ id: site.id })
+      .update({ generation: trx.raw('generation + 1'), updated_at: trx.fn.now() })
+      .returning('*');
+    if (!row) continue;
+    const group: ProxyGroupRow = await trx('proxy_groups').where({ id: row.proxy_group_id }).first();
+    const members = await proxyMembers(trx, group.id);
+    planned.push(...(await tenantJobs(trx, [row.owner_id], members)), ...(await applyJobs(trx, group, members, row)));
+  }
+  return planned;
+}

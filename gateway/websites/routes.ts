@@ -16,6 +16,7 @@ import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView, type Viewer } from '../views.ts';
 import { DEFAULT_SPEC, mergeSpec } from './spec.ts';
 import { applyJobs, ownerOfSite, siteRemoval } from './plans.ts';
+import { checkContainerRoutes } from './container-upstreams.ts';
 import { CONTENT_JSON_BODY_LIMIT, CONTENT_LIMITS, ContentUpload, acceptArchiveStreams, deployContent } from './content.ts';
 import { siteRecordJobs } from '../dns/managed.ts';
 import { WebsiteView, websiteView } from './views.ts';
@@ -94,12 +95,23 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
     return names;
   }
 
-  /** Every route's upstream under the group's policy: 400 for routes in the body, 409 for stored ones the policy no longer allows. */
-  async function checkUpstreams(trx: Knex, group: ProxyGroupRow, spec: StoredSpec, routesInBody: boolean): Promise<void> {
+  /**
+   * Every route's upstream under the group's policy: 400 for routes in the body (422 for a
+   * container that is not the owner's or a port it does not publish), 409 for stored ones the
+   * policy no longer allows.
+   */
+  async function checkUpstreams(
+    trx: Knex,
+    group: ProxyGroupRow,
+    site: { owner_id: string; tenant: string | null },
+    spec: StoredSpec,
+    routesInBody: boolean,
+  ): Promise<void> {
     // FOR SHARE: an edit of the group's networks (FOR UPDATE) waits for this site, or this site for it.
     const current: ProxyGroupRow = await trx('proxy_groups').where({ id: group.id }).forShare().first();
     const policy = await upstreamPolicy(trx, current);
     spec.routes.forEach((route, i) => {
+      if (typeof route.upstream !== 'string') return;
       const endpoint = parseEndpoint(route.upstream);
       const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy);
       if (!reason) return;
@@ -107,6 +119,7 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
         throw new HttpError(400, 'bad_request', `body/routes/${i}/upstream ${reason}`, [`body/routes/${i}/upstream ${reason}`]);
       throw conflict(`the stored route ${route.path} (upstream ${route.upstream}) ${reason}: send new routes`);
     });
+    await checkContainerRoutes(trx, site, spec, policy, routesInBody);
   }
 
   app.post(
@@ -146,7 +159,7 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
         // Temporary subdomains are public: saying this one is taken tells nothing a request to it would not.
         if (await trx('websites').where({ temp_domain: site.temp_domain }).first('id'))
           throw conflict(`the temporary subdomain ${site.temp_domain} is taken: choose another name`);
-        await checkUpstreams(trx, proxy, spec, true);
+        await checkUpstreams(trx, proxy, { owner_id: site.owner_id, tenant: owner.tenant }, spec, true);
         const names = await checkNames(trx, spec, { id: null, owner_id: site.owner_id });
         await trx('websites').insert({ ...site, spec: JSON.stringify(spec) });
         await replaceClaims(trx, site, names);
@@ -226,7 +239,8 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
       let updated = current;
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const group: ProxyGroupRow = await trx('proxy_groups').where({ id: current.proxy_group_id }).first();
-        await checkUpstreams(trx, group, spec, edit.routes !== undefined);
+        const owner = await ownerOfSite(trx, current.owner_id);
+        await checkUpstreams(trx, group, { owner_id: current.owner_id, tenant: owner.tenant }, spec, edit.routes !== undefined);
         const names = await checkNames(trx, spec, current);
         const [row]: WebsiteRow[] = await trx('websites')
           .where({ id: current.id })

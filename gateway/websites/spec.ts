@@ -35,7 +35,10 @@ export async function mergeSpec(base: StoredSpec, edit: Edit): Promise<StoredSpe
   if (edit.routes) {
     spec.routes = edit.routes.map((r, i) => ({
       path: normalizeRoutePath(r.path, `body/routes/${i}/path`),
-      upstream: normalizeUpstream(r.upstream, `body/routes/${i}/upstream`),
+      upstream:
+        typeof r.upstream === 'string'
+          ? normalizeUpstream(r.upstream, `body/routes/${i}/upstream`)
+          : { container: r.upstream.container, port: r.upstream.port },
       websocket: r.websocket ?? false,
     }));
     dedupe(

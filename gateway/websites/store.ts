@@ -6,12 +6,14 @@ import type { Knex } from 'knex';
 import type { Static } from 'typebox';
 import type { WebsiteSpec } from '../../queues/websites/ops.ts';
 import { hostingZone } from '../dns/managed-store.ts';
+import type { ContainerUpstream } from '../../lib/validate/web.ts';
 
 /** The stored, normalized spec of a site (domains in punycode, password hashes only). */
 export interface StoredSpec {
   domains: string[];
   static: boolean;
-  routes: { path: string; upstream: string; websocket: boolean }[];
+  /** `upstream`: a canonical ip:port, or one of the owner's containers by name and container port. */
+  routes: { path: string; upstream: string | ContainerUpstream; websocket: boolean }[];
   maxBodySize: string;
   basicAuth: { realm: string; users: { name: string; hash: string }[] } | null;
   errorPages: Static<typeof WebsiteSpec>['errorPages'];

@@ -60,7 +60,13 @@ export const WebsiteView = Type.Object(
     url: Type.String(),
     domains: Type.Array(Type.String()),
     static: Type.Boolean(),
-    routes: Type.Array(Type.Object({ path: Type.String(), upstream: Type.String(), websocket: Type.Boolean() })),
+    routes: Type.Array(
+      Type.Object({
+        path: Type.String(),
+        upstream: Type.Union([Type.String({ description: 'ip:port' }), Type.Object({ container: Type.String(), port: Type.Integer() })]),
+        websocket: Type.Boolean(),
+      }),
+    ),
     maxBodySize: Type.String(),
     basicAuth: Nullable(Type.Object({ realm: Type.String(), users: Type.Array(Type.String()) })),
     errorPages: Type.Array(Type.Object({ code: Type.Integer(), path: Type.String() })),

@@ -21,6 +21,9 @@ const NO_NUL = '^[^\\u0000]*$';
 /** An absolute path inside the container, no `.`/`..` segment, not the root and not /proc, /sys, /dev. */
 export const MOUNT_TARGET = '^(?!/(proc|sys|dev)(/|$))(/(?!\\.{1,2}(/|$))[A-Za-z0-9._-]+)+$';
 
+/** Host ports `up` hands out to containers, one per published container port (never a port of the platform's own). */
+export const PUBLISHED_PORT_RANGE = { first: 20_000, last: 29_999 } as const;
+
 export const ContainerLimits = Type.Object(
   {
     memoryMb: Type.Integer({ minimum: 16, maximum: 262_144, description: 'memory (and memory+swap) limit, MiB' }),

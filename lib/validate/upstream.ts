@@ -5,6 +5,7 @@
  * (with what the message carries), so a stored or replayed route cannot slip past it.
  */
 import { isIPv4 } from 'node:net';
+import { PUBLISHED_PORT_RANGE } from './containers.ts';
 import { blockedReason, embeddedIPv4, NetworkSet, parseAddress, parseNetwork, type Address } from './address.ts';
 
 export interface Endpoint {
@@ -94,14 +95,35 @@ export interface UpstreamPolicy {
   deny: DenyList[];
   /** The proxy group's upstream networks; null: anywhere not refused above. */
   allowed: NetworkSet | null;
+  /**
+   * Where containers hosts publish (their publish addresses and addresses): the published range
+   * there belongs to tenants' containers, reached only by routes that name a container (the
+   * owner's own), never by an address another tenant writes.
+   */
+  publishers?: NetworkSet;
 }
 
-/** Why this endpoint may not be an upstream under the policy, or null. Says nothing of the control plane's layout. */
-export function upstreamRefusal(endpoint: Endpoint, policy: UpstreamPolicy): string | null {
+const inPublishedRange = (port: number) => port >= PUBLISHED_PORT_RANGE.first && port <= PUBLISHED_PORT_RANGE.last;
+
+/**
+ * Why this endpoint may not be an upstream under the policy, or null. Says nothing of the
+ * control plane's layout. `published`: the caller resolved this exact endpoint from a port `up`
+ * allocated to one of the site owner's own containers (PUBLISHED_PORT_RANGE); that one port on a
+ * managed host (a proxy member that also runs containers) is the tenant's, so the proxy-hosts
+ * check lets it through. Everything else still applies: special addresses, the platform's own
+ * services (SSH, UP_UPSTREAM_DENY) and the group's networks. An address a tenant writes
+ * (`published` false) never reaches the published range of a containers host: another tenant's
+ * container may be there.
+ */
+export function upstreamRefusal(endpoint: Endpoint, policy: UpstreamPolicy, published = false): string | null {
   const blocked = blockedReason(endpoint.address);
   if (blocked) return `must not point at the proxy's own loopback, link-local or special addresses: ${blocked}`;
-  if (reachable(endpoint.address).some((a) => policy.self.has(a)))
+  if (published && !inPublishedRange(endpoint.port))
+    return `is not a port up publishes containers on (${PUBLISHED_PORT_RANGE.first}-${PUBLISHED_PORT_RANGE.last})`;
+  if (!published && reachable(endpoint.address).some((a) => policy.self.has(a)))
     return `must not point at the proxy hosts themselves (${endpoint.address.text})`;
+  if (!published && inPublishedRange(endpoint.port) && reachable(endpoint.address).some((a) => policy.publishers?.has(a)))
+    return 'is a port up publishes containers on: name your container instead ({"container": name, "port": its port})';
   if (policy.deny.some((list) => list.has(endpoint)))
     return `must not point at the hosting platform's own services (${formatEndpoint(endpoint)})`;
   if (policy.allowed && !policy.allowed.has(endpoint.address)) {

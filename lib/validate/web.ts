@@ -6,9 +6,10 @@
  */
 import { domainToASCII } from 'node:url';
 import { getPublicSuffix } from 'tldts';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { blockedReason, parseAddress, parseNetwork } from './address.ts';
 import { formatEndpoint, parseEndpoint } from './upstream.ts';
+import { CONTAINER_NAME } from './containers.ts';
 import { InputError } from '../errors.ts';
 
 /** One DNS label, RFC 1123 (letters, digits, inner hyphens). */
@@ -66,10 +67,23 @@ export const RawDomain = Type.String({
 });
 export const Domain = Type.String({ pattern: ASCII_DOMAIN, maxLength: 253 });
 
+/**
+ * One of the site owner's containers by name and the port it publishes: `up` resolves it to the
+ * host's publish address and the host port it allocated, and re-renders the vhost when that changes.
+ */
+export const ContainerUpstream = Type.Object(
+  {
+    container: Type.String({ pattern: CONTAINER_NAME, description: 'one of your containers' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, description: 'a container port it publishes' }),
+  },
+  { additionalProperties: false },
+);
+export type ContainerUpstream = Static<typeof ContainerUpstream>;
+
 export const WebsiteRoute = Type.Object(
   {
     path: Type.String({ pattern: URL_PATH, maxLength: 256, description: 'requests under this path go to the upstream, e.g. /api' }),
-    upstream: Type.String({ pattern: UPSTREAM, maxLength: 53, description: 'ip:port or [ipv6]:port' }),
+    upstream: Type.Union([Type.String({ pattern: UPSTREAM, maxLength: 53, description: 'ip:port or [ipv6]:port' }), ContainerUpstream]),
     websocket: Type.Optional(Type.Boolean({ description: 'forward Upgrade/Connection for websockets' })),
   },
   { additionalProperties: false },

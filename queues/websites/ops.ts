@@ -9,7 +9,10 @@ import {
   REALM,
   BODY_SIZE,
   URL_PATH,
+  ContainerUpstream,
+  NETWORK,
 } from '../../lib/validate/web.ts';
+import { CONTAINER_KEY, CONTAINER_NAME, PUBLISHED_PORT_RANGE } from '../../lib/validate/containers.ts';
 import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
 import { hostName } from '../tenant-view.ts';
@@ -26,6 +29,34 @@ const SiteIdentity = {
   generation: Type.Integer({ minimum: 1 }),
 };
 
+/**
+ * The owner's containers the routes name, as the gateway found them in its allocation table
+ * when it planned the job: the host port `up` allocated for each published container port, on
+ * the host's publish address. Routes carry only names; website.apply resolves them here and
+ * nowhere else, so an endpoint is treated as a tenant's published port only if it is one of these.
+ */
+export const SiteContainers = Type.Array(
+  Type.Object(
+    {
+      name: Type.String({ pattern: CONTAINER_NAME }),
+      key: Type.String({ pattern: CONTAINER_KEY, description: '<name>-<tenant>: whose container it is' }),
+      ports: Type.Array(
+        Type.Object(
+          {
+            container: Type.Integer({ minimum: 1, maximum: 65535 }),
+            host: Type.Integer({ minimum: PUBLISHED_PORT_RANGE.first, maximum: PUBLISHED_PORT_RANGE.last }),
+            address: Type.String({ pattern: '^([0-9.]{7,15}|[0-9a-fA-F:.]{2,45})$' }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 10 },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: 50 },
+);
+
 /** The normalized site a handler renders: domains in punycode, passwords already hashed. */
 export const WebsiteSpec = Type.Object(
   {
@@ -39,11 +70,14 @@ export const WebsiteSpec = Type.Object(
       Type.Object(
         {
           path: Type.String({ pattern: URL_PATH, maxLength: 257 }),
-          upstream: Type.String({
-            pattern: '^([0-9.]{7,15}|\\[[0-9a-f:.]{2,45}\\]):[0-9]{1,5}$',
-            description:
-              'canonical ip:port or [ipv6]:port; website.apply parses and checks it again (a pattern cannot tell ::ffff:7f00:1 is loopback)',
-          }),
+          upstream: Type.Union([
+            Type.String({
+              pattern: '^([0-9.]{7,15}|\\[[0-9a-f:.]{2,45}\\]):[0-9]{1,5}$',
+              description:
+                'canonical ip:port or [ipv6]:port; website.apply parses and checks it again (a pattern cannot tell ::ffff:7f00:1 is loopback)',
+            }),
+            ContainerUpstream,
+          ]),
           websocket: Type.Boolean(),
         },
         { additionalProperties: false },
@@ -84,6 +118,14 @@ export const WebsiteSpec = Type.Object(
     redirects: Type.Array(Type.Object({ from: Domain, to: Domain }, { additionalProperties: false }), { maxItems: 60 }),
     httpsRedirect: Type.Boolean(),
     tls: Type.Boolean({ description: 'a certificate is installed (set by the certificates issue); gates httpsRedirect' }),
+    containers: Type.Optional(SiteContainers),
+    publishers: Type.Optional(
+      Type.Array(Type.String({ pattern: NETWORK, maxLength: 49 }), {
+        maxItems: 256,
+        description:
+          "where containers hosts publish: no fixed upstream may reach the published range there (only a route naming the owner's container); never shown to tenants",
+      }),
+    ),
   },
   { additionalProperties: false, $id: 'WebsiteSpec' },
 );
@@ -100,7 +142,8 @@ export const websiteApply = defineOperation({
   result: Type.Object(HostResult, { additionalProperties: false, $id: 'WebsiteApplyResult' }),
   retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
   timeoutMs: 120_000,
-  tenantView: ({ host, site }) => ({ host: hostName(host), site }),
+  // The publishers are the platform's layout, not the tenant's business.
+  tenantView: ({ host, site: { publishers: _, ...site } }) => ({ host: hostName(host), site }),
 });
 
 export const websiteDelete = defineOperation({

@@ -172,6 +172,40 @@ describe('website upstreams through the API', () => {
     assert.equal((await alice('DELETE', '/v1/websites/canon')).status, 202);
   });
 
+  test("the range containers are published on, on a containers host's address or publish address, is reached only by naming a container", async () => {
+    const db = stack.database!.knex;
+    const id = crypto.randomUUID();
+    await db('hosts').insert({
+      id,
+      name: 'c1',
+      address: '10.92.0.30',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: 'SHA256:c1',
+      roles: ['containers'],
+      labels: JSON.stringify({ 'publish-address': '10.93.0.30' }),
+    });
+    try {
+      for (const upstream of ['10.92.0.30:20000', '10.93.0.30:29999', '[::ffff:10.93.0.30]:24000']) {
+        const res = await alice('POST', '/v1/websites', site('pub', upstream));
+        assert.equal(res.status, 400, `${upstream}: ${JSON.stringify(res.body)}`);
+        assert.match(res.body.message, /routes\/0\/upstream is a port up publishes containers on: name your container instead/);
+      }
+      // Outside the range the host is like any other managed host.
+      const outside = await alice('POST', '/v1/websites', site('pub', '10.93.0.30:8080'));
+      assert.equal(outside.status, 202, JSON.stringify(outside.body));
+      // The handler checks again: the message says where containers are published; the tenant's view of the job does not.
+      const apply = outside.body.jobs.find((j: Json) => j.op === 'website.apply');
+      const row = await db('jobs').where({ id: apply.id }).first('payload');
+      assert.deepEqual(row.payload.site.publishers, ['10.92.0.30/32', '10.93.0.30/32']);
+      const { body: shown } = await alice('GET', `/v1/jobs/${apply.id}`);
+      assert.equal(shown.payload.site.publishers, undefined);
+      assert.equal((await alice('DELETE', '/v1/websites/pub')).status, 202);
+    } finally {
+      await db('hosts').where({ id }).delete();
+    }
+  });
+
   test("a proxy group's upstream networks: set by the admin, refused while a site would break them, enforced on every site", async () => {
     const first = await alice('POST', '/v1/websites', site('netted', '10.0.0.5:80'));
     assert.equal(first.status, 202);

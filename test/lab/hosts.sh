@@ -33,9 +33,9 @@ lab_dir() { echo "/srv/$1"; }
 
 # The host's copy of each UP_LAB_PRIVATE path, made once from the machine's (so the packages'
 # files are there), and the mounts that put them in place: "copy path copy path ...".
-# Runtime state (/run/...) starts empty, as after a boot: a copy would be another host's live
-# state, and /run/netns holds the namespaces' nsfs files, which cp cannot read. Its owner and
-# mode are the machine's, as tmpfiles.d sets them at boot (postgres needs /run/postgresql its own).
+# Runtime state (/run/...) starts empty, as after a boot, in a directory of the machine's owner
+# and mode: a copy would be another host's live state (sockets, lock and pid files), and
+# /run/netns holds the namespaces' nsfs files, which cp cannot read.
 private_mounts() { # dir
   local dir=$1 path copy mounts=''
   for path in $PRIVATE; do
@@ -43,10 +43,13 @@ private_mounts() { # dir
     copy="$dir/private$path"
     if [ ! -d "$copy" ]; then
       install -d -m 755 "$copy"
-      case $path in
-        /run/*) [ ! -d "$path" ] || { chown --reference="$path" "$copy" && chmod --reference="$path" "$copy"; } ;;
-        *) [ ! -d "$path" ] || cp -a "$path/." "$copy/" ;;
-      esac
+      if [ -d "$path" ]; then
+        case $path in
+          # Owned and moded as the machine's (postgres' socket directory, say), but empty.
+          /run/*) chown --reference="$path" "$copy" && chmod --reference="$path" "$copy" ;;
+          *) cp -a "$path/." "$copy/" ;;
+        esac
+      fi
     fi
     mounts="$mounts $copy $path"
   done

@@ -62,6 +62,8 @@ const INFRASTRUCTURE = [
   '/var/log/up-auth.log',
   '/var/lib/up-certs',
   '/etc/up-tls',
+  // Where containers hosts publish (website.apply's publishers).
+  '10.92.0.40/32',
 ];
 
 /** The user's own things in the examples: a user who sees a view sees these. */
@@ -100,6 +102,14 @@ const SITE = {
   httpsRedirect: false,
   tls: true,
 };
+/** A site routing to the owner's container: the allocation is the owner's (as GET /v1/containers shows it); the publishers are not. */
+const CONTAINER_SITE = {
+  ...SITE,
+  routes: [...SITE.routes, { path: '/', upstream: { container: 'web', port: 8080 }, websocket: false }],
+  containers: [{ name: 'web', key: 'web-alice', ports: [{ container: 8080, host: 20001, address: '10.0.0.7' }] }],
+  publishers: ['10.92.0.40/32'],
+};
+const { publishers: _, ...CONTAINER_SITE_SHOWN } = CONTAINER_SITE;
 const CHECKED = { type: 'website', key: 'shop' };
 const dnsCert = {
   certificate: CERTIFICATE,
@@ -146,7 +156,10 @@ const EXAMPLES: Record<string, unknown[]> = {
   'tenant.provision': [{ host: HOST, tenant: 'alice', uidRange: { start: 1_000_065_536, count: 65536 } }],
   'tenant.deprovision': [{ host: HOST, tenant: 'alice' }],
   'proxy.apply': [{ host: HOST, layout: LAYOUT, wildcardDomain: 'px.example.net', generation: 2 }],
-  'website.apply': [{ host: HOST, layout: LAYOUT, site: SITE }],
+  'website.apply': [
+    { host: HOST, layout: LAYOUT, site: SITE },
+    { host: HOST, layout: LAYOUT, site: CONTAINER_SITE },
+  ],
   'database.server.setup': [
     {
       server: { name: 'pg1', engine: 'postgresql', host: HOST, port: 5433, cluster: 'main' },
@@ -404,6 +417,10 @@ describe('what a user sees of every operation in the catalogue', () => {
       'mail.apply': { host: { name: 'h1' }, generation: 7 },
     };
     for (const [op, view] of Object.entries(own)) assert.deepEqual(jobView(job(op, EXAMPLES[op][0]), USER).payload, view, op);
+    assert.deepEqual(jobView(job('website.apply', EXAMPLES['website.apply'][1]), USER).payload, {
+      host: { name: 'h1' },
+      site: CONTAINER_SITE_SHOWN,
+    });
     assert.deepEqual(jobView(job('cert.issue', dnsCert), USER).payload, {
       certificate: CERTIFICATE,
       names: dnsCert.names,

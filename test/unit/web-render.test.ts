@@ -67,6 +67,16 @@ const cases: Record<string, () => string> = {
   'vhost-full.conf': () => renderVhost(layout, full),
   'vhost-proxy-only.conf': () =>
     renderVhost(layout, { ...base, static: false, routes: [{ path: '/', upstream: '10.0.0.7:8080', websocket: true }] }),
+  // A route to a container over its replicas' published ports, and one whose container is gone (502).
+  'vhost-containers.conf': () =>
+    renderVhost(layout, {
+      ...base,
+      static: false,
+      routes: [
+        { path: '/', endpoints: ['10.0.0.7:20001', '10.0.0.8:20000'], websocket: false },
+        { path: '/old/', endpoints: [], websocket: false },
+      ],
+    }),
   'vhost-https-redirect.conf': () => renderVhost(layout, { ...base, httpsRedirect: true, tls: true }),
   'vhost-tls.conf': () =>
     renderVhost(

@@ -360,7 +360,7 @@ test('website.apply checks every upstream again: a stored or replayed message wi
   // An allowed one goes on to the host, in its canonical spelling.
   await assert.rejects(websiteApplyHandler.run({ host, layout, site } as never, ctx as never), /reached the host/);
   assert.deepEqual(connected, ['m1']);
-  assert.deepEqual(checkedRoutes([{ path: '/x/', upstream: '[::ffff:a00:5]:80', websocket: false }], layout, host), [
+  assert.deepEqual(checkedRoutes({ ...site, routes: [{ path: '/x/', upstream: '[::ffff:a00:5]:80', websocket: false }] }, layout, host), [
     { path: '/x/', upstream: '10.0.0.5:80', websocket: false },
   ]);
 });
@@ -371,4 +371,72 @@ test('a bad UP_UPSTREAM_DENY stops the process at start, naming the variable and
     (e: Error) => e instanceof ConfigError && /UP_UPSTREAM_DENY .*"db\.internal:5432"/.test(e.message),
   );
   assert.doesNotThrow(() => loadConfig({ UP_UPSTREAM_DENY: '10.0.0.0/8, 192.0.2.5:5432, [fd00::5]:5672' }));
+});
+
+test("container routes: only the owner's allocated published ports may sit on a managed host, and only through the allocation", () => {
+  const host = { name: 'm1', address: '10.92.0.11', port: 22, user: 'root', hostKeySha256: `SHA256:${'A'.repeat(43)}` };
+  const layout = { group: 'p1', baseDir: '/srv/up/nginx', httpPort: 80, nginxUser: 'www-data', ipv6: false };
+  const web = { container: 'web', port: 8080 };
+  const site = {
+    id: '01234567-89ab-4cde-8f01-23456789abcd',
+    key: 'shop-alice',
+    generation: 2,
+    owner: 'up-alice' as string | null,
+    serverNames: ['shop-alice.p1.example.net'],
+    static: false,
+    routes: [{ path: '/', upstream: web as string | typeof web, websocket: false }],
+    maxBodySize: '10m',
+    basicAuth: null,
+    errorPages: [],
+    headers: [],
+    redirects: [],
+    httpsRedirect: false,
+    tls: false,
+    containers: [{ name: 'web', key: 'web-alice', ports: [{ container: 8080, host: 20001, address: '10.92.0.11' }] }],
+    publishers: undefined as string[] | undefined,
+  };
+  const wire = validator(websiteApply.payload);
+  const refusedWith = (over: Partial<typeof site>, reason: RegExp) =>
+    assert.throws(
+      () => checkedRoutes({ ...site, ...over }, layout, host),
+      (e: Error) => e instanceof PermanentError && e.code === 'UPSTREAM_REFUSED' && reason.test(e.message),
+    );
+
+  // The member's own address, at exactly the port allocated to alice's container: allowed.
+  assert.ok(wire.check({ host, layout, site }), wire.errors({ host, layout, site }).join('; '));
+  assert.deepEqual(checkedRoutes(site, layout, host), [{ path: '/', websocket: false, endpoints: ['10.92.0.11:20001'] }]);
+  // The same endpoint written as a fixed upstream is the proxy itself: no flag to forge.
+  refusedWith({ routes: [{ path: '/', upstream: '10.92.0.11:20001', websocket: false }] }, /proxy hosts themselves/);
+  // An allocation that is another tenant's, or outside the published range, or special: refused.
+  refusedWith({ containers: [{ ...site.containers[0], key: 'web-bob' }] }, /not the site owner's container/);
+  refusedWith({ owner: null }, /not the site owner's container/);
+  refusedWith(
+    { containers: [{ ...site.containers[0], ports: [{ container: 8080, host: 22, address: '10.92.0.11' }] }] },
+    /publishes containers/,
+  );
+  refusedWith({ containers: [{ ...site.containers[0], ports: [{ container: 8080, host: 20001, address: '127.0.0.1' }] }] }, /loopback/);
+  const saved = process.env.UP_UPSTREAM_DENY;
+  process.env.UP_UPSTREAM_DENY = '10.92.0.11:20001';
+  try {
+    refusedWith({}, /hosting platform's own services/);
+  } finally {
+    if (saved === undefined) delete process.env.UP_UPSTREAM_DENY;
+    else process.env.UP_UPSTREAM_DENY = saved;
+  }
+  // A fixed upstream into the published range of a containers host (another tenant's container, perhaps): refused.
+  const publishers = ['10.70.0.0/24'];
+  refusedWith({ publishers, routes: [{ path: '/', upstream: '10.70.0.5:20001', websocket: false }] }, /publishes containers on/);
+  assert.deepEqual(
+    checkedRoutes({ ...site, publishers, routes: [{ path: '/', upstream: '10.70.0.5:8080', websocket: false }] }, layout, host),
+    [{ path: '/', websocket: false, upstream: '10.70.0.5:8080' }],
+  );
+  const allocated = { ...site.containers[0], ports: [{ container: 8080, host: 20001, address: '10.70.0.5' }] };
+  assert.deepEqual(checkedRoutes({ ...site, publishers, containers: [allocated] }, layout, host), [
+    { path: '/', websocket: false, endpoints: ['10.70.0.5:20001'] },
+  ]);
+  // A container the allocation does not hold (deleted with force): no endpoint, the vhost answers 502.
+  assert.deepEqual(checkedRoutes({ ...site, containers: [] }, layout, host), [{ path: '/', websocket: false, endpoints: [] }]);
+  // The wire schema already refuses an allocated port outside the range up publishes on.
+  const sshPort = { ...site, containers: [{ ...site.containers[0], ports: [{ container: 8080, host: 22, address: '10.92.0.11' }] }] };
+  assert.equal(wire.check({ host, layout, site: sshPort }), false);
 });

@@ -1,5 +1,6 @@
 import { script, sh } from '../../../lib/exec/index.ts';
-import { SupersededError } from '../../../lib/errors.ts';
+import { RetryableError, SupersededError } from '../../../lib/errors.ts';
+import { CommandError } from '../../../lib/exec/errors.ts';
 import { containerDelete } from '../../../queues/containers/ops.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { parseState, stateProbe, writeGeneration } from '../podman.ts';
@@ -18,14 +19,21 @@ export default defineHandler({
       if (before.generation > container.generation) throw new SupersededError();
       const ours = before.status !== 'missing' && before.id === container.id;
       const { network } = container.tenant;
-      const out = await exec.runScript(
-        script(
-          ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
-          writeGeneration(container.id, container.generation),
-          sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
-        ),
-        { signal: ctx.signal, timeoutMs: 60_000 },
-      );
+      const out = await exec
+        .runScript(
+          script(
+            ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
+            writeGeneration(container.id, container.generation),
+            sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
+          ),
+          { signal: ctx.signal, timeoutMs: 60_000 },
+        )
+        .catch((error: unknown) => {
+          // The container's mounts were still busy as it stopped: the next attempt removes it.
+          if (error instanceof CommandError && /device or resource busy/.test(error.stderr))
+            throw new RetryableError(error.message, { code: 'CONTAINER_BUSY' });
+          throw error;
+        });
       const networkRemoved = out.stdout.includes('network-removed');
       ctx.log.info({ host: exec.host, container: container.key, removed: ours, networkRemoved }, 'container deleted');
       return { host: exec.host, generation: container.generation, changed: ours || networkRemoved, networkRemoved };

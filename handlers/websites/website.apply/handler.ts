@@ -14,7 +14,7 @@ export async function applyWebsite(
   ctx: HandlerContext,
 ): Promise<ResultOf<typeof websiteApply>> {
   // Checked before anything touches the host: the gateway checked too, but a message may be old or replayed.
-  const routes = checkedRoutes(site.routes, layout, host);
+  const routes = checkedRoutes(site, layout, host);
   const exec = ctx.connect(host);
   const paths = nginxPaths(layout.baseDir, layout.nginxUser);
   const files = sitePaths(layout, site.key);

@@ -8,6 +8,29 @@ import { siteCertName, tlsFiles, WILDCARD_CERT } from '../../../queues/certifica
 type Spec = Static<typeof WebsiteSpec>;
 type Layout = Static<typeof NginxLayout>;
 
+/** A route as the vhost places it: one checked ip:port, or the checked endpoints of the container it names (none: 502). */
+export type VhostRoute = { path: string; websocket: boolean; upstream: string } | { path: string; websocket: boolean; endpoints: string[] };
+/** The site with its routes checked and resolved (checkedRoutes). */
+export type VhostSite = Omit<Spec, 'routes'> & { routes: VhostRoute[] };
+
+/**
+ * Routes as the template places them: a container route becomes an `upstream` block over its
+ * endpoints (named after the site key, unique on the host, and the route's place), or 502 when
+ * its container has no endpoint now.
+ */
+function routesView(site: VhostSite) {
+  const upstreams: { name: string; servers: string[] }[] = [];
+  const routes = site.routes.map((route, i) => {
+    const base = { path: route.path, websocket: route.websocket };
+    if ('upstream' in route) return { ...base, upstream: route.upstream, unavailable: false };
+    if (route.endpoints.length === 0) return { ...base, upstream: null, unavailable: true };
+    const name = `up_${site.key.replace(/-/g, '_')}_${i}`;
+    upstreams.push({ name, servers: route.endpoints });
+    return { ...base, upstream: name, unavailable: false };
+  });
+  return { upstreams, routes };
+}
+
 export function sitePaths(layout: Layout, key: string) {
   const paths = nginxPaths(layout.baseDir);
   return {
@@ -33,7 +56,7 @@ const listens = (layout: Layout, port: number, ssl: boolean) =>
  * certificate here, when asked), HTTPS for the temporary subdomain with the wildcard, and
  * HTTPS for the other names with the site's certificate.
  */
-function serversOf(layout: Layout, site: Spec, certs: InstalledCerts) {
+function serversOf(layout: Layout, site: VhostSite, certs: InstalledCerts) {
   const [temp, ...own] = site.serverNames;
   const wildcard = tlsFiles(layout.baseDir, WILDCARD_CERT);
   const mine = tlsFiles(layout.baseDir, siteCertName(site.key));
@@ -68,7 +91,7 @@ function serversOf(layout: Layout, site: Spec, certs: InstalledCerts) {
 }
 
 /** The plain view the vhost template places; every value passed a strict pattern already. */
-export function vhostView(layout: Layout, site: Spec, certs: InstalledCerts = { wildcard: false, siteNames: [] }) {
+export function vhostView(layout: Layout, site: VhostSite, certs: InstalledCerts = { wildcard: false, siteNames: [] }) {
   const paths = sitePaths(layout, site.key);
   const rootRouted = site.routes.some((route) => route.path === '/');
   return {
@@ -83,13 +106,13 @@ export function vhostView(layout: Layout, site: Spec, certs: InstalledCerts = { 
     headers: site.headers,
     errorPages: site.errorPages,
     basicAuth: site.basicAuth ? { realm: site.basicAuth.realm, file: paths.htpasswd } : null,
-    routes: site.routes,
+    ...routesView(site),
     static: site.static && !rootRouted,
     notFound: !site.static && !rootRouted,
   };
 }
 
-export const renderVhost = (layout: Layout, site: Spec, certs?: InstalledCerts) =>
+export const renderVhost = (layout: Layout, site: VhostSite, certs?: InstalledCerts) =>
   render('nginx', 'nginx/vhost.conf.mustache', vhostView(layout, site, certs));
 
 /** htpasswd lines are built here, not by a template: `$` is part of every apr1 hash. */
