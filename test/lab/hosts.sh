@@ -47,7 +47,9 @@ private_mounts() { # dir
         case $path in
           # Owned and moded as the machine's (postgres' socket directory, say), but empty.
           /run/*) chown --reference="$path" "$copy" && chmod --reference="$path" "$copy" ;;
-          *) cp -a "$path/." "$copy/" ;;
+          # Without pid files: the PID namespace is the machine's, so a copied one (PostgreSQL's
+          # postmaster.pid) would point the lab host's tools at the machine's own daemon.
+          *) cp -a "$path/." "$copy/" && find "$copy" -name '*.pid' -type f -delete ;;
         esac
       fi
     fi
