@@ -15,6 +15,7 @@ import { securityHeaders } from './plugins/security-headers.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { errorHandling } from './plugins/errors.ts';
 import { httpMetrics } from './plugins/http-metrics.ts';
+import { lazySerializers } from './plugins/lazy-serializers.ts';
 import { domains } from './domains.ts';
 import { alarmRoutes, alarmSchemas } from './health/alarms.ts';
 import { dlqRoutes } from './routes/dlq.ts';
@@ -44,6 +45,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     trustProxy: options.trustProxy?.length ? options.trustProxy : false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   for (const schema of [...sharedSchemas, ...alarmSchemas]) app.addSchema(schema);
