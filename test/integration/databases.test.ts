@@ -160,7 +160,7 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
   }
 
   before(async () => {
-    lab = await labHosts(2, { prefix: 'up-db', subnet: '10.77.60', bridge: 'uplab60', privateDirs: PRIVATE });
+    lab = await labHosts(2, { prefix: 'up-dbt', subnet: '10.77.61', bridge: 'uplab61', privateDirs: PRIVATE });
     hosts.postgresql = lab.hosts[0];
     hosts.mariadb = lab.hosts[1];
     // A fresh machine: the copies of this machine's own cluster and data directory go, so that
