@@ -166,6 +166,7 @@ export const DatabaseUserView = Type.Object(
         server: 'pg1',
         engine: 'postgresql',
         databases: [{ name: 'shop', fullName: 'alice_shop', access: 'rw' }],
+        allowFrom: ['192.0.2.0/24'],
         error: null,
         createdAt: '2026-12-01T09:00:00.000Z',
         updatedAt: '2026-12-01T09:00:00.000Z',
