@@ -167,7 +167,7 @@ async function reportUser(client: UpClient, change: { user: Json; password?: str
 const userCreate: CommandModule<Common, Args> = {
   command: 'create <name>',
   describe: 'create a database user (<you>_<name>); TLS is required to log in',
-  builder: (y) => passwordOption(placeOptions(y)),
+  builder: (y) => allowFromOption(passwordOption(placeOptions(y))),
   handler: async (argv) => {
     const password = await passwordFromStdin(argv);
     const client = UpClient.fromEnvironment();
@@ -177,7 +177,34 @@ const userCreate: CommandModule<Common, Args> = {
         ...(argv.engine ? { engine: argv.engine } : {}),
         ...(argv.server ? { server: argv.server } : {}),
         ...(password !== undefined ? { password } : {}),
+        ...(argv.allowFrom ? { allowFrom: networksOf(argv.allowFrom) } : {}),
       },
+    });
+    await reportUser(client, body, argv);
+  },
+};
+
+const allowFromOption = (y: any) =>
+  y.option('allow-from', {
+    type: 'string',
+    describe: 'client networks it may connect from, comma-separated CIDRs or addresses ("" or "any": anywhere)',
+  });
+const networksOf = (text: string): string[] =>
+  text.trim() === 'any'
+    ? []
+    : text
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean);
+
+const userEdit: CommandModule<Common, Args> = {
+  command: 'edit <name>',
+  describe: 'set the client networks a database user may connect from (--allow-from)',
+  builder: (y) => allowFromOption(waitOptions(y)).demandOption('allow-from'),
+  handler: async (argv) => {
+    const client = UpClient.fromEnvironment();
+    const { body } = await client.request<{ user: Json; jobs: Job[] }>('PATCH', `/v1/database-users/${encodeURIComponent(argv.name)}`, {
+      body: { allowFrom: networksOf(argv.allowFrom) },
     });
     await reportUser(client, body, argv);
   },
@@ -227,6 +254,7 @@ const userShow: CommandModule<Common, Args> = {
     emit(body, () =>
       [
         `user     ${body.name} (log in as ${body.fullName} on ${body.server}, owner ${body.owner})`,
+        `from     ${body.allowFrom?.length ? body.allowFrom.join(' ') : 'anywhere'}`,
         `error    ${body.error ?? '-'}`,
         '',
         table(
@@ -250,7 +278,7 @@ const userDelete: CommandModule<Common, Args> = {
   },
 };
 
-export const databaseUsers = group('up database-users', [userCreate, userList, userShow, userDelete, userPasswd]);
+export const databaseUsers = group('up database-users', [userCreate, userList, userShow, userEdit, userDelete, userPasswd]);
 
 // ---------------------------------------------------------------- servers (admin)
 

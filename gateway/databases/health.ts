@@ -65,11 +65,11 @@ async function repairDatabase(db: Knex, check: CheckResult): Promise<JobPlan | n
   const target = await targetOf(db, check.resource.key);
   if (!target) return null;
   const apply = await databaseApplyJob(db, target.database);
-  const users: { name: string; verifier: string }[] = await db('database_grants as g')
+  const users: { name: string; verifier: string; allowFrom: string[] }[] = await db('database_grants as g')
     .join('database_users as u', 'u.id', 'g.user_id')
     .where('g.database_id', target.database.id)
     .orderBy('u.full_name')
-    .select('u.full_name as name', 'u.verifier');
+    .select('u.full_name as name', 'u.verifier', 'u.allow_from as allowFrom');
   return plan({
     op: healthRepairDatabase,
     payload: { ...(apply.payload as PayloadOf<typeof databaseApply>), users },

@@ -64,7 +64,15 @@ export async function userApplyJob(db: Knex, user: DatabaseUserRow): Promise<Job
   const server = await serverOf(db, user.server_id);
   return plan({
     op: databaseUserApply,
-    payload: { server: await serverRefOf(db, server), user: { id: user.id, name: user.full_name, verifier: user.verifier } },
+    payload: {
+      server: await serverRefOf(db, server),
+      user: { id: user.id, name: user.full_name, verifier: user.verifier, allowFrom: user.allow_from ?? [] },
+      databases: await db('database_grants as g')
+        .join('databases as d', 'd.id', 'g.database_id')
+        .where('g.user_id', user.id)
+        .orderBy('d.full_name')
+        .select('d.full_name as name', 'g.access'),
+    },
     target: `database-user/${user.full_name}@${server.name}`,
   });
 }

@@ -8,6 +8,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
 import { NAME_LIMITS, type DbEngine } from '../../queues/databases/ops.ts';
+import { networkProblem } from '../../queues/databases/addresses.ts';
+import { parseNetwork, type Network } from '../../lib/validate/address.ts';
 import { checkAddress } from '../../lib/validate/web.ts';
 import type { GatewayContext } from '../context.ts';
 import { getHostByName, type HostRow } from '../hosts/store.ts';
@@ -28,6 +30,7 @@ import {
   DatabaseCreate,
   DatabaseGrant,
   DatabasePassword,
+  DatabaseUserEdit,
   DatabaseUserCreate,
   DatabaseUserView,
   DatabaseView,
@@ -61,6 +64,19 @@ const OwnerQuery = Type.Object(
 const DB_ROLES: Record<DbEngine, string> = { postgresql: 'db-postgresql', mariadb: 'db-mariadb' };
 
 const badRequest = (field: string, message: string) => new HttpError(400, 'bad_request', `${field} ${message}`, [`${field} ${message}`]);
+
+/** Client networks as canonical CIDRs, each checked as a value; duplicates go. */
+function allowFromOf(raw: readonly string[], engine: DbEngine): string[] {
+  return [
+    ...new Set(
+      raw.map((entry, i) => {
+        const problem = networkProblem(entry, engine);
+        if (problem) throw badRequest(`body/allowFrom/${i}`, `${JSON.stringify(entry)} ${problem}`);
+        return (parseNetwork(entry) as Network).text;
+      }),
+    ),
+  ];
+}
 
 export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   const jobsOf = (jobs: JobRow[], caller: Caller) => jobs.map((j) => jobView(j, caller));
@@ -480,6 +496,7 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       const tenant = await tenantName(request.caller.userId);
       const full = fullName(tenant, request.body.name);
       checkLength(full, server.engine, 'user');
+      const allowFrom = allowFromOf(request.body.allowFrom ?? [], server.engine);
       const generated = request.body.password === undefined ? generatePassword() : undefined;
       const verifier = verifierFor(server.engine, request.body.password ?? generated!);
       const id = randomUUID();
@@ -495,6 +512,7 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
           owner_id: request.caller.userId,
           server_id: server.id,
           verifier,
+          allow_from: allowFrom,
         });
         return [await userApplyJob(trx, await trx('database_users').where({ id }).first())];
       });
@@ -561,6 +579,35 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       const shown = await showUser(row);
       const jobs = await outbox.submitPlans(requesterOf(request.caller), (trx) => userRemoval(trx, row));
       return reply.code(202).send({ user: shown, jobs: jobsOf(jobs, request.caller) });
+    },
+  );
+
+  app.patch(
+    '/v1/database-users/:user',
+    {
+      config: ownedUsers('user'),
+      schema: {
+        operationId: 'editDatabaseUser',
+        tags: ['databases'],
+        summary: 'Set the client networks a database user may connect from (an empty list: anywhere); the server enforces them.',
+        params: UserParams,
+        body: refTo(DatabaseUserEdit),
+        response: { 202: Type.Ref('DatabaseUserChange'), ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const row = await owned<DatabaseUserRow>('database_users', 'database user', request.caller, request.params.user);
+      const server: DbServerRow = await db('db_servers').where({ id: row.server_id }).first();
+      const allowFrom = allowFromOf(request.body.allowFrom, server.engine);
+      let updated = row;
+      const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
+        [updated] = await trx('database_users')
+          .where({ id: row.id })
+          .update({ allow_from: allowFrom, updated_at: trx.fn.now() })
+          .returning('*');
+        return [await userApplyJob(trx, updated)];
+      });
+      return userChange(reply, updated, jobs, request.caller);
     },
   );
 

@@ -37,6 +37,8 @@ export interface DatabaseUserRow {
   owner_id: string;
   server_id: string;
   verifier: string;
+  /** Canonical CIDRs the user may connect from; empty: anywhere. */
+  allow_from: string[];
   last_error: string | null;
   applied_at: Date | null;
   created_at: Date;

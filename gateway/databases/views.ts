@@ -1,5 +1,6 @@
 /** The API shapes of the databases domain: what is sent, what is shown (never a verifier). */
 import { Type, type TSchema } from 'typebox';
+import { ALLOW_FROM_MAX } from '../../queues/databases/addresses.ts';
 import { ACCESS, DB_ENGINES } from '../../queues/databases/ops.ts';
 import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
 import type { DatabaseRow, DatabaseUserRow, DbServerRow } from './store.ts';
@@ -16,6 +17,13 @@ export const Password = Type.String({
   pattern: '^[\\x20-\\x7e]+$',
   description: '12 to 128 printable ASCII characters; omitted: one is generated and shown once',
 });
+/** Checked as values (lib/validate/address.ts) by the routes; the schema only bounds the text. */
+const AllowFrom = Type.Array(Type.String({ minLength: 2, maxLength: 50 }), {
+  maxItems: ALLOW_FROM_MAX,
+  description:
+    'client networks (CIDR, or an address) the user may connect from; empty: anywhere. MariaDB: IPv4 networks and single IPv6 addresses',
+});
+
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -124,8 +132,13 @@ export const DatabaseUserCreate = Type.Object(
     engine: Type.Optional(Engine),
     server: Type.Optional(Type.String({ pattern: SERVER_NAME })),
     password: Type.Optional(Password),
+    allowFrom: Type.Optional(AllowFrom),
   },
-  { additionalProperties: false, $id: 'DatabaseUserCreate', examples: [{ name: 'app', engine: 'postgresql' }] },
+  {
+    additionalProperties: false,
+    $id: 'DatabaseUserCreate',
+    examples: [{ name: 'app', engine: 'postgresql', allowFrom: ['192.0.2.0/24'] }],
+  },
 );
 
 export const DatabaseUserView = Type.Object(
@@ -137,6 +150,7 @@ export const DatabaseUserView = Type.Object(
     server: Type.String(),
     engine: Engine,
     databases: Type.Array(Type.Object({ name: Type.String(), fullName: Type.String(), access: Access })),
+    allowFrom: Type.Array(Type.String(), { description: 'client networks it may connect from; empty: anywhere' }),
     error: Nullable(Type.String()),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
@@ -152,6 +166,7 @@ export const DatabaseUserView = Type.Object(
         server: 'pg1',
         engine: 'postgresql',
         databases: [{ name: 'shop', fullName: 'alice_shop', access: 'rw' }],
+        allowFrom: ['192.0.2.0/24'],
         error: null,
         createdAt: '2026-12-01T09:00:00.000Z',
         updatedAt: '2026-12-01T09:00:00.000Z',
@@ -163,6 +178,11 @@ export const DatabaseUserView = Type.Object(
 export const DatabasePassword = Type.Object(
   { password: Type.Optional(Password) },
   { additionalProperties: false, $id: 'DatabasePassword', examples: [{}] },
+);
+
+export const DatabaseUserEdit = Type.Object(
+  { allowFrom: AllowFrom },
+  { additionalProperties: false, $id: 'DatabaseUserEdit', examples: [{ allowFrom: ['192.0.2.0/24', '2001:db8::7/128'] }] },
 );
 
 export const DatabaseGrant = Type.Object(
@@ -201,6 +221,7 @@ export const databaseSchemas: TSchema[] = [
   DatabaseUserView,
   DatabaseUserChange,
   DatabasePassword,
+  DatabaseUserEdit,
   DatabaseGrant,
 ];
 
@@ -251,6 +272,7 @@ export function databaseUserView(
     server: ctx.server.name,
     engine: ctx.server.engine,
     databases: ctx.databases.map((d) => ({ name: d.name, fullName: d.full_name, access: d.access })),
+    allowFrom: row.allow_from ?? [],
     error: row.last_error,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,

@@ -60,8 +60,8 @@ SELECT 'user ' || rolname FROM pg_roles WHERE rolname = ANY (string_to_array(:'u
     server,
     `SELECT 'exists', COUNT(*) FROM information_schema.schemata WHERE schema_name = ${quoteText(db)};
 SELECT 'size', COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = ${quoteText(db)};
-SELECT 'grant', User, Insert_priv FROM mysql.db WHERE REPLACE(Db, '\\\\_', '_') = ${quoteText(db)} AND Host = '%';
-SELECT 'user', User FROM mysql.user WHERE Host = '%';`,
+SELECT 'grant', User, Insert_priv FROM mysql.db WHERE REPLACE(Db, '\\\\_', '_') = ${quoteText(db)};
+SELECT DISTINCT 'user', User FROM mysql.user;`,
     signal,
   );
   for (const r of rows.filter((r) => r[0] === 'grant')) grants.set(r[1], r[2] === 'Y' ? 'rw' : 'ro');

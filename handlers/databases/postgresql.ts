@@ -8,6 +8,8 @@
 import type { Executor } from '../../lib/exec/index.ts';
 import { RetryableError } from '../../lib/errors.ts';
 import type { DbServerRef, Grant } from '../../queues/databases/ops.ts';
+import type { Network } from '../../lib/validate/address.ts';
+import { pgApplyNetworks, pgRemoveNetworks } from './hba.ts';
 import { PG_CONTROL_ROLE, checkedName, checkedVerifier, ownerRole, psql, psqlSet } from './sql.ts';
 
 const GRANTS_TABLE = `CREATE TEMP TABLE up_grants AS SELECT "user", access FROM jsonb_to_recordset(:'grants'::jsonb) AS g("user" text, access text);`;
@@ -104,6 +106,7 @@ export async function pgApplyUser(
   server: DbServerRef,
   name: string,
   verifier: string,
+  networks: readonly Network[],
   signal?: AbortSignal,
 ): Promise<boolean> {
   const user = checkedName(name, 'postgresql', 'user');
@@ -123,6 +126,7 @@ SELECT 'created:' || :'created';
 `,
     signal,
   );
+  await pgApplyNetworks(exec, server, user, networks, signal);
   return out.includes('created:t');
 }
 
@@ -146,6 +150,7 @@ SELECT 'role' FROM pg_roles WHERE rolname = :'u';
 `,
     signal,
   );
+  await pgRemoveNetworks(exec, server, user, signal);
   if (!present.includes('role')) return false;
   for (const db of present.filter((l) => l !== 'role'))
     await psql(exec, server, db, `${psqlSet('u', user)}\nDROP OWNED BY :"u";\n`, signal);

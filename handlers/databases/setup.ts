@@ -8,6 +8,7 @@
 import { CommandError, sh, type Executor } from '../../lib/exec/index.ts';
 import { RetryableError } from '../../lib/errors.ts';
 import type { DbServerRef } from '../../queues/databases/ops.ts';
+import { HBA_USERS_BEGIN, HBA_USERS_END, hbaUserLines } from './hba.ts';
 import { MARIADB_SOCKET, PG_CONTROL_ROLE, PG_SOCKET_DIR } from './sql.ts';
 
 export interface Tls {
@@ -36,9 +37,10 @@ export function pgConf(listen: string, port: number, tls: Tls): string {
 /**
  * First match wins: up's control role and postgres only over the local socket (peer), tenants'
  * users never locally and never without TLS; over TLS with SCRAM. Which databases each may
- * reach is CONNECT privileges' business (REVOKE … FROM PUBLIC on every database).
+ * reach is CONNECT privileges' business (REVOKE … FROM PUBLIC on every database). Users limited
+ * to networks have their lines between the markers (database.user.apply keeps them; setup too).
  */
-export function pgHba(): string {
+export function pgHba(userLines: readonly string[] = []): string {
   return [
     `# ${HEADER}`,
     `local all ${PG_CONTROL_ROLE} peer map=up`,
@@ -46,6 +48,9 @@ export function pgHba(): string {
     'local all all reject',
     `host all ${PG_CONTROL_ROLE},postgres all reject`,
     'hostnossl all all all reject',
+    HBA_USERS_BEGIN,
+    ...userLines,
+    HBA_USERS_END,
     'hostssl all all all scram-sha-256',
     '',
   ].join('\n');
@@ -108,7 +113,11 @@ export async function setupPostgresql(
     const owned = { owner: 'postgres', group: 'postgres' };
     await exec.run(sh`install -d -o postgres -g postgres -m 0755 ${`${dir}/conf.d`} ${PG_SOCKET_DIR}`);
     const conf = await exec.putFile(`${dir}/conf.d/up.conf`, pgConf(listen, server.port, tls), { ...owned, mode: 0o644 });
-    const hba = await exec.putFile(`${dir}/pg_hba.conf`, pgHba(), { ...owned, mode: 0o640 });
+    const hbaFile = `${dir}/pg_hba.conf`;
+    const hba = await exec.putFile(hbaFile, pgHba(hbaUserLines((await exec.readFile(hbaFile))?.toString() ?? '')), {
+      ...owned,
+      mode: 0o640,
+    });
     const ident = await exec.putFile(`${dir}/pg_ident.conf`, pgIdent(), { ...owned, mode: 0o640 });
     for (const [file, change] of [
       ['up.conf', conf],

@@ -1,3 +1,4 @@
+import { ALLOW_FROM_MAX, NETWORK_PATTERN } from './addresses.ts';
 import { Type } from 'typebox';
 import { CheckedResource, defineCheck } from '../health/checks.ts';
 import { defineOperation } from '../operation.ts';
@@ -46,6 +47,7 @@ export const healthRepairDatabase = defineOperation({
           {
             name: Name,
             verifier: Type.String({ pattern: `(${VERIFIER_PATTERNS.postgresql})|(${VERIFIER_PATTERNS.mariadb})`, maxLength: 200 }),
+            allowFrom: Type.Optional(Type.Array(Type.String({ pattern: NETWORK_PATTERN, maxLength: 50 }), { maxItems: ALLOW_FROM_MAX })),
           },
           { additionalProperties: false },
         ),

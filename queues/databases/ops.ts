@@ -9,6 +9,7 @@ import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
 import { hostName } from '../tenant-view.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
+import { ALLOW_FROM_MAX, NETWORK_PATTERN } from './addresses.ts';
 
 export const DB_ENGINES = ['postgresql', 'mariadb'] as const;
 export type DbEngine = (typeof DB_ENGINES)[number];
@@ -113,13 +114,28 @@ export const databaseDelete = defineOperation({
 
 export const databaseUserApply = defineOperation({
   name: 'database.user.apply',
-  summary: 'Create a database user, or set its password, from a verifier (never the password); TLS required.',
+  summary:
+    'Create a database user, or set its password and the client networks it may connect from, from a verifier (never the password); TLS required.',
   payload: Type.Object(
     {
       server: DbServerRef,
       user: Type.Object(
-        { id: Type.String({ pattern: UUID_PATTERN }), name: Name, verifier: Type.String({ pattern: VERIFIER, maxLength: 200 }) },
+        {
+          id: Type.String({ pattern: UUID_PATTERN }),
+          name: Name,
+          verifier: Type.String({ pattern: VERIFIER, maxLength: 200 }),
+          allowFrom: Type.Optional(
+            Type.Array(Type.String({ pattern: NETWORK_PATTERN, maxLength: 50 }), {
+              maxItems: ALLOW_FROM_MAX,
+              description: 'client networks (canonical CIDRs) it may connect from; empty or absent: anywhere',
+            }),
+          ),
+        },
         { additionalProperties: false },
+      ),
+      /** MariaDB: the user's grants, given to each of its accounts (one per network). */
+      databases: Type.Optional(
+        Type.Array(Type.Object({ name: Name, access: AccessSchema }, { additionalProperties: false }), { maxItems: 1000 }),
       ),
     },
     { additionalProperties: false, $id: 'DatabaseUserApplyPayload' },
@@ -129,7 +145,10 @@ export const databaseUserApply = defineOperation({
   timeoutMs: 60_000,
   concurrency: 8,
   // The verifier is not shown, even to its owner: it is what an offline guess would start from.
-  tenantView: ({ server, user }) => ({ server: serverView(server), user: { id: user.id, name: user.name } }),
+  tenantView: ({ server, user }) => ({
+    server: serverView(server),
+    user: { id: user.id, name: user.name, allowFrom: user.allowFrom ?? [] },
+  }),
 });
 
 export const databaseUserDelete = defineOperation({

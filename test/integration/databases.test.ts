@@ -160,7 +160,7 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
   }
 
   before(async () => {
-    lab = await labHosts(2, { prefix: 'up-db', subnet: '10.77.60', bridge: 'uplab60', privateDirs: PRIVATE });
+    lab = await labHosts(2, { prefix: 'up-dbt', subnet: '10.77.61', bridge: 'uplab61', privateDirs: PRIVATE });
     hosts.postgresql = lab.hosts[0];
     hosts.mariadb = lab.hosts[1];
     // A fresh machine: the copies of this machine's own cluster and data directory go, so that
@@ -416,6 +416,67 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     await settle(long.body.jobs, 'dbalice');
     await succeeded(await alice('DELETE', `/v1/databases/a${'b'.repeat(31)}`), 'dbalice');
   });
+
+  for (const engine of ENGINES) {
+    test(`${engine}: allowFrom — a user limited to networks the client is not in is refused by the server; editable`, async () => {
+      const x = engine === 'postgresql' ? 'p' : 'm';
+      const net = { user: `dbalice_net${x}`, password: `${engine}-net-${crypto.randomUUID().slice(0, 8)}` };
+      passwords.add(net.password);
+      // Hostile or wrong entries: 400 naming the entry, nothing stored.
+      for (const entry of ['10.0.0.1/8', '10.0.0.0/33', '0177.0.0.1/32', 'fe80::1%eth0/128', "1.2.3.4/32' OR 1=1", '', 'all', 'samenet']) {
+        const res = await alice('POST', '/v1/database-users', { name: `net${x}`, engine, allowFrom: ['192.0.2.0/24', entry] });
+        assert.equal(res.status, 400, `${engine}: ${JSON.stringify(entry)}: ${JSON.stringify(res.body)}`);
+        assert.match(JSON.stringify(res.body), /body\/allowFrom\/1/);
+      }
+      if (engine === 'mariadb') {
+        const v6 = await alice('POST', '/v1/database-users', { name: `net${x}`, engine, allowFrom: ['2001:db8::/32'] });
+        assert.equal(v6.status, 400, 'MariaDB: no IPv6 netmask');
+      }
+      // Limited to a documentation network the lab client is not in: the server refuses it.
+      const made = await succeeded(
+        await alice('POST', '/v1/database-users', {
+          name: `net${x}`,
+          engine,
+          password: net.password,
+          allowFrom: ['192.0.2.0/24', '198.51.100.7'],
+        }),
+        'dbalice',
+      );
+      assert.deepEqual(made.user.allowFrom, ['192.0.2.0/24', '198.51.100.7/32']);
+      await succeeded(await alice('POST', '/v1/databases', { name: `netdb${x}`, engine }), 'dbalice');
+      await succeeded(await alice('PUT', `/v1/databases/netdb${x}/users`, { user: `net${x}`, access: 'rw' }), 'dbalice');
+      const refused = await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
+      assert.equal(refused.ok, false, 'not from an allowed network');
+      assert.match(refused.out, /no pg_hba\.conf entry|rejects connection|not allowed to connect|Access denied/i);
+      // Editable: the lab's network added, the same client gets in (with its grant on every account).
+      const edited = await succeeded(
+        await alice('PATCH', `/v1/database-users/net${x}`, {
+          allowFrom: ['192.0.2.0/24', `${hosts[engine].address.split('.').slice(0, 3).join('.')}.0/24`],
+        }),
+        'dbalice',
+      );
+      assert.equal(edited.user.allowFrom.length, 2);
+      const allowed = await eventually(
+        `${engine}: allowed after the edit`,
+        async () => {
+          const res = await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
+          return res.ok && res;
+        },
+        10_000,
+      );
+      assert.equal(allowed.out, '1');
+      // Back to a network the client is not in: refused again; bob cannot edit alice's user.
+      await succeeded(await alice('PATCH', `/v1/database-users/net${x}`, { allowFrom: ['203.0.113.0/24'] }), 'dbalice');
+      // (PostgreSQL reloads pg_hba.conf on a signal: a moment after the job.)
+      await eventually(`${engine}: refused again`, async () => !(await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, 10_000);
+      assert.equal((await bob('PATCH', `/v1/database-users/net${x}`, { allowFrom: [] })).status, 404);
+      // Anywhere again (an empty list), then gone with its database.
+      await succeeded(await alice('PATCH', `/v1/database-users/net${x}`, { allowFrom: [] }), 'dbalice');
+      await eventually(`${engine}: anywhere again`, async () => (await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, 10_000);
+      await succeeded(await alice('DELETE', `/v1/databases/netdb${x}?withUsers=true`), 'dbalice');
+      assert.equal((await alice('GET', `/v1/database-users/net${x}`)).status, 404);
+    });
+  }
 
   test("the CLI: a tenant creates a user and a database, grants, and psql connects over TLS to the server's address", async () => {
     const env = { UP_URL: stack.url!, UP_TOKEN: tokens.dbbob, UP_LOG_LEVEL: 'silent' };

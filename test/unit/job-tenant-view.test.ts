@@ -199,6 +199,16 @@ const EXAMPLES: Record<string, unknown[]> = {
       server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3307, cluster: 'main' },
       user: { id: SITE.id, name: 'alice_app', verifier: `*${'A'.repeat(40)}` },
     },
+    {
+      server: { name: 'pg1', engine: 'postgresql', host: HOST, port: 5432, cluster: 'main' },
+      user: {
+        id: SITE.id,
+        name: 'alice_app',
+        verifier: `SCRAM-SHA-256$4096:${'A'.repeat(22)}==$${'B'.repeat(43)}=:${'C'.repeat(43)}=`,
+        allowFrom: ['192.0.2.0/24', '2001:db8::7/128'],
+      },
+      databases: [{ name: 'alice_shop', access: 'rw' }],
+    },
   ],
   'database.user.delete': [
     {

@@ -1,3 +1,4 @@
+import { checkedNetworks } from '../../../queues/databases/addresses.ts';
 import { healthRepairDatabase } from '../../../queues/databases/health.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { myApplyDatabase, myApplyUser } from '../mariadb.ts';
@@ -10,10 +11,12 @@ export default defineHandler({
     const exec = ctx.connect(server.host);
     const recreated: string[] = [];
     for (const user of users) {
+      const networks = checkedNetworks(user.allowFrom ?? [], server.engine);
+      // MariaDB: the grants of re-created accounts come from database.apply below.
       const created =
         server.engine === 'postgresql'
-          ? await pgApplyUser(exec, server, user.name, user.verifier, ctx.signal)
-          : await myApplyUser(exec, server, user.name, user.verifier, ctx.signal);
+          ? await pgApplyUser(exec, server, user.name, user.verifier, networks, ctx.signal)
+          : await myApplyUser(exec, server, user.name, user.verifier, networks, [], ctx.signal);
       if (created) recreated.push(user.name);
     }
     const apply = server.engine === 'postgresql' ? pgApplyDatabase : myApplyDatabase;

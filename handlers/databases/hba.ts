@@ -1,0 +1,73 @@
+/**
+ * pg_hba.conf lines of the users limited to client networks. They live between two markers
+ * that setup writes (and keeps when it rewrites the file), one user's lines after another;
+ * first match wins, so a limited user's `reject` comes before the catch-all TLS rule.
+ */
+import type { Executor } from '../../lib/exec/index.ts';
+import { PermanentError, RetryableError } from '../../lib/errors.ts';
+import type { Network } from '../../lib/validate/address.ts';
+import { pgHbaLines } from '../../queues/databases/addresses.ts';
+import type { DbServerRef } from '../../queues/databases/ops.ts';
+import { psql } from './sql.ts';
+
+export const HBA_USERS_BEGIN = '# users limited to client networks (database.user.apply) — begin';
+export const HBA_USERS_END = '# users limited to client networks — end';
+
+/** The lines between the markers (none when they are absent). */
+export function hbaUserLines(text: string): string[] {
+  const lines = text.split('\n');
+  const begin = lines.indexOf(HBA_USERS_BEGIN);
+  const end = lines.indexOf(HBA_USERS_END);
+  return begin >= 0 && end > begin ? lines.slice(begin + 1, end).filter((l) => l.trim().length > 0) : [];
+}
+
+/** The file with one user's lines replaced; null when the markers are missing. */
+export function withUserLines(text: string, user: string, userLines: readonly string[]): string | null {
+  const lines = text.split('\n');
+  const begin = lines.indexOf(HBA_USERS_BEGIN);
+  const end = lines.indexOf(HBA_USERS_END);
+  if (begin < 0 || end < begin) return null;
+  const others = lines.slice(begin + 1, end).filter((l) => l.trim().length > 0 && l.split(/\s+/)[2] !== `"${user}"`);
+  return [...lines.slice(0, begin + 1), ...others, ...userLines, ...lines.slice(end)].join('\n');
+}
+
+const HBA_FILE = /^\/etc\/postgresql\/[0-9]{1,3}\/[a-z0-9][a-z0-9_-]{0,31}\/pg_hba\.conf$/;
+
+/** Sets the user's networks in pg_hba.conf (none: remove its lines) and reloads when it changed. */
+export async function pgApplyNetworks(
+  exec: Executor,
+  server: DbServerRef,
+  user: string,
+  networks: readonly Network[],
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const [file] = await psql(exec, server, 'postgres', `SELECT current_setting('hba_file');\n`, signal);
+  if (!HBA_FILE.test(file ?? '')) throw new PermanentError(`${exec.host}: unexpected hba_file ${JSON.stringify(file)}`);
+  return exec.withLock('db-server-postgresql', async () => {
+    const text = (await exec.readFile(file))?.toString() ?? '';
+    const lines = pgHbaLines(user, networks);
+    const next = withUserLines(text, user, lines);
+    if (next === null) {
+      if (!lines.length) return false;
+      throw new RetryableError(`${exec.host}: ${file} predates client-network limits: set the server up again (up hosts prepare)`, {
+        code: 'HBA_OUTDATED',
+      });
+    }
+    const { changed } = await exec.putFile(file, next, { owner: 'postgres', group: 'postgres', mode: 0o640 });
+    if (!changed) return false;
+    const errors = await psql(
+      exec,
+      server,
+      'postgres',
+      `SELECT pg_reload_conf();\nSELECT 'error:' || line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL;\n`,
+      signal,
+    );
+    const bad = errors.filter((l) => l.startsWith('error:'));
+    if (bad.length) throw new PermanentError(`${exec.host}: ${file} has errors: ${bad.join('; ').slice(0, 400)}`);
+    return true;
+  });
+}
+
+/** What the handlers run to remove a deleted user's lines. */
+export const pgRemoveNetworks = (exec: Executor, server: DbServerRef, user: string, signal?: AbortSignal) =>
+  pgApplyNetworks(exec, server, user, [], signal);
