@@ -21,6 +21,7 @@ import * as dnsRecordManagers from './migrations/021-dns-record-managers.ts';
 import * as containers from './migrations/022-containers.ts';
 import * as databases from './migrations/023-databases.ts';
 import * as mail from './migrations/024-mail.ts';
+import * as mailLists from './migrations/027-mail-lists.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -52,6 +53,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '022-containers': containers,
   '023-databases': databases,
   '024-mail': mail,
+  '027-mail-lists': mailLists,
 };
 
 const source: Knex.MigrationSource<string> = {
