@@ -77,8 +77,13 @@ async function removeRowAndApply(trx: Knex.Transaction, table: string, id: strin
   return domain ? [await mailApplyJob(trx, domain.host_id)] : [];
 }
 
-/** Resources users own: removed with their user (aliases and mailboxes before their domains). */
+/** Resources users own: removed with their user (lists, aliases and mailboxes before their domains). */
 export const OWNED_MAIL_KINDS: OwnedKind[] = [
+  {
+    kind: 'mailLists',
+    table: 'mail_lists',
+    planRemoval: (trx, row) => removeRowAndApply(trx, 'mail_lists', row.id as string, row.domain_id as string),
+  },
   {
     kind: 'mailAliases',
     table: 'mail_aliases',
@@ -93,6 +98,7 @@ export const OWNED_MAIL_KINDS: OwnedKind[] = [
     kind: 'mailDomains',
     table: 'mail_domains',
     async planRemoval(trx, row) {
+      await trx('mail_lists').where({ domain_id: row.id }).delete();
       await trx('mail_aliases').where({ domain_id: row.id }).delete();
       await trx('mail_boxes').where({ domain_id: row.id }).delete();
       await trx('mail_domains').where({ id: row.id }).delete();

@@ -2,9 +2,10 @@
 import { Type, type TSchema } from 'typebox';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 import { HOST_NAME_PATTERN } from '../../queues/host-ref.ts';
+import { MailListPolicy } from '../../queues/mail/ops.ts';
 import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
 import { iso } from '../views.ts';
-import type { MailAliasRow, MailBoxRow, MailDomainRow } from './store.ts';
+import type { MailAliasRow, MailBoxRow, MailDomainRow, MailListRow } from './store.ts';
 
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('ready')], {
   description: 'ready once the mail host applied the change (mail is delivered); pending before',
@@ -150,6 +151,76 @@ export const MailAliasView = Type.Object(
   },
 );
 
+const Policy = MailListPolicy;
+const Moderators = Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'who approves posts (moderated) or alone posts (announce-only); the first is the list owner',
+});
+
+export const MailListCreate = Type.Object(
+  {
+    address: Type.String({ pattern: MAIL_ADDRESS, maxLength: 254, description: 'list@domain, in one of your mail domains' }),
+    policy: Type.Optional(Policy),
+    moderators: Type.Optional(Moderators),
+  },
+  {
+    additionalProperties: false,
+    $id: 'MailListCreate',
+    examples: [{ address: 'team@example.net', policy: 'members-only' }],
+  },
+);
+
+export const MailListMembers = Type.Object(
+  {
+    addresses: Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), {
+      minItems: 1,
+      maxItems: 1000,
+      uniqueItems: true,
+      description: 'addresses here or elsewhere',
+    }),
+  },
+  { additionalProperties: false, $id: 'MailListMembers', examples: [{ addresses: ['alice@example.net', 'bob@elsewhere.org'] }] },
+);
+
+export const MailListView = Type.Object(
+  {
+    address: Type.String(),
+    domain: Type.String(),
+    owner: Type.String(),
+    policy: Policy,
+    moderators: Type.Array(Type.String()),
+    members: Type.Integer({ description: 'how many addresses are subscribed' }),
+    status: Status,
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    additionalProperties: false,
+    $id: 'MailList',
+    examples: [
+      {
+        address: 'team@example.net',
+        domain: 'example.net',
+        owner: 'alice',
+        policy: 'members-only',
+        moderators: [],
+        members: 2,
+        status: 'ready',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      },
+    ],
+  },
+);
+
+export const MailListMemberView = Type.Object(
+  { address: Type.String(), subscribedAt: Type.String({ format: 'date-time' }) },
+  {
+    additionalProperties: false,
+    $id: 'MailListMember',
+    examples: [{ address: 'alice@example.net', subscribedAt: '2026-01-01T00:00:00.000Z' }],
+  },
+);
+
 const change = (id: string, key: string, item: TSchema & { $id?: string }) =>
   Type.Object(
     {
@@ -163,7 +234,14 @@ export const MailDomainChange = change('MailDomainChange', 'domain', MailDomainV
 export const MailBoxChange = change('MailBoxChange', 'mailbox', MailBoxView);
 export const MailAliasChange = change('MailAliasChange', 'alias', MailAliasView);
 
+export const MailListChange = change('MailListChange', 'list', MailListView);
+
 export const mailSchemas: TSchema[] = [
+  MailListCreate,
+  MailListMembers,
+  MailListView,
+  MailListMemberView,
+  MailListChange,
   MailDomainCreate,
   MailDomainView,
   MailDomainChange,
@@ -220,6 +298,19 @@ export function mailAliasView(row: MailAliasRow, ctx: { owner: string; domain: s
     owner: ctx.owner,
     catchAll: row.address.startsWith('@'),
     targets: row.targets,
+    status: statusOf(row.generation, ctx.applied),
+    createdAt: iso(row.created_at)!,
+  };
+}
+
+export function mailListView(row: MailListRow, ctx: { owner: string; domain: string; members: number; applied: number | null }) {
+  return {
+    address: row.address,
+    domain: ctx.domain,
+    owner: ctx.owner,
+    policy: row.policy,
+    moderators: row.moderators,
+    members: ctx.members,
     status: statusOf(row.generation, ctx.applied),
     createdAt: iso(row.created_at)!,
   };
