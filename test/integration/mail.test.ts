@@ -1,6 +1,6 @@
 /**
- * Mail end to end on real postfix and dovecot in lab hosts: tenants create domains, mailboxes
- * and aliases through the API and the CLI; swaks sends from outside, IMAPS reads; the relay is
+ * Mail end to end on real postfix, dovecot and mlmmj in lab hosts: tenants create domains,
+ * mailboxes, aliases and lists through the API and the CLI; swaks sends from outside, IMAPS reads; the relay is
  * closed, submission needs TLS and authentication, plaintext IMAP logins are refused, one
  * tenant's credentials never open another's mailbox, hostile names are refused, and the
  * password itself is nowhere but in the request that set it.
@@ -36,6 +36,7 @@ const PRIVATE = [
   '/var/lib/dovecot',
   '/run/dovecot',
   '/var/vmail',
+  '/var/spool/mlmmj',
   '/etc/up',
   '/var/log',
 ];
@@ -138,7 +139,7 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   }
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-mail', subnet: '10.77.70', bridge: 'uplab70', privateDirs: PRIVATE });
+    lab = await labHosts(1, { prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', privateDirs: PRIVATE });
     host = lab.hosts[0];
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     // The host's service certificate, where `up certs create --service postfix|dovecot` installs it.
@@ -228,6 +229,91 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
     const aliceBox = await inbox('alice@alice-mail.test', ALICE_PASSWORD, 'to-alice');
     assert.ok(aliceBox.includes('to-team') && aliceBox.includes('to-alice'), JSON.stringify(aliceBox));
     assert.ok(!carol.includes('to-alice'), 'the catch-all does not take a mailbox’s mail');
+  });
+
+  test('a list delivers to every member; members-only refuses a non-member; tenant B gets 404', async () => {
+    const made = await cli('mailalice', ['mail', 'lists', 'create', 'devs@alice-mail.test', '--wait']);
+    assert.equal(made.code, 0, made.stderr);
+    const subscribed = await cli('mailalice', [
+      'mail',
+      'lists',
+      'subscribe',
+      'devs@alice-mail.test',
+      'alice@alice-mail.test',
+      'carol@alice-mail.test',
+      '--wait',
+    ]);
+    assert.equal(subscribed.code, 0, subscribed.stderr);
+    const members = await cli('mailalice', ['mail', 'lists', 'members', 'devs@alice-mail.test', '--json']);
+    assert.deepEqual(
+      JSON.parse(members.stdout).map((m: Json) => m.address),
+      ['alice@alice-mail.test', 'carol@alice-mail.test'],
+    );
+    const shown = JSON.parse((await cli('mailalice', ['mail', 'lists', 'show', 'devs@alice-mail.test', '--json'])).stdout);
+    assert.deepEqual([shown.policy, shown.members, shown.status], ['members-only', 2, 'ready']);
+
+    const post = (from: string, subject: string) =>
+      swaks([
+        '--server',
+        host.address,
+        '--port',
+        '25',
+        '--ehlo',
+        'client.example',
+        '--from',
+        from,
+        '--to',
+        'devs@alice-mail.test',
+        '--header',
+        `Subject: ${subject}`,
+        '--body',
+        'to the list',
+      ]);
+    assert.match((await post('sender@example.org', 'outsider-post')).out, /250 2\.0\.0 Ok: queued/);
+    assert.match((await post('alice@alice-mail.test', 'member-post')).out, /250 2\.0\.0 Ok: queued/);
+    const carol = await inbox('carol@alice-mail.test', `${ALICE_PASSWORD}-c`, 'member-post');
+    const aliceBox = await inbox('alice@alice-mail.test', ALICE_PASSWORD, 'member-post');
+    assert.ok(carol.includes('member-post') && aliceBox.includes('member-post'), JSON.stringify({ carol, aliceBox }));
+    // The outsider's post went first: had mlmmj let it through, it would be there by now.
+    assert.ok(!carol.includes('outsider-post') && !aliceBox.includes('outsider-post'), 'members-only refused the outsider');
+
+    // B: A's list is a name nobody has.
+    assert.equal((await bob('GET', '/v1/mail/lists/devs@alice-mail.test')).status, 404);
+    assert.equal((await bob('GET', '/v1/mail/lists/devs@alice-mail.test/members')).status, 404);
+    assert.equal((await bob('POST', '/v1/mail/lists/devs@alice-mail.test/members', { addresses: ['bob@bob-mail.test'] })).status, 404);
+    assert.equal((await bob('DELETE', '/v1/mail/lists/devs@alice-mail.test')).status, 404);
+    assert.equal((await bob('POST', '/v1/mail/lists', { address: 'steal@alice-mail.test' })).status, 400);
+    assert.deepEqual((await bob('GET', '/v1/mail/lists')).body.items, []);
+
+    // Hostile names and targets never reach mlmmj's spool or postfix's maps.
+    for (const address of [
+      '../x@alice-mail.test',
+      'a|b@alice-mail.test',
+      'x@alice-mail.test\r\n',
+      'a/b@alice-mail.test',
+      'A@alice-mail.test',
+    ])
+      assert.equal((await alice('POST', '/v1/mail/lists', { address })).status, 400, JSON.stringify(address));
+    for (const member of ['|/bin/sh', ':include:/etc/passwd', '/var/spool/x', 'x@y.test\r\nBcc: z@w.test'])
+      assert.equal(
+        (await alice('POST', '/v1/mail/lists/devs@alice-mail.test/members', { addresses: [member] })).status,
+        400,
+        JSON.stringify(member),
+      );
+    assert.equal((await alice('POST', '/v1/mail/lists', { address: 'news@alice-mail.test', policy: 'announce-only' })).status, 400);
+    assert.equal((await alice('POST', '/v1/mail/lists', { address: 'team@alice-mail.test' })).status, 409, 'an alias has it');
+
+    // Unsubscribed, carol gets no more; deleted, the list's spool is gone from the host.
+    await applied(await alice('POST', '/v1/mail/lists/devs@alice-mail.test/members/remove', { addresses: ['carol@alice-mail.test'] }));
+    assert.match((await post('alice@alice-mail.test', 'after-carol-left')).out, /250 2\.0\.0 Ok: queued/);
+    assert.ok((await inbox('alice@alice-mail.test', ALICE_PASSWORD, 'after-carol-left')).includes('after-carol-left'));
+    assert.ok(!(await inbox('carol@alice-mail.test', `${ALICE_PASSWORD}-c`)).includes('after-carol-left'));
+    const spool = join(host.dir, 'private/var/spool/mlmmj');
+    const listId = (await stack.database!.knex('mail_lists').where({ address: 'devs@alice-mail.test' }).first('id')).id;
+    assert.ok(readdirSync(spool).includes(listId), 'the spool is named by id');
+    const deleted = await cli('mailalice', ['mail', 'lists', 'delete', 'devs@alice-mail.test', '--yes', '--wait']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.ok(!readdirSync(spool).includes(listId), 'the spool went with the list');
   });
 
   test('no open relay; submission needs TLS and authentication; IMAP logins need TLS', async () => {
