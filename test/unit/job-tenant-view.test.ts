@@ -234,6 +234,7 @@ const EXAMPLES: Record<string, unknown[]> = {
           { id: SITE.id, domainId: SITE.id, address: 'bob@example.net', hash: `$6$salt$${'a'.repeat(86)}`, quotaMb: 10, enabled: true },
         ],
         aliases: [{ source: '@example.net', targets: ['bob@example.net'] }],
+        lists: [],
       },
     },
   ],
