@@ -16,6 +16,7 @@ type Domain = {
   mailHost: string;
   status: string;
   records: { name: string; type: string; data: string }[];
+  recordsManaged: boolean;
   createdAt: string;
 };
 type Box = { address: string; domain: string; owner: string; quotaMb: number; enabled: boolean; status: string; createdAt: string };
@@ -83,9 +84,11 @@ const domainShow: CommandModule<Common, Args> = {
   handler: async (argv) => {
     const { body } = await UpClient.fromEnvironment().request<Domain>('GET', path('domains', argv.name));
     emit(body, () =>
-      [`${body.name} (${body.owner}) on ${body.host} as ${body.mailHost}: ${body.status}`, 'records to publish:', recordsText(body)].join(
-        '\n',
-      ),
+      [
+        `${body.name} (${body.owner}) on ${body.host} as ${body.mailHost}: ${body.status}`,
+        body.recordsManaged ? 'records (kept in your DNS zone here):' : 'records to publish in your DNS zone:',
+        recordsText(body),
+      ].join('\n'),
     );
   },
 };

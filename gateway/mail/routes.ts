@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import { sha512Crypt } from '../../lib/password-hash.ts';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN, splitAddress } from '../../lib/validate/mail.ts';
 import type { GatewayContext } from '../context.ts';
+import { inOwnZone, mailDomainRecordJobs, removeMailDomainRecordJobs } from '../dns/managed.ts';
 import type { HostRow } from '../hosts/store.ts';
 import type { JobRow } from '../jobs-store.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
@@ -37,6 +38,7 @@ import {
   mailAliasView,
   mailListView,
   mailBoxView,
+  mailDnsRecords,
   mailDomainView,
 } from './views.ts';
 
@@ -68,6 +70,7 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       host: host.name,
       mailHost: mailLayoutOf(host).hostname,
       applied: await applied(row.host_id),
+      recordsManaged: await inOwnZone(db, row.name, row.owner_id),
     });
   }
   async function boxView(row: MailBoxRow) {
@@ -149,7 +152,9 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
         const host = await hostFor(trx, request.caller, request.body.host);
         await mailHostRow(trx, host.id);
         await trx('mail_domains').insert({ id, name, owner_id: request.caller.userId, host_id: host.id, generation: 0 });
-        return applyFor(trx, host.id, 'mail_domains', id);
+        const jobs = await applyFor(trx, host.id, 'mail_domains', id);
+        const row: MailDomainRow = await trx('mail_domains').where({ id }).first();
+        return [...jobs, ...(await mailDomainRecordJobs(trx, row, mailDnsRecords(name, mailLayoutOf(host).hostname)))];
       });
       const row: MailDomainRow = await db('mail_domains').where({ id }).first();
       return sent(reply, request.caller, 'domain', await domainView(row), `/v1/mail/domains/${name}`, jobs);
@@ -221,11 +226,12 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
           throw conflict(
             `mail domain ${domain.name} has ${boxes} mailboxes, ${aliases} aliases and ${lists} lists: delete them first, or pass force=true`,
           );
+        const records = await removeMailDomainRecordJobs(trx, domain);
         await trx('mail_lists').where({ domain_id: domain.id }).delete();
         await trx('mail_aliases').where({ domain_id: domain.id }).delete();
         await trx('mail_boxes').where({ domain_id: domain.id }).delete();
         await trx('mail_domains').where({ id: domain.id }).delete();
-        return [await mailApplyJob(trx, domain.host_id)];
+        return [await mailApplyJob(trx, domain.host_id), ...records];
       });
       return sent(reply, request.caller, 'domain', view, '/v1/mail/domains', jobs);
     },

@@ -36,6 +36,7 @@ export const MailDomainView = Type.Object(
     mailHost: Type.String({ description: "the host's mail name: the MX target" }),
     status: Status,
     records: Type.Array(DnsRecord, { description: 'what the zone must publish for mail to reach and be trusted (MX, SPF, DMARC)' }),
+    recordsManaged: Type.Boolean({ description: 'the zone is yours and hosted here: up keeps these records in it' }),
     createdAt: Type.String({ format: 'date-time' }),
   },
   {
@@ -49,6 +50,7 @@ export const MailDomainView = Type.Object(
         mailHost: 'mail1.example.com',
         status: 'ready',
         records: [{ name: 'example.net', type: 'MX', data: '10 mail1.example.com.' }],
+        recordsManaged: false,
         createdAt: '2026-01-01T00:00:00.000Z',
       },
     ],
@@ -257,16 +259,28 @@ export const mailSchemas: TSchema[] = [
 const statusOf = (generation: number, applied: number | null): 'pending' | 'ready' =>
   applied !== null && applied >= generation ? 'ready' : 'pending';
 
-/** The records a domain served by `mailHost` needs (written as managed records when its zone is the owner's here). */
-export function mailRecords(domain: string, mailHost: string) {
+/** The records a domain served by `mailHost` needs (managed records when its zone is the owner's here). */
+export function mailDnsRecords(domain: string, mailHost: string) {
   return [
-    { name: domain, type: 'MX', data: `10 ${mailHost}.` },
-    { name: domain, type: 'TXT', data: '"v=spf1 mx -all"' },
-    { name: `_dmarc.${domain}`, type: 'TXT', data: '"v=DMARC1; p=quarantine"' },
+    { name: domain, type: 'MX', preference: 10, exchange: `${mailHost}.` },
+    { name: domain, type: 'TXT', text: 'v=spf1 mx -all' },
+    { name: `_dmarc.${domain}`, type: 'TXT', text: 'v=DMARC1; p=quarantine' },
   ];
 }
 
-export function mailDomainView(row: MailDomainRow, ctx: { owner: string; host: string; mailHost: string; applied: number | null }) {
+/** The same records as a zone file shows them. */
+export function mailRecords(domain: string, mailHost: string) {
+  return mailDnsRecords(domain, mailHost).map((r) => ({
+    name: r.name,
+    type: r.type,
+    data: r.type === 'MX' ? `${r.preference} ${r.exchange}` : `"${r.text}"`,
+  }));
+}
+
+export function mailDomainView(
+  row: MailDomainRow,
+  ctx: { owner: string; host: string; mailHost: string; applied: number | null; recordsManaged: boolean },
+) {
   return {
     name: row.name,
     owner: ctx.owner,
@@ -274,6 +288,7 @@ export function mailDomainView(row: MailDomainRow, ctx: { owner: string; host: s
     mailHost: ctx.mailHost,
     status: statusOf(row.generation, ctx.applied),
     records: mailRecords(row.name, ctx.mailHost),
+    recordsManaged: ctx.recordsManaged,
     createdAt: iso(row.created_at)!,
   };
 }

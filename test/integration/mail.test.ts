@@ -20,6 +20,7 @@ import { HostConnector } from '../../handlers/runtime/connector.ts';
 import type { HostRef } from '../../queues/host-ref.ts';
 import { createToken } from '../../gateway/users/token-store.ts';
 import { createUser } from '../../gateway/users/store.ts';
+import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { imap, swaks, testCertificate } from '../helpers/mail.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -46,13 +47,15 @@ const BOB_PASSWORD = `bob-${randomUUID()}`;
 type Stack = Awaited<ReturnType<typeof startStack>>;
 type Json = Record<string, any>;
 
-describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
+describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => {
   let lab: Lab;
   let host: LabHost;
   let stack: Stack;
   let certDir: string;
   let ca: string;
   let certSha256: string;
+  let bind: LabBind;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
   const tokens: Record<string, string> = {};
 
   const api =
@@ -156,8 +159,21 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
       copyFileSync(made.key, join(dir, 'privkey.pem'));
     }
 
+    // alice's zone is hosted here (BIND): her mail domain's MX, SPF and DMARC are kept in it.
+    bind = await labBind();
+    keys = await tsigKeysDir(bind.key.name, bind.key.secret);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     const db = stack.database!.knex;
+    await db('hosts').insert({
+      id: randomUUID(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+    });
     await db('hosts').insert({
       id: randomUUID(),
       name: host.name,
@@ -186,13 +202,35 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   after(async () => {
     await stack?.shutdown();
     await lab?.down();
+    await bind?.down();
+    await keys?.remove();
+    delete process.env.UP_TSIG_KEYS_DIR;
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 
   test('a tenant creates a domain and a mailbox with the CLI; swaks delivers, IMAPS reads', async () => {
+    const dnsServer = await api('admin')('POST', '/v1/dns/servers', {
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
+    });
+    assert.equal(dnsServer.status, 201, JSON.stringify(dnsServer.body));
+    const zone = await alice('POST', '/v1/dns/zones', { name: 'alice-mail.test' });
+    assert.equal(zone.status, 202, JSON.stringify(zone.body));
+    assert.equal((await settle([zone.body]))[0].status, 'succeeded');
     const domain = await cli('mailalice', ['mail', 'domains', 'create', 'alice-mail.test', '--wait']);
     assert.equal(domain.code, 0, domain.stderr);
     assert.match(domain.stdout, /MX\s+10 mx1\.mail\.test\./);
+    // Her zone is hosted here: up keeps the records in it.
+    assert.deepEqual(await bind.dig('alice-mail.test', 'MX'), ['10 mx1.mail.test.']);
+    assert.deepEqual(await bind.dig('alice-mail.test', 'TXT'), ['"v=spf1 mx -all"']);
+    assert.deepEqual(await bind.dig('_dmarc.alice-mail.test', 'TXT'), ['"v=DMARC1; p=quarantine"']);
+    const shown = JSON.parse((await cli('mailalice', ['mail', 'domains', 'show', 'alice-mail.test', '--json'])).stdout);
+    assert.equal(shown.recordsManaged, true);
     const box = await cli(
       'mailalice',
       ['mail', 'boxes', 'create', 'alice@alice-mail.test', '--quota', '50', '--wait'],
@@ -349,7 +387,8 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   });
 
   test("tenant B never reads tenant A's mailbox, nor touches A's domain", async () => {
-    await applied(await bob('POST', '/v1/mail/domains', { name: 'bob-mail.test' }));
+    const bobs = await applied(await bob('POST', '/v1/mail/domains', { name: 'bob-mail.test' }));
+    assert.equal(bobs.domain.recordsManaged, false, 'no zone of his here: he publishes the records himself');
     await applied(await bob('POST', '/v1/mail/boxes', { address: 'bob@bob-mail.test', password: BOB_PASSWORD }));
     assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok);
     const crossed = await imap('read', server(), 'alice@alice-mail.test', BOB_PASSWORD);
@@ -483,6 +522,8 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
     assert.equal((await imap('read', server(), 'alice@alice-mail.test', `${ALICE_PASSWORD}-2`)).ok, false);
     assert.match((await send('alice@alice-mail.test', 'gone')).out, /<[*~]\* +554 5\.7\.1 .*Relay access denied/);
     assert.ok(!readdirSync(vmail).includes(domainId), 'its Maildirs are gone from the host');
+    assert.deepEqual(await bind.dig('alice-mail.test', 'MX'), [], 'its records went with it');
+    assert.deepEqual(await bind.dig('_dmarc.alice-mail.test', 'TXT'), []);
     // Bob's domain is untouched.
     assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok);
   });
