@@ -70,7 +70,8 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       host: host.name,
       mailHost: mailLayoutOf(host).hostname,
       applied: await applied(row.host_id),
-      recordsManaged: await inOwnZone(db, row.name, row.owner_id),
+      // The records up keeps, not merely a zone of the owner's: one created after the domain does not adopt them.
+      recordsManaged: Boolean(await db('dns_records').where({ manager_kind: 'mail-domain', manager_id: row.id }).first('id')),
     });
   }
   async function boxView(row: MailBoxRow) {
@@ -154,6 +155,8 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
         await trx('mail_domains').insert({ id, name, owner_id: request.caller.userId, host_id: host.id, generation: 0 });
         const jobs = await applyFor(trx, host.id, 'mail_domains', id);
         const row: MailDomainRow = await trx('mail_domains').where({ id }).first();
+        // Only in the owner's own zone here; anywhere else the records are the owner's to publish.
+        if (!(await inOwnZone(trx, name, row.owner_id))) return jobs;
         return [...jobs, ...(await mailDomainRecordJobs(trx, row, mailDnsRecords(name, mailLayoutOf(host).hostname)))];
       });
       const row: MailDomainRow = await db('mail_domains').where({ id }).first();

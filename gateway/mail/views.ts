@@ -36,7 +36,9 @@ export const MailDomainView = Type.Object(
     mailHost: Type.String({ description: "the host's mail name: the MX target" }),
     status: Status,
     records: Type.Array(DnsRecord, { description: 'what the zone must publish for mail to reach and be trusted (MX, SPF, DMARC)' }),
-    recordsManaged: Type.Boolean({ description: 'the zone is yours and hosted here: up keeps these records in it' }),
+    recordsManaged: Type.Boolean({
+      description: 'up keeps these records in your zone here (a zone made before the domain); otherwise you publish them',
+    }),
     createdAt: Type.String({ format: 'date-time' }),
   },
   {
