@@ -18,7 +18,7 @@ export default defineDomain({
   observers: mailObservers,
   checks: [mailChecks],
   owned: OWNED_MAIL_KINDS,
-  recordManagers: [{ kind: 'mail-domain', table: 'mail_domains', label: 'mail domain', change: "the mail domain's host" }],
+  recordManagers: [{ kind: 'mail-domain', table: 'mail_domains', label: 'mail domain', change: 'the mail domain' }],
   roles: [
     {
       role: 'mail',
