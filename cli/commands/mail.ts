@@ -16,9 +16,20 @@ type Domain = {
   mailHost: string;
   status: string;
   records: { name: string; type: string; data: string }[];
+  recordsManaged: boolean;
   createdAt: string;
 };
 type Box = { address: string; domain: string; owner: string; quotaMb: number; enabled: boolean; status: string; createdAt: string };
+type List = {
+  address: string;
+  domain: string;
+  owner: string;
+  policy: string;
+  moderators: string[];
+  members: number;
+  status: string;
+  createdAt: string;
+};
 type Alias = { address: string; domain: string; owner: string; catchAll: boolean; targets: string[]; status: string };
 
 const path = (...parts: string[]) => `/v1/mail/${parts.map(encodeURIComponent).join('/')}`;
@@ -73,16 +84,18 @@ const domainShow: CommandModule<Common, Args> = {
   handler: async (argv) => {
     const { body } = await UpClient.fromEnvironment().request<Domain>('GET', path('domains', argv.name));
     emit(body, () =>
-      [`${body.name} (${body.owner}) on ${body.host} as ${body.mailHost}: ${body.status}`, 'records to publish:', recordsText(body)].join(
-        '\n',
-      ),
+      [
+        `${body.name} (${body.owner}) on ${body.host} as ${body.mailHost}: ${body.status}`,
+        body.recordsManaged ? 'records (kept in your DNS zone here):' : 'records to publish in your DNS zone:',
+        recordsText(body),
+      ].join('\n'),
     );
   },
 };
 
 const domainDelete: CommandModule<Common, Args> = {
   command: 'delete <name>',
-  describe: 'delete a mail domain; with --force its mailboxes and aliases (and their mail) go too',
+  describe: 'delete a mail domain; with --force its mailboxes, aliases and lists (and their mail) go too',
   builder: (y) =>
     yesOption(waitOptions(y).option('force', { type: 'boolean', default: false, describe: 'also delete its mailboxes and aliases' })),
   handler: async (argv) => {
@@ -228,8 +241,107 @@ const aliasDelete: CommandModule<Common, Args> = {
   },
 };
 
+// ---- lists
+
+const listCreate: CommandModule<Common, Args> = {
+  command: 'create <address>',
+  describe: 'create a mailing list',
+  builder: (y) =>
+    waitOptions(y)
+      .option('policy', {
+        choices: ['members-only', 'moderated', 'announce-only'],
+        default: 'members-only',
+        describe: 'who may post: members, anyone after a moderator approved, or moderators only',
+      })
+      .option('moderator', { type: 'string', array: true, describe: 'a moderator (repeat); the first owns the list' }),
+  handler: async (argv) => {
+    const client = UpClient.fromEnvironment();
+    const body = { address: argv.address, policy: argv.policy, ...(argv.moderator ? { moderators: argv.moderator } : {}) };
+    const change = (await client.request<{ list: List; jobs: Job[] }>('POST', '/v1/mail/lists', { body })).body;
+    await reportFanOut(client, change, argv, `list ${change.list.address} (${change.list.policy})`);
+  },
+};
+
+const listList: CommandModule<Common, { domain?: string }> = {
+  command: 'list',
+  describe: 'your mailing lists',
+  builder: (y) => y.option('domain', { type: 'string', describe: 'of this domain only' }),
+  handler: async (argv) => {
+    const items = await UpClient.fromEnvironment().listAll<List>(
+      `/v1/mail/lists${argv.domain ? `?domain=${encodeURIComponent(argv.domain)}` : ''}`,
+    );
+    emit(items, () =>
+      table(
+        items.map((l) => ({ address: l.address, policy: l.policy, members: l.members, status: l.status })),
+        ['address', 'policy', 'members', 'status'],
+      ),
+    );
+  },
+};
+
+const listShow: CommandModule<Common, Args> = {
+  command: 'show <address>',
+  describe: 'one mailing list',
+  handler: async (argv) => {
+    const { body } = await UpClient.fromEnvironment().request<List>('GET', path('lists', argv.address));
+    emit(body, () =>
+      [
+        `${body.address} (${body.owner}): ${body.policy}, ${body.members} members, ${body.status}`,
+        ...(body.moderators.length ? [`moderators: ${body.moderators.join(', ')}`] : []),
+      ].join('\n'),
+    );
+  },
+};
+
+const listDelete: CommandModule<Common, Args> = {
+  command: 'delete <address>',
+  describe: 'delete a mailing list with its members and archive',
+  builder: (y) => yesOption(waitOptions(y)),
+  handler: async (argv) => {
+    await confirm(`delete list ${argv.address}?`, { yes: argv.yes });
+    const client = UpClient.fromEnvironment();
+    const { body } = await client.request<{ jobs: Job[] }>('DELETE', path('lists', argv.address));
+    await reportFanOut(client, body, argv, `list ${argv.address}: deleted`);
+  },
+};
+
+const membership = (verb: 'subscribe' | 'unsubscribe'): CommandModule<Common, Args> => ({
+  command: `${verb} <list> <addresses..>`,
+  describe: verb === 'subscribe' ? 'subscribe addresses to a list' : 'unsubscribe addresses from a list',
+  builder: (y) => waitOptions(y),
+  handler: async (argv) => {
+    const client = UpClient.fromEnvironment();
+    const url = `${path('lists', argv.list, 'members')}${verb === 'unsubscribe' ? '/remove' : ''}`;
+    const change = (await client.request<{ list: List; jobs: Job[] }>('POST', url, { body: { addresses: argv.addresses } })).body;
+    await reportFanOut(client, change, argv, `list ${change.list.address}: ${change.list.members} members`);
+  },
+});
+
+const listMembers: CommandModule<Common, Args> = {
+  command: 'members <list>',
+  describe: "a list's members",
+  handler: async (argv) => {
+    const items = await UpClient.fromEnvironment().listAll<{ address: string; subscribedAt: string }>(path('lists', argv.list, 'members'));
+    emit(items, () =>
+      table(
+        items.map((m) => ({ address: m.address, since: when(m.subscribedAt) })),
+        ['address', 'since'],
+      ),
+    );
+  },
+};
+
 export const mail = group('up mail', [
   subgroup('domains', 'mail domains', 'up mail domains', [domainCreate, domainList, domainShow, domainDelete]),
   subgroup('boxes', 'mailboxes', 'up mail boxes', [boxCreate, boxList, boxShow, boxEdit, boxPasswd, boxDelete]),
   subgroup('aliases', 'aliases and catch-alls', 'up mail aliases', [aliasCreate, aliasList, aliasDelete]),
+  subgroup('lists', 'mailing lists (mlmmj)', 'up mail lists', [
+    listCreate,
+    listList,
+    listShow,
+    listDelete,
+    membership('subscribe'),
+    membership('unsubscribe'),
+    listMembers,
+  ]),
 ]);

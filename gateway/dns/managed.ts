@@ -1,7 +1,7 @@
 /**
- * DNS that follows websites and proxy groups: a site's domains that fall in a zone its owner hosts
- * here, and a group's wildcard domain in an admin's zone, get A/AAAA records to the group's public
- * addresses. They are dns_records rows marked with their site or group (managed-store.ts),
+ * DNS that follows websites, proxy groups and mail domains: a site's domains that fall in a zone
+ * its owner hosts here, and a group's wildcard domain in an admin's zone, get A/AAAA records to
+ * the group's public addresses; a mail domain in its owner's zone gets its MX, SPF and DMARC. They are dns_records rows marked with their site or group (managed-store.ts),
  * written in the caller's transaction and applied by the records' own dns.records.apply job.
  * Zones not hosted here are left alone: their owner points the names themselves.
  */
@@ -12,7 +12,7 @@ import { describeManager, hostingZone, managedRecords, managersOf, type ManagedB
 import { claimedNames, type WebsiteRow } from '../websites/store.ts';
 import type { ProxyGroupRow } from '../proxies/store.ts';
 import { isUnderDomain } from '../../lib/validate/web.ts';
-import { presentValue, validateRecord, type RecordSpec } from '../../lib/dns/validate.ts';
+import { presentValue, validateRecord, type RecordInput, type RecordSpec } from '../../lib/dns/validate.ts';
 import type { RecordChange, RecordSpecMessage } from '../../queues/dns/ops.ts';
 import { conflict } from '../plugins/errors.ts';
 import { recordMessage, recordsApplyJob } from './plans.ts';
@@ -21,15 +21,22 @@ import type { JobPlan } from '../plan.ts';
 /** Short enough that moving a site to another proxy group is seen soon. */
 export const MANAGED_TTL = 300;
 
-/** Types that cannot sit next to a managed A/AAAA set at one name without changing where it points. */
-const CLASHING_TYPES = new Set(['A', 'AAAA', 'CNAME']);
+/** Types that cannot sit next to a managed record of a type at one name without changing what it says. */
+const CLASHING_TYPES: Record<string, string[]> = { A: ['A', 'AAAA', 'CNAME'], AAAA: ['A', 'AAAA', 'CNAME'], MX: ['MX', 'CNAME'] };
+const clashingTypes = (type: string) => CLASHING_TYPES[type] ?? ['CNAME'];
+
+/** A record a resource keeps: its absolute name (no trailing dot) and the rest of its input. */
+export type ManagedRecord = { name: string } & Omit<RecordInput, 'name' | 'ttl'>;
+
+/** A/AAAA for each name to each address. */
+const addressRecords = (names: readonly string[], addresses: readonly string[]): ManagedRecord[] =>
+  names.flatMap((name) => addresses.map((address) => ({ name, type: isIPv6(address) ? 'AAAA' : 'A', address })));
 
 interface Managed {
   by: ManagedBy;
   /** What the conflict messages call the names' owner. */
   label: string;
-  names: string[];
-  addresses: string[];
+  records: ManagedRecord[];
   generation: number;
   /** Whether the zone's owner may have records for `by` (else: 409). */
   mayUse(zone: DnsZoneRow): Promise<boolean>;
@@ -41,8 +48,10 @@ export function siteRecordJobs(trx: Knex, site: WebsiteRow, group: ProxyGroupRow
   return syncManaged(trx, {
     by: { manager_kind: 'website', manager_id: site.id },
     label: `website ${site.name}`,
-    names: claimedNames(site.spec).filter((name) => name !== site.temp_domain),
-    addresses: group.addresses,
+    records: addressRecords(
+      claimedNames(site.spec).filter((name) => name !== site.temp_domain),
+      group.addresses,
+    ),
     generation: site.generation,
     mayUse: async (zone) => zone.owner_id === site.owner_id,
     refusal: (name, zone) => `${name} lies in DNS zone ${zone.name}, which another user hosts here`,
@@ -54,8 +63,7 @@ export function removeSiteRecordJobs(trx: Knex, site: WebsiteRow): Promise<JobPl
   return syncManaged(trx, {
     by: { manager_kind: 'website', manager_id: site.id },
     label: `website ${site.name}`,
-    names: [],
-    addresses: [],
+    records: [],
     generation: site.generation + 1,
     mayUse: async () => true,
     refusal: () => '',
@@ -67,8 +75,7 @@ export function proxyRecordJobs(trx: Knex, group: ProxyGroupRow): Promise<JobPla
   return syncManaged(trx, {
     by: { manager_kind: 'proxy', manager_id: group.id },
     label: `proxy group ${group.name}`,
-    names: [group.wildcard_domain, `*.${group.wildcard_domain}`],
-    addresses: group.addresses,
+    records: addressRecords([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses),
     generation: group.generation,
     mayUse: async (zone) => (await trx('users').where({ id: zone.owner_id }).first('role'))?.role === 'admin',
     refusal: (name, zone) => `${name} lies in DNS zone ${zone.name}, which a user (not an admin) hosts here`,
@@ -80,12 +87,45 @@ export function removeProxyRecordJobs(trx: Knex, group: ProxyGroupRow): Promise<
   return syncManaged(trx, {
     by: { manager_kind: 'proxy', manager_id: group.id },
     label: `proxy group ${group.name}`,
-    names: [],
-    addresses: [],
+    records: [],
     generation: group.generation + 1,
     mayUse: async () => true,
     refusal: () => '',
   });
+}
+
+/** A mail domain's records (MX, SPF, DMARC), when its zone is its owner's here. */
+export function mailDomainRecordJobs(
+  trx: Knex,
+  domain: { id: string; name: string; owner_id: string; generation: number },
+  records: ManagedRecord[],
+): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'mail-domain', manager_id: domain.id },
+    label: `mail domain ${domain.name}`,
+    records,
+    generation: domain.generation,
+    mayUse: async (zone) => zone.owner_id === domain.owner_id,
+    refusal: (name, zone) => `${name} lies in DNS zone ${zone.name}, which another user hosts here`,
+  });
+}
+
+/** Removes a mail domain's records; call before its row goes. */
+export function removeMailDomainRecordJobs(trx: Knex, domain: { id: string; name: string; generation: number }): Promise<JobPlan[]> {
+  return syncManaged(trx, {
+    by: { manager_kind: 'mail-domain', manager_id: domain.id },
+    label: `mail domain ${domain.name}`,
+    records: [],
+    generation: domain.generation + 1,
+    mayUse: async () => true,
+    refusal: () => '',
+  });
+}
+
+/** Whether `name` lies in a zone its owner hosts here: up keeps its records there. */
+export async function inOwnZone(db: Knex, name: string, ownerId: string): Promise<boolean> {
+  const zone = await hostingZone(db, name);
+  return Boolean(zone && zone.owner_id === ownerId && zone.status !== 'deleting');
 }
 
 /**
@@ -100,15 +140,10 @@ export async function adoptedRecords(
   ownerId: string,
 ): Promise<{ specs: RecordSpec[]; write(trx: Knex, zoneId: string): Promise<void> }> {
   const rows: { spec: RecordSpec; by: ManagedBy }[] = [];
-  const adopt = async (names: string[], addresses: string[], by: ManagedBy) => {
-    for (const name of names) {
+  const adopt = async (records: ManagedRecord[], by: ManagedBy) => {
+    for (const { name, ...rest } of records) {
       if (!isUnderDomain(name, zone) || ((await hostingZone(db, name))?.name.length ?? 0) > zone.length) continue;
-      for (const address of addresses) {
-        rows.push({
-          spec: validateRecord({ name: `${name}.`, type: isIPv6(address) ? 'AAAA' : 'A', address, ttl: MANAGED_TTL }, zone, 'body/name'),
-          by,
-        });
-      }
+      rows.push({ spec: validateRecord({ ...rest, name: `${name}.`, ttl: MANAGED_TTL }, zone, 'body/name'), by });
     }
   };
   const sites: (WebsiteRow & { addresses: string[] })[] = await db('websites as w')
@@ -117,14 +152,19 @@ export async function adoptedRecords(
     .select('w.*', 'g.addresses');
   for (const site of sites)
     await adopt(
-      claimedNames(site.spec).filter((n) => n !== site.temp_domain),
-      site.addresses,
+      addressRecords(
+        claimedNames(site.spec).filter((n) => n !== site.temp_domain),
+        site.addresses,
+      ),
       { manager_kind: 'website', manager_id: site.id },
     );
   if ((await db('users').where({ id: ownerId }).first('role'))?.role === 'admin') {
     const groups: ProxyGroupRow[] = await db('proxy_groups');
     for (const group of groups)
-      await adopt([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses, { manager_kind: 'proxy', manager_id: group.id });
+      await adopt(addressRecords([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses), {
+        manager_kind: 'proxy',
+        manager_id: group.id,
+      });
   }
   return {
     specs: rows.map((r) => r.spec),
@@ -171,35 +211,29 @@ async function syncManaged(trx: Knex, m: Managed): Promise<JobPlan[]> {
 /** The records `m` should have, by zone; refuses names in a zone it may not use or taken by other records. */
 async function wantedRecords(trx: Knex, m: Managed): Promise<Map<string, { zone: DnsZoneRow; specs: RecordSpec[] }>> {
   const wanted = new Map<string, { zone: DnsZoneRow; specs: RecordSpec[] }>();
-  for (const name of m.names) {
+  for (const { name, ...rest } of m.records) {
     const zone = await hostingZone(trx, name);
     if (!zone || zone.status === 'deleting') continue;
     if (!(await m.mayUse(zone))) throw conflict(m.refusal(name, zone));
     if (zone.status === 'pending')
       throw conflict(`DNS zone ${zone.name} (for ${name}) is still being created; try again when it is active`);
-    await refuseTakenName(trx, m, zone, name);
+    await refuseTakenName(trx, m, zone, name, rest.type);
     const entry = wanted.get(zone.id) ?? { zone, specs: [] };
-    for (const address of m.addresses) {
-      entry.specs.push(
-        validateRecord({ name: `${name}.`, type: isIPv6(address) ? 'AAAA' : 'A', address, ttl: MANAGED_TTL }, zone.name, 'body/domains'),
-      );
-    }
+    entry.specs.push(validateRecord({ ...rest, name: `${name}.`, ttl: MANAGED_TTL }, zone.name, 'body/domains'));
     wanted.set(zone.id, entry);
   }
   return wanted;
 }
 
-async function refuseTakenName(trx: Knex, m: Managed, zone: DnsZoneRow, name: string): Promise<void> {
+async function refuseTakenName(trx: Knex, m: Managed, zone: DnsZoneRow, name: string, type: string): Promise<void> {
   const mine = (row: DnsRecordRow) => row.manager_kind === m.by.manager_kind && row.manager_id === m.by.manager_id;
-  const rows: DnsRecordRow[] = await trx('dns_records')
-    .where({ zone_id: zone.id, name })
-    .whereIn('type', [...CLASHING_TYPES]);
+  const rows: DnsRecordRow[] = await trx('dns_records').where({ zone_id: zone.id, name }).whereIn('type', clashingTypes(type));
   const taken = rows.find((row) => !mine(row));
   if (!taken) return;
   const manager = (await managersOf(trx, [taken])).get(taken.id);
   const whose = manager ? `kept for ${await describeManager(manager)}` : 'a record of the zone';
   throw conflict(
-    `${name} already has a ${taken.type} record (${taken.value}, ${whose}) in DNS zone ${zone.name}; ${m.label} cannot point it at the proxy addresses`,
+    `${name} already has a ${taken.type} record (${taken.value}, ${whose}) in DNS zone ${zone.name}; ${m.label} cannot keep its ${type} record there`,
   );
 }
 

@@ -1,4 +1,4 @@
-/** Mail: tenants' domains, mailboxes and aliases on postfix + dovecot hosts, rendered from PostgreSQL. */
+/** Mail: tenants' domains, mailboxes, aliases and lists on postfix + dovecot hosts, rendered from PostgreSQL. */
 import { defineDomain } from '../domain.ts';
 import { mailChecks } from './health.ts';
 import { mailObservers } from './observers.ts';
@@ -7,10 +7,10 @@ import { mailSchemas } from './views.ts';
 
 export default defineDomain({
   name: 'mail',
-  description: 'Mail domains, mailboxes and aliases on postfix + dovecot hosts.',
+  description: 'Mail domains, mailboxes, aliases and mlmmj lists on postfix + dovecot hosts.',
   names: {
     ops: ['mail.apply', 'health.check.mail-host', 'health.repair.mail-host'],
-    paths: ['/v1/mail/domains', '/v1/mail/boxes', '/v1/mail/aliases'],
+    paths: ['/v1/mail/domains', '/v1/mail/boxes', '/v1/mail/aliases', '/v1/mail/lists'],
     why: 'one operation converges a whole mail host (its maps are one rendering of every domain it serves); health operations are named health.<verb>.<resource type>',
   },
   schemas: mailSchemas,
@@ -18,11 +18,12 @@ export default defineDomain({
   observers: mailObservers,
   checks: [mailChecks],
   owned: OWNED_MAIL_KINDS,
+  recordManagers: [{ kind: 'mail-domain', table: 'mail_domains', label: 'mail domain', change: 'the mail domain' }],
   roles: [
     {
       role: 'mail',
-      // opendkim, mlmmj: DKIM signing and lists (not wired yet); swaks: the health checks' and tests' SMTP client.
-      packages: ['postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd'],
+      // mlmmj: mailing lists, delivered by postfix's pipe. opendkim (DKIM signing) is not wired yet.
+      packages: ['postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'mlmmj'],
       ports: [25, 143, 465, 587, 993],
       setup: mailSetupOf,
     },

@@ -15,7 +15,8 @@ import type { OwnedKind } from '../domain.ts';
 import { hostRefOf, type HostRow } from '../hosts/store.ts';
 import { conflict } from '../plugins/errors.ts';
 import { plan, type JobPlan } from '../plan.ts';
-import { hostMailState, mailHostRow, type MailHostRow } from './store.ts';
+import { hostMailState, mailHostRow, type MailDomainRow, type MailHostRow } from './store.ts';
+import { removeMailDomainRecordJobs } from '../dns/managed.ts';
 
 export const MAIL_ROLE = 'mail';
 export const HOSTNAME_LABEL = 'mail.hostname';
@@ -77,8 +78,13 @@ async function removeRowAndApply(trx: Knex.Transaction, table: string, id: strin
   return domain ? [await mailApplyJob(trx, domain.host_id)] : [];
 }
 
-/** Resources users own: removed with their user (aliases and mailboxes before their domains). */
+/** Resources users own: removed with their user (lists, aliases and mailboxes before their domains). */
 export const OWNED_MAIL_KINDS: OwnedKind[] = [
+  {
+    kind: 'mailLists',
+    table: 'mail_lists',
+    planRemoval: (trx, row) => removeRowAndApply(trx, 'mail_lists', row.id as string, row.domain_id as string),
+  },
   {
     kind: 'mailAliases',
     table: 'mail_aliases',
@@ -93,10 +99,12 @@ export const OWNED_MAIL_KINDS: OwnedKind[] = [
     kind: 'mailDomains',
     table: 'mail_domains',
     async planRemoval(trx, row) {
+      const records = await removeMailDomainRecordJobs(trx, row as unknown as MailDomainRow);
+      await trx('mail_lists').where({ domain_id: row.id }).delete();
       await trx('mail_aliases').where({ domain_id: row.id }).delete();
       await trx('mail_boxes').where({ domain_id: row.id }).delete();
       await trx('mail_domains').where({ id: row.id }).delete();
-      return [await mailApplyJob(trx, row.host_id as string)];
+      return [await mailApplyJob(trx, row.host_id as string), ...records];
     },
   },
 ];

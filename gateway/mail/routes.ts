@@ -10,6 +10,7 @@ import { Type } from 'typebox';
 import { sha512Crypt } from '../../lib/password-hash.ts';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN, splitAddress } from '../../lib/validate/mail.ts';
 import type { GatewayContext } from '../context.ts';
+import { inOwnZone, mailDomainRecordJobs, removeMailDomainRecordJobs } from '../dns/managed.ts';
 import type { HostRow } from '../hosts/store.ts';
 import type { JobRow } from '../jobs-store.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
@@ -21,7 +22,7 @@ import type { Caller } from '../plugins/auth.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { MAIL_ROLE, mailApplyJob, mailLayoutOf } from './plans.ts';
-import { mailHostRow, type MailAliasRow, type MailBoxRow, type MailDomainRow } from './store.ts';
+import { mailHostRow, type MailAliasRow, type MailBoxRow, type MailDomainRow, type MailListRow } from './store.ts';
 import {
   MailAliasCreate,
   MailAliasView,
@@ -30,8 +31,14 @@ import {
   MailBoxView,
   MailDomainCreate,
   MailDomainView,
+  MailListCreate,
+  MailListMembers,
+  MailListMemberView,
+  MailListView,
   mailAliasView,
+  mailListView,
   mailBoxView,
+  mailDnsRecords,
   mailDomainView,
 } from './views.ts';
 
@@ -47,6 +54,7 @@ const ListQuery = Type.Object(
 const DOMAINS = { kind: 'mailDomains', table: 'mail_domains', idColumn: 'name' };
 const BOXES = { kind: 'mailBoxes', table: 'mail_boxes', idColumn: 'address' };
 const ALIASES = { kind: 'mailAliases', table: 'mail_aliases', idColumn: 'address' };
+const LISTS = { kind: 'mailLists', table: 'mail_lists', idColumn: 'address' };
 
 type Reply = { code(n: number): { header(k: string, v: string): { send(b: unknown): unknown } } };
 
@@ -62,6 +70,8 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       host: host.name,
       mailHost: mailLayoutOf(host).hostname,
       applied: await applied(row.host_id),
+      // The records up keeps, not merely a zone of the owner's: one created after the domain does not adopt them.
+      recordsManaged: Boolean(await db('dns_records').where({ manager_kind: 'mail-domain', manager_id: row.id }).first('id')),
     });
   }
   async function boxView(row: MailBoxRow) {
@@ -81,10 +91,10 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
     return row;
   }
 
-  /** An address may be one mailbox or one alias, not both (the alias would take its mail). */
+  /** An address is one mailbox, one alias or one list, never two of them (one would take the other's mail). */
   async function addressFree(trx: Knex, address: string): Promise<void> {
-    if ((await trx('mail_boxes').where({ address }).first('id')) || (await trx('mail_aliases').where({ address }).first('id')))
-      throw conflict(`${address} is already a mailbox or an alias`);
+    for (const table of ['mail_boxes', 'mail_aliases', 'mail_lists'])
+      if (await trx(table).where({ address }).first('id')) throw conflict(`${address} is already a mailbox, an alias or a list`);
   }
 
   /** The mail host for a new domain: the one named (admins), else the mail host serving fewest domains. */
@@ -143,7 +153,11 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
         const host = await hostFor(trx, request.caller, request.body.host);
         await mailHostRow(trx, host.id);
         await trx('mail_domains').insert({ id, name, owner_id: request.caller.userId, host_id: host.id, generation: 0 });
-        return applyFor(trx, host.id, 'mail_domains', id);
+        const jobs = await applyFor(trx, host.id, 'mail_domains', id);
+        const row: MailDomainRow = await trx('mail_domains').where({ id }).first();
+        // Only in the owner's own zone here; anywhere else the records are the owner's to publish.
+        if (!(await inOwnZone(trx, name, row.owner_id))) return jobs;
+        return [...jobs, ...(await mailDomainRecordJobs(trx, row, mailDnsRecords(name, mailLayoutOf(host).hostname)))];
       });
       const row: MailDomainRow = await db('mail_domains').where({ id }).first();
       return sent(reply, request.caller, 'domain', await domainView(row), `/v1/mail/domains/${name}`, jobs);
@@ -198,7 +212,7 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       schema: {
         operationId: 'deleteMailDomain',
         tags,
-        summary: 'Delete a mail domain: refused while it has mailboxes or aliases, unless force=true (they go with it).',
+        summary: 'Delete a mail domain: refused while it has mailboxes, aliases or lists, unless force=true (they go with it).',
         params: DomainParams,
         querystring: Type.Object({ force: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false }),
         response: { 202: Type.Ref('MailDomainChange'), ...errorResponses(400, 401, 404, 409) },
@@ -210,12 +224,17 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const boxes = Number(((await trx('mail_boxes').where({ domain_id: domain.id }).count({ n: '*' }).first()) as { n: string }).n);
         const aliases = Number(((await trx('mail_aliases').where({ domain_id: domain.id }).count({ n: '*' }).first()) as { n: string }).n);
-        if ((boxes || aliases) && !request.query.force)
-          throw conflict(`mail domain ${domain.name} has ${boxes} mailboxes and ${aliases} aliases: delete them first, or pass force=true`);
+        const lists = Number(((await trx('mail_lists').where({ domain_id: domain.id }).count({ n: '*' }).first()) as { n: string }).n);
+        if ((boxes || aliases || lists) && !request.query.force)
+          throw conflict(
+            `mail domain ${domain.name} has ${boxes} mailboxes, ${aliases} aliases and ${lists} lists: delete them first, or pass force=true`,
+          );
+        const records = await removeMailDomainRecordJobs(trx, domain);
+        await trx('mail_lists').where({ domain_id: domain.id }).delete();
         await trx('mail_aliases').where({ domain_id: domain.id }).delete();
         await trx('mail_boxes').where({ domain_id: domain.id }).delete();
         await trx('mail_domains').where({ id: domain.id }).delete();
-        return [await mailApplyJob(trx, domain.host_id)];
+        return [await mailApplyJob(trx, domain.host_id), ...records];
       });
       return sent(reply, request.caller, 'domain', view, '/v1/mail/domains', jobs);
     },
@@ -475,5 +494,212 @@ export const mailRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app,
       });
       return sent(reply, request.caller, 'alias', view, '/v1/mail/aliases', jobs);
     },
+  );
+
+  // ---- lists
+
+  const ListParams = Type.Object({ address: Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }) });
+  const memberCount = async (listId: string) =>
+    Number(((await db('mail_list_members').where({ list_id: listId }).count({ n: '*' }).first()) as { n: string }).n);
+  async function listView(row: MailListRow) {
+    const domain: MailDomainRow = await db('mail_domains').where({ id: row.domain_id }).first();
+    return mailListView(row, {
+      owner: await ownerName(row.owner_id),
+      domain: domain.name,
+      members: await memberCount(row.id),
+      applied: await applied(domain.host_id),
+    });
+  }
+  async function listOf(caller: Caller, address: string): Promise<MailListRow> {
+    const row: MailListRow | undefined = await scopeToCaller(db('mail_lists').where({ address }), caller).first();
+    if (!row) throw notFound('mail list');
+    return row;
+  }
+  async function hostOfList(trx: Knex, list: MailListRow): Promise<string> {
+    return ((await trx('mail_domains').where({ id: list.domain_id }).first('host_id')) as { host_id: string }).host_id;
+  }
+
+  app.post(
+    '/v1/mail/lists',
+    {
+      config: { owned: LISTS },
+      schema: {
+        operationId: 'createMailList',
+        tags,
+        summary: 'Create a mailing list (mlmmj) at an address of one of your domains, with who may post to it.',
+        body: refTo(MailListCreate),
+        response: { 202: Type.Ref('MailListChange'), ...errorResponses(400, 401, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { address } = request.body;
+      const policy = request.body.policy ?? 'members-only';
+      const moderators = request.body.moderators ?? [];
+      if (policy !== 'members-only' && moderators.length === 0)
+        throw new HttpError(400, 'bad_request', `body/moderators: a ${policy} list needs at least one moderator`);
+      const id = randomUUID();
+      const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
+        const domain = await domainOf(trx, request.caller, splitAddress(address).domain, 400);
+        await addressFree(trx, address);
+        await trx('mail_lists').insert({
+          id,
+          address,
+          domain_id: domain.id,
+          owner_id: domain.owner_id,
+          policy,
+          moderators: JSON.stringify(moderators),
+          generation: 0,
+        });
+        return applyFor(trx, domain.host_id, 'mail_lists', id);
+      });
+      const row: MailListRow = await db('mail_lists').where({ id }).first();
+      return sent(reply, request.caller, 'list', await listView(row), `/v1/mail/lists/${address}`, jobs);
+    },
+  );
+
+  app.get(
+    '/v1/mail/lists',
+    {
+      config: { owned: LISTS },
+      schema: {
+        operationId: 'listMailLists',
+        tags,
+        summary: 'Your mailing lists, by address.',
+        querystring: ListQuery,
+        response: { 200: Page(MailListView), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { limit, after, domain } = request.query;
+      const q = scopeToCaller(db('mail_lists'), request.caller);
+      if (domain) q.whereIn('domain_id', db('mail_domains').where({ name: domain }).select('id'));
+      const rows: MailListRow[] = await keyset(q, { columns: ['address'] }, { limit, after });
+      return mapPage(
+        pageOf(rows, limit, (r) => [r.address]),
+        listView,
+      );
+    },
+  );
+
+  app.get(
+    '/v1/mail/lists/:address',
+    {
+      config: { owned: { ...LISTS, idParam: 'address' } },
+      schema: {
+        operationId: 'getMailList',
+        tags,
+        summary: 'One mailing list.',
+        params: ListParams,
+        response: { 200: Type.Ref('MailList'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => listView(await listOf(request.caller, request.params.address)),
+  );
+
+  app.delete(
+    '/v1/mail/lists/:address',
+    {
+      config: { owned: { ...LISTS, idParam: 'address' } },
+      schema: {
+        operationId: 'deleteMailList',
+        tags,
+        summary: 'Delete a mailing list with its members and archive.',
+        params: ListParams,
+        response: { 202: Type.Ref('MailListChange'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const list = await listOf(request.caller, request.params.address);
+      const view = await listView(list);
+      const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
+        const hostId = await hostOfList(trx, list);
+        await trx('mail_lists').where({ id: list.id }).delete();
+        return [await mailApplyJob(trx, hostId)];
+      });
+      return sent(reply, request.caller, 'list', view, '/v1/mail/lists', jobs);
+    },
+  );
+
+  app.get(
+    '/v1/mail/lists/:address/members',
+    {
+      config: { owned: { ...LISTS, idParam: 'address' } },
+      schema: {
+        operationId: 'listMailListMembers',
+        tags,
+        summary: "A mailing list's members, by address.",
+        params: ListParams,
+        querystring: Type.Object(pageQuery({ default: 100, maximum: 1000 }), { additionalProperties: false }),
+        response: { 200: Page(MailListMemberView), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const list = await listOf(request.caller, request.params.address);
+      const { limit, after } = request.query;
+      const rows: { address: string; created_at: Date }[] = await keyset(
+        db('mail_list_members').where({ list_id: list.id }),
+        { columns: ['address'] },
+        { limit, after },
+      );
+      return mapPage(
+        pageOf(rows, limit, (r) => [r.address]),
+        async (r) => ({ address: r.address, subscribedAt: r.created_at.toISOString() }),
+      );
+    },
+  );
+
+  /** Members added or removed, and the host re-rendered in the same transaction. */
+  function membersRoute(verb: 'subscribe' | 'unsubscribe') {
+    return async (
+      request: { caller: Caller; params: { address: string }; body: { addresses: string[] } },
+      reply: Reply,
+    ): Promise<unknown> => {
+      const list = await listOf(request.caller, request.params.address);
+      const { addresses } = request.body;
+      const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
+        const members = trx('mail_list_members');
+        if (verb === 'subscribe')
+          await members
+            .insert(addresses.map((address) => ({ list_id: list.id, address })))
+            .onConflict(['list_id', 'address'])
+            .ignore();
+        else await members.where({ list_id: list.id }).whereIn('address', addresses).delete();
+        return applyFor(trx, await hostOfList(trx, list), 'mail_lists', list.id);
+      });
+      const row: MailListRow = await db('mail_lists').where({ id: list.id }).first();
+      return sent(reply, request.caller, 'list', await listView(row), `/v1/mail/lists/${row.address}`, jobs);
+    };
+  }
+
+  app.post(
+    '/v1/mail/lists/:address/members',
+    {
+      config: { owned: { ...LISTS, idParam: 'address' } },
+      schema: {
+        operationId: 'subscribeMailList',
+        tags,
+        summary: 'Subscribe addresses to a mailing list (no confirmation: you own the list); already members are left as they are.',
+        params: ListParams,
+        body: refTo(MailListMembers),
+        response: { 202: Type.Ref('MailListChange'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    membersRoute('subscribe'),
+  );
+
+  app.post(
+    '/v1/mail/lists/:address/members/remove',
+    {
+      config: { owned: { ...LISTS, idParam: 'address' } },
+      schema: {
+        operationId: 'unsubscribeMailList',
+        tags,
+        summary: 'Unsubscribe addresses from a mailing list; addresses that are not members are ignored.',
+        params: ListParams,
+        body: refTo(MailListMembers),
+        response: { 202: Type.Ref('MailListChange'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    membersRoute('unsubscribe'),
   );
 };

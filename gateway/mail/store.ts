@@ -1,5 +1,6 @@
 /** The mail tables (lib/db/migrations/024-mail.ts). */
 import type { Knex } from 'knex';
+import type { MailListPolicy } from '../../lib/validate/mail.ts';
 
 export interface MailHostRow {
   host_id: string;
@@ -41,6 +42,17 @@ export interface MailAliasRow {
   created_at: Date;
 }
 
+export interface MailListRow {
+  id: string;
+  address: string;
+  domain_id: string;
+  owner_id: string;
+  policy: MailListPolicy;
+  moderators: string[];
+  generation: number;
+  created_at: Date;
+}
+
 export const getMailDomain = (db: Knex, name: string): Promise<MailDomainRow | undefined> => db('mail_domains').where({ name }).first();
 
 /** The mail host's row, made on first use (a host of role `mail` that serves nothing yet has none). */
@@ -55,6 +67,16 @@ export async function hostMailState(db: Knex, hostId: string) {
   const ids = domains.map((d) => d.id);
   const boxes: MailBoxRow[] = ids.length ? await db('mail_boxes').whereIn('domain_id', ids).orderBy('address') : [];
   const aliases: MailAliasRow[] = ids.length ? await db('mail_aliases').whereIn('domain_id', ids).orderBy('address') : [];
+  const lists: MailListRow[] = ids.length ? await db('mail_lists').whereIn('domain_id', ids).orderBy('address') : [];
+  const members = new Map<string, string[]>();
+  if (lists.length)
+    for (const m of (await db('mail_list_members')
+      .whereIn(
+        'list_id',
+        lists.map((l) => l.id),
+      )
+      .orderBy('address')) as { list_id: string; address: string }[])
+      members.set(m.list_id, [...(members.get(m.list_id) ?? []), m.address]);
   return {
     domains: domains.map((d) => ({ id: d.id, name: d.name })),
     boxes: boxes.map((b) => ({
@@ -66,5 +88,12 @@ export async function hostMailState(db: Knex, hostId: string) {
       enabled: b.enabled,
     })),
     aliases: aliases.map((a) => ({ source: a.address, targets: a.targets })),
+    lists: lists.map((l) => ({
+      id: l.id,
+      address: l.address,
+      policy: l.policy,
+      moderators: l.moderators,
+      members: members.get(l.id) ?? [],
+    })),
   };
 }

@@ -2,9 +2,10 @@
 import { Type, type TSchema } from 'typebox';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 import { HOST_NAME_PATTERN } from '../../queues/host-ref.ts';
+import { MailListPolicy } from '../../queues/mail/ops.ts';
 import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
 import { iso } from '../views.ts';
-import type { MailAliasRow, MailBoxRow, MailDomainRow } from './store.ts';
+import type { MailAliasRow, MailBoxRow, MailDomainRow, MailListRow } from './store.ts';
 
 const Status = Type.Union([Type.Literal('pending'), Type.Literal('ready')], {
   description: 'ready once the mail host applied the change (mail is delivered); pending before',
@@ -35,6 +36,9 @@ export const MailDomainView = Type.Object(
     mailHost: Type.String({ description: "the host's mail name: the MX target" }),
     status: Status,
     records: Type.Array(DnsRecord, { description: 'what the zone must publish for mail to reach and be trusted (MX, SPF, DMARC)' }),
+    recordsManaged: Type.Boolean({
+      description: 'up keeps these records in your zone here (a zone made before the domain); otherwise you publish them',
+    }),
     createdAt: Type.String({ format: 'date-time' }),
   },
   {
@@ -48,6 +52,7 @@ export const MailDomainView = Type.Object(
         mailHost: 'mail1.example.com',
         status: 'ready',
         records: [{ name: 'example.net', type: 'MX', data: '10 mail1.example.com.' }],
+        recordsManaged: false,
         createdAt: '2026-01-01T00:00:00.000Z',
       },
     ],
@@ -150,6 +155,76 @@ export const MailAliasView = Type.Object(
   },
 );
 
+const Policy = MailListPolicy;
+const Moderators = Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), {
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'who approves posts (moderated) or alone posts (announce-only); the first is the list owner',
+});
+
+export const MailListCreate = Type.Object(
+  {
+    address: Type.String({ pattern: MAIL_ADDRESS, maxLength: 254, description: 'list@domain, in one of your mail domains' }),
+    policy: Type.Optional(Policy),
+    moderators: Type.Optional(Moderators),
+  },
+  {
+    additionalProperties: false,
+    $id: 'MailListCreate',
+    examples: [{ address: 'team@example.net', policy: 'members-only' }],
+  },
+);
+
+export const MailListMembers = Type.Object(
+  {
+    addresses: Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), {
+      minItems: 1,
+      maxItems: 1000,
+      uniqueItems: true,
+      description: 'addresses here or elsewhere',
+    }),
+  },
+  { additionalProperties: false, $id: 'MailListMembers', examples: [{ addresses: ['alice@example.net', 'bob@elsewhere.org'] }] },
+);
+
+export const MailListView = Type.Object(
+  {
+    address: Type.String(),
+    domain: Type.String(),
+    owner: Type.String(),
+    policy: Policy,
+    moderators: Type.Array(Type.String()),
+    members: Type.Integer({ description: 'how many addresses are subscribed' }),
+    status: Status,
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    additionalProperties: false,
+    $id: 'MailList',
+    examples: [
+      {
+        address: 'team@example.net',
+        domain: 'example.net',
+        owner: 'alice',
+        policy: 'members-only',
+        moderators: [],
+        members: 2,
+        status: 'ready',
+        createdAt: '2026-01-01T00:00:00.000Z',
+      },
+    ],
+  },
+);
+
+export const MailListMemberView = Type.Object(
+  { address: Type.String(), subscribedAt: Type.String({ format: 'date-time' }) },
+  {
+    additionalProperties: false,
+    $id: 'MailListMember',
+    examples: [{ address: 'alice@example.net', subscribedAt: '2026-01-01T00:00:00.000Z' }],
+  },
+);
+
 const change = (id: string, key: string, item: TSchema & { $id?: string }) =>
   Type.Object(
     {
@@ -163,7 +238,14 @@ export const MailDomainChange = change('MailDomainChange', 'domain', MailDomainV
 export const MailBoxChange = change('MailBoxChange', 'mailbox', MailBoxView);
 export const MailAliasChange = change('MailAliasChange', 'alias', MailAliasView);
 
+export const MailListChange = change('MailListChange', 'list', MailListView);
+
 export const mailSchemas: TSchema[] = [
+  MailListCreate,
+  MailListMembers,
+  MailListView,
+  MailListMemberView,
+  MailListChange,
   MailDomainCreate,
   MailDomainView,
   MailDomainChange,
@@ -179,16 +261,28 @@ export const mailSchemas: TSchema[] = [
 const statusOf = (generation: number, applied: number | null): 'pending' | 'ready' =>
   applied !== null && applied >= generation ? 'ready' : 'pending';
 
-/** The records a domain served by `mailHost` needs (written as managed records when its zone is the owner's here). */
-export function mailRecords(domain: string, mailHost: string) {
+/** The records a domain served by `mailHost` needs (managed records when its zone is the owner's here). */
+export function mailDnsRecords(domain: string, mailHost: string) {
   return [
-    { name: domain, type: 'MX', data: `10 ${mailHost}.` },
-    { name: domain, type: 'TXT', data: '"v=spf1 mx -all"' },
-    { name: `_dmarc.${domain}`, type: 'TXT', data: '"v=DMARC1; p=quarantine"' },
+    { name: domain, type: 'MX', preference: 10, exchange: `${mailHost}.` },
+    { name: domain, type: 'TXT', text: 'v=spf1 mx -all' },
+    { name: `_dmarc.${domain}`, type: 'TXT', text: 'v=DMARC1; p=quarantine' },
   ];
 }
 
-export function mailDomainView(row: MailDomainRow, ctx: { owner: string; host: string; mailHost: string; applied: number | null }) {
+/** The same records as a zone file shows them. */
+export function mailRecords(domain: string, mailHost: string) {
+  return mailDnsRecords(domain, mailHost).map((r) => ({
+    name: r.name,
+    type: r.type,
+    data: r.type === 'MX' ? `${r.preference} ${r.exchange}` : `"${r.text}"`,
+  }));
+}
+
+export function mailDomainView(
+  row: MailDomainRow,
+  ctx: { owner: string; host: string; mailHost: string; applied: number | null; recordsManaged: boolean },
+) {
   return {
     name: row.name,
     owner: ctx.owner,
@@ -196,6 +290,7 @@ export function mailDomainView(row: MailDomainRow, ctx: { owner: string; host: s
     mailHost: ctx.mailHost,
     status: statusOf(row.generation, ctx.applied),
     records: mailRecords(row.name, ctx.mailHost),
+    recordsManaged: ctx.recordsManaged,
     createdAt: iso(row.created_at)!,
   };
 }
@@ -220,6 +315,19 @@ export function mailAliasView(row: MailAliasRow, ctx: { owner: string; domain: s
     owner: ctx.owner,
     catchAll: row.address.startsWith('@'),
     targets: row.targets,
+    status: statusOf(row.generation, ctx.applied),
+    createdAt: iso(row.created_at)!,
+  };
+}
+
+export function mailListView(row: MailListRow, ctx: { owner: string; domain: string; members: number; applied: number | null }) {
+  return {
+    address: row.address,
+    domain: ctx.domain,
+    owner: ctx.owner,
+    policy: row.policy,
+    moderators: row.moderators,
+    members: ctx.members,
     status: statusOf(row.generation, ctx.applied),
     createdAt: iso(row.created_at)!,
   };

@@ -16,6 +16,23 @@ export const GENERATION_FILE = `${MAPS_DIR}/generation`;
 /** `sha256sum -c` input: every file mail.apply wrote, as it wrote it. */
 export const SUMS_FILE = `${MAPS_DIR}/applied.sha256`;
 export const DOVECOT_PID = '/run/dovecot/master.pid';
+/** mlmmj's lists: <MLMMJ_SPOOL>/<list id>, written by the `mail` user postfix's pipe runs mlmmj as. */
+export const MLMMJ_SPOOL = '/var/spool/mlmmj';
+export const MLMMJ_USER = 'mail';
+/** The directories mlmmj writes in (the rest of a list's spool is up's, root-owned). */
+export const MLMMJ_WRITABLE = [
+  'incoming',
+  'queue',
+  'queue/discarded',
+  'archive',
+  'bounce',
+  'moderation',
+  'requeue',
+  'subconf',
+  'unsubconf',
+  'digesters.d',
+  'nomailsubs.d',
+];
 
 const lines = (rows: string[]) => (rows.length ? `${rows.sort().join('\n')}\n` : '');
 
@@ -30,12 +47,42 @@ export function renderMaps({ layout, state }: Pick<Payload, 'layout' | 'state'>)
     // A mailbox maps to itself first, so that a domain's catch-all (@domain) never takes its mail.
     aliases: lines([
       ...enabled.map((b) => `${b.address} ${b.address}`),
+      // A list is a valid recipient of its domain, and its own catch-all's exception too.
+      ...state.lists.map((l) => `${l.address} ${l.address}`),
       ...state.aliases.map((a) => `${a.source} ${a.targets.join(', ')}`),
     ]),
+    // list@domain (and list+anything@domain: mlmmj's request addresses) to mlmmj, by the list's id.
+    transport: lines(state.lists.map((l) => `${l.address} mlmmj:${l.id}`)),
     users: lines(
       enabled.map(
         (b) => `${b.address}:{SHA512-CRYPT}${b.hash}::::${homeOf(layout.vmailRoot, b)}::userdb_quota_rule=*:storage=${b.quotaMb}M`,
       ),
     ),
+  };
+}
+
+export const listDir = (list: { id: string }) => `${MLMMJ_SPOOL}/${list.id}`;
+
+/** mlmmj's switches: on when the file exists, whatever it holds. */
+export const LIST_FLAGS = ['subonlypost', 'moderated', 'modonlypost'] as const;
+
+/** The files that make one mlmmj list what PostgreSQL says (address, owner, moderators, members), and its switches. */
+export function renderList(list: Payload['state']['lists'][number]) {
+  const dir = listDir(list);
+  const owner = list.moderators[0] ?? `postmaster@${list.address.slice(list.address.lastIndexOf('@') + 1)}`;
+  const on: Record<(typeof LIST_FLAGS)[number], boolean> = {
+    subonlypost: list.policy === 'members-only',
+    moderated: list.policy === 'moderated',
+    modonlypost: list.policy === 'announce-only',
+  };
+  return {
+    files: [
+      { path: `${dir}/control/listaddress`, content: `${list.address}\n` },
+      { path: `${dir}/control/owner`, content: `${owner}\n` },
+      { path: `${dir}/control/moderators`, content: lines([...list.moderators]) },
+      // mlmmj reads every file of subscribers.d: one file, rewritten whole, is the member list.
+      { path: `${dir}/subscribers.d/up`, content: lines([...list.members]) },
+    ],
+    flags: LIST_FLAGS.map((name) => ({ path: `${dir}/control/${name}`, on: on[name] })),
   };
 }

@@ -19,6 +19,12 @@ export const MAIL_ADDRESS = `^(?!.*\\.\\.)${LOCAL}@${DOMAIN_BODY}$`;
 export const MAIL_ALIAS_SOURCE = `^(?!.*\\.\\.)(${LOCAL})?@${DOMAIN_BODY}$`;
 /** A list's name (its local part): letters, digits and hyphens, as mlmmj's directory name. */
 export const MAIL_LIST_NAME = '^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$';
+/**
+ * Who may post to a list: its members; anyone, each post held until a moderator approves it;
+ * or its moderators only (an announcement list).
+ */
+export const MAIL_LIST_POLICIES = ['members-only', 'moderated', 'announce-only'] as const;
+export type MailListPolicy = (typeof MAIL_LIST_POLICIES)[number];
 /** SHA-512-crypt as lib/password-hash.ts makes it: the only form a password is ever stored or sent in. */
 export const SHA512_CRYPT_HASH = '^\\$6\\$[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{86}$';
 

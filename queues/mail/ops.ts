@@ -32,6 +32,11 @@ export const MailLayout = Type.Object(
 
 const Id = Type.String({ pattern: UUID_PATTERN });
 
+/** lib/validate/mail.ts's MAIL_LIST_POLICIES, as a schema. */
+export const MailListPolicy = Type.Union([Type.Literal('members-only'), Type.Literal('moderated'), Type.Literal('announce-only')], {
+  description: 'members-only: only members post; moderated: a moderator approves each post; announce-only: only moderators post',
+});
+
 export const MailState = Type.Object(
   {
     domains: Type.Array(
@@ -64,13 +69,27 @@ export const MailState = Type.Object(
       ),
       { maxItems: 200_000 },
     ),
+    lists: Type.Array(
+      Type.Object(
+        {
+          id: Id,
+          address: Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }),
+          policy: MailListPolicy,
+          moderators: Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), { maxItems: 100 }),
+          members: Type.Array(Type.String({ pattern: MAIL_ADDRESS, maxLength: 254 }), { maxItems: 100_000 }),
+        },
+        { additionalProperties: false, description: 'an mlmmj list: its spool is <spool>/<id>, never named after the list' },
+      ),
+      { maxItems: 100_000 },
+    ),
   },
   { additionalProperties: false, $id: 'MailState' },
 );
 
 export const mailApply = defineOperation({
   name: 'mail.apply',
-  summary: 'Converge one mail host: postfix and dovecot configuration, TLS, and the maps of every domain, mailbox and alias it serves.',
+  summary:
+    'Converge one mail host: postfix and dovecot configuration, TLS, and the maps of every domain, mailbox, alias and list it serves.',
   payload: Type.Object(
     { host: HostRef, layout: MailLayout, generation: Type.Integer({ minimum: 1 }), state: MailState },
     { additionalProperties: false, $id: 'MailApplyPayload' },

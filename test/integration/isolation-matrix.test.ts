@@ -224,6 +224,17 @@ describe('isolation matrix: user B against user A, generated from the route tabl
       targets: JSON.stringify(['x@elsewhere.example']),
     });
     fixtures.set('mailAliases', 'info@secret-mail.example');
+    const mailList = randomUUID();
+    await db('mail_lists').insert({
+      id: mailList,
+      address: 'secret-list@secret-mail.example',
+      domain_id: mailDomain,
+      owner_id: a.id,
+      policy: 'members-only',
+      generation: 1,
+    });
+    await db('mail_list_members').insert({ list_id: mailList, address: 'member@elsewhere.example' });
+    fixtures.set('mailLists', 'secret-list@secret-mail.example');
     aMarkers.push(
       a.id,
       widget.json().id,

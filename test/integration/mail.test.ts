@@ -1,6 +1,6 @@
 /**
- * Mail end to end on real postfix and dovecot in lab hosts: tenants create domains, mailboxes
- * and aliases through the API and the CLI; swaks sends from outside, IMAPS reads; the relay is
+ * Mail end to end on real postfix, dovecot and mlmmj in lab hosts: tenants create domains,
+ * mailboxes, aliases and lists through the API and the CLI; swaks sends from outside, IMAPS reads; the relay is
  * closed, submission needs TLS and authentication, plaintext IMAP logins are refused, one
  * tenant's credentials never open another's mailbox, hostile names are refused, and the
  * password itself is nowhere but in the request that set it.
@@ -20,6 +20,7 @@ import { HostConnector } from '../../handlers/runtime/connector.ts';
 import type { HostRef } from '../../queues/host-ref.ts';
 import { createToken } from '../../gateway/users/token-store.ts';
 import { createUser } from '../../gateway/users/store.ts';
+import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { imap, swaks, testCertificate } from '../helpers/mail.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -36,6 +37,7 @@ const PRIVATE = [
   '/var/lib/dovecot',
   '/run/dovecot',
   '/var/vmail',
+  '/var/spool/mlmmj',
   '/etc/up',
   '/var/log',
 ];
@@ -45,13 +47,15 @@ const BOB_PASSWORD = `bob-${randomUUID()}`;
 type Stack = Awaited<ReturnType<typeof startStack>>;
 type Json = Record<string, any>;
 
-describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
+describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => {
   let lab: Lab;
   let host: LabHost;
   let stack: Stack;
   let certDir: string;
   let ca: string;
   let certSha256: string;
+  let bind: LabBind;
+  let keys: Awaited<ReturnType<typeof tsigKeysDir>>;
   const tokens: Record<string, string> = {};
 
   const api =
@@ -138,7 +142,7 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   }
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-mail', subnet: '10.77.70', bridge: 'uplab70', privateDirs: PRIVATE });
+    lab = await labHosts(1, { prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', privateDirs: PRIVATE });
     host = lab.hosts[0];
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     // The host's service certificate, where `up certs create --service postfix|dovecot` installs it.
@@ -155,8 +159,21 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
       copyFileSync(made.key, join(dir, 'privkey.pem'));
     }
 
+    // alice's zone is hosted here (BIND): her mail domain's MX, SPF and DMARC are kept in it.
+    bind = await labBind();
+    keys = await tsigKeysDir(bind.key.name, bind.key.secret);
+    process.env.UP_TSIG_KEYS_DIR = keys.dir;
     stack = await startStack();
     const db = stack.database!.knex;
+    await db('hosts').insert({
+      id: randomUUID(),
+      name: 'dns1',
+      address: '127.0.0.1',
+      port: 22,
+      ssh_user: 'root',
+      host_key_sha256: `SHA256:${'A'.repeat(43)}`,
+      local: true,
+    });
     await db('hosts').insert({
       id: randomUUID(),
       name: host.name,
@@ -185,13 +202,35 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   after(async () => {
     await stack?.shutdown();
     await lab?.down();
+    await bind?.down();
+    await keys?.remove();
+    delete process.env.UP_TSIG_KEYS_DIR;
     if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 
   test('a tenant creates a domain and a mailbox with the CLI; swaks delivers, IMAPS reads', async () => {
+    const dnsServer = await api('admin')('POST', '/v1/dns/servers', {
+      name: 'lab',
+      primary: 'dns1',
+      address: bind.server.address,
+      port: bind.server.port,
+      rndcConf: join(bind.dir, 'rndc.conf'),
+      zoneDir: join(bind.dir, 'zones'),
+      keyName: bind.key.name,
+    });
+    assert.equal(dnsServer.status, 201, JSON.stringify(dnsServer.body));
+    const zone = await alice('POST', '/v1/dns/zones', { name: 'alice-mail.test' });
+    assert.equal(zone.status, 202, JSON.stringify(zone.body));
+    assert.equal((await settle([zone.body]))[0].status, 'succeeded');
     const domain = await cli('mailalice', ['mail', 'domains', 'create', 'alice-mail.test', '--wait']);
     assert.equal(domain.code, 0, domain.stderr);
     assert.match(domain.stdout, /MX\s+10 mx1\.mail\.test\./);
+    // Her zone is hosted here: up keeps the records in it.
+    assert.deepEqual(await bind.dig('alice-mail.test', 'MX'), ['10 mx1.mail.test.']);
+    assert.deepEqual(await bind.dig('alice-mail.test', 'TXT'), ['"v=spf1 mx -all"']);
+    assert.deepEqual(await bind.dig('_dmarc.alice-mail.test', 'TXT'), ['"v=DMARC1; p=quarantine"']);
+    const shown = JSON.parse((await cli('mailalice', ['mail', 'domains', 'show', 'alice-mail.test', '--json'])).stdout);
+    assert.equal(shown.recordsManaged, true);
     const box = await cli(
       'mailalice',
       ['mail', 'boxes', 'create', 'alice@alice-mail.test', '--quota', '50', '--wait'],
@@ -230,6 +269,91 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
     assert.ok(!carol.includes('to-alice'), 'the catch-all does not take a mailbox’s mail');
   });
 
+  test('a list delivers to every member; members-only refuses a non-member; tenant B gets 404', async () => {
+    const made = await cli('mailalice', ['mail', 'lists', 'create', 'devs@alice-mail.test', '--wait']);
+    assert.equal(made.code, 0, made.stderr);
+    const subscribed = await cli('mailalice', [
+      'mail',
+      'lists',
+      'subscribe',
+      'devs@alice-mail.test',
+      'alice@alice-mail.test',
+      'carol@alice-mail.test',
+      '--wait',
+    ]);
+    assert.equal(subscribed.code, 0, subscribed.stderr);
+    const members = await cli('mailalice', ['mail', 'lists', 'members', 'devs@alice-mail.test', '--json']);
+    assert.deepEqual(
+      JSON.parse(members.stdout).map((m: Json) => m.address),
+      ['alice@alice-mail.test', 'carol@alice-mail.test'],
+    );
+    const shown = JSON.parse((await cli('mailalice', ['mail', 'lists', 'show', 'devs@alice-mail.test', '--json'])).stdout);
+    assert.deepEqual([shown.policy, shown.members, shown.status], ['members-only', 2, 'ready']);
+
+    const post = (from: string, subject: string) =>
+      swaks([
+        '--server',
+        host.address,
+        '--port',
+        '25',
+        '--ehlo',
+        'client.example',
+        '--from',
+        from,
+        '--to',
+        'devs@alice-mail.test',
+        '--header',
+        `Subject: ${subject}`,
+        '--body',
+        'to the list',
+      ]);
+    assert.match((await post('sender@example.org', 'outsider-post')).out, /250 2\.0\.0 Ok: queued/);
+    assert.match((await post('alice@alice-mail.test', 'member-post')).out, /250 2\.0\.0 Ok: queued/);
+    const carol = await inbox('carol@alice-mail.test', `${ALICE_PASSWORD}-c`, 'member-post');
+    const aliceBox = await inbox('alice@alice-mail.test', ALICE_PASSWORD, 'member-post');
+    assert.ok(carol.includes('member-post') && aliceBox.includes('member-post'), JSON.stringify({ carol, aliceBox }));
+    // The outsider's post went first: had mlmmj let it through, it would be there by now.
+    assert.ok(!carol.includes('outsider-post') && !aliceBox.includes('outsider-post'), 'members-only refused the outsider');
+
+    // B: A's list is a name nobody has.
+    assert.equal((await bob('GET', '/v1/mail/lists/devs@alice-mail.test')).status, 404);
+    assert.equal((await bob('GET', '/v1/mail/lists/devs@alice-mail.test/members')).status, 404);
+    assert.equal((await bob('POST', '/v1/mail/lists/devs@alice-mail.test/members', { addresses: ['bob@bob-mail.test'] })).status, 404);
+    assert.equal((await bob('DELETE', '/v1/mail/lists/devs@alice-mail.test')).status, 404);
+    assert.equal((await bob('POST', '/v1/mail/lists', { address: 'steal@alice-mail.test' })).status, 400);
+    assert.deepEqual((await bob('GET', '/v1/mail/lists')).body.items, []);
+
+    // Hostile names and targets never reach mlmmj's spool or postfix's maps.
+    for (const address of [
+      '../x@alice-mail.test',
+      'a|b@alice-mail.test',
+      'x@alice-mail.test\r\n',
+      'a/b@alice-mail.test',
+      'A@alice-mail.test',
+    ])
+      assert.equal((await alice('POST', '/v1/mail/lists', { address })).status, 400, JSON.stringify(address));
+    for (const member of ['|/bin/sh', ':include:/etc/passwd', '/var/spool/x', 'x@y.test\r\nBcc: z@w.test'])
+      assert.equal(
+        (await alice('POST', '/v1/mail/lists/devs@alice-mail.test/members', { addresses: [member] })).status,
+        400,
+        JSON.stringify(member),
+      );
+    assert.equal((await alice('POST', '/v1/mail/lists', { address: 'news@alice-mail.test', policy: 'announce-only' })).status, 400);
+    assert.equal((await alice('POST', '/v1/mail/lists', { address: 'team@alice-mail.test' })).status, 409, 'an alias has it');
+
+    // Unsubscribed, carol gets no more; deleted, the list's spool is gone from the host.
+    await applied(await alice('POST', '/v1/mail/lists/devs@alice-mail.test/members/remove', { addresses: ['carol@alice-mail.test'] }));
+    assert.match((await post('alice@alice-mail.test', 'after-carol-left')).out, /250 2\.0\.0 Ok: queued/);
+    assert.ok((await inbox('alice@alice-mail.test', ALICE_PASSWORD, 'after-carol-left')).includes('after-carol-left'));
+    assert.ok(!(await inbox('carol@alice-mail.test', `${ALICE_PASSWORD}-c`)).includes('after-carol-left'));
+    const spool = join(host.dir, 'private/var/spool/mlmmj');
+    const listId = (await stack.database!.knex('mail_lists').where({ address: 'devs@alice-mail.test' }).first('id')).id;
+    assert.ok(readdirSync(spool).includes(listId), 'the spool is named by id');
+    const deleted = await cli('mailalice', ['mail', 'lists', 'delete', 'devs@alice-mail.test', '--yes', '--wait']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.ok(!readdirSync(spool).includes(listId), 'the spool went with the list');
+  });
+
   test('no open relay; submission needs TLS and authentication; IMAP logins need TLS', async () => {
     const relay = await send('victim@elsewhere.example', 'relay');
     assert.match(relay.out, /<[*~]\* +554 5\.7\.1 .*Relay access denied/, relay.out);
@@ -263,7 +387,8 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
   });
 
   test("tenant B never reads tenant A's mailbox, nor touches A's domain", async () => {
-    await applied(await bob('POST', '/v1/mail/domains', { name: 'bob-mail.test' }));
+    const bobs = await applied(await bob('POST', '/v1/mail/domains', { name: 'bob-mail.test' }));
+    assert.equal(bobs.domain.recordsManaged, false, 'no zone of his here: he publishes the records himself');
     await applied(await bob('POST', '/v1/mail/boxes', { address: 'bob@bob-mail.test', password: BOB_PASSWORD }));
     assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok);
     const crossed = await imap('read', server(), 'alice@alice-mail.test', BOB_PASSWORD);
@@ -397,6 +522,8 @@ describe('mail on real postfix and dovecot', { timeout: 240_000 }, () => {
     assert.equal((await imap('read', server(), 'alice@alice-mail.test', `${ALICE_PASSWORD}-2`)).ok, false);
     assert.match((await send('alice@alice-mail.test', 'gone')).out, /<[*~]\* +554 5\.7\.1 .*Relay access denied/);
     assert.ok(!readdirSync(vmail).includes(domainId), 'its Maildirs are gone from the host');
+    assert.deepEqual(await bind.dig('alice-mail.test', 'MX'), [], 'its records went with it');
+    assert.deepEqual(await bind.dig('_dmarc.alice-mail.test', 'TXT'), []);
     // Bob's domain is untouched.
     assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok);
   });

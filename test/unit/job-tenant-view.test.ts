@@ -234,6 +234,9 @@ const EXAMPLES: Record<string, unknown[]> = {
           { id: SITE.id, domainId: SITE.id, address: 'bob@example.net', hash: `$6$salt$${'a'.repeat(86)}`, quotaMb: 10, enabled: true },
         ],
         aliases: [{ source: '@example.net', targets: ['bob@example.net'] }],
+        lists: [
+          { id: SITE.id, address: 'team@example.net', policy: 'members-only', moderators: [], members: ['bob@example.net', 'x@else.org'] },
+        ],
       },
     },
   ],
@@ -254,6 +257,7 @@ const EXAMPLES: Record<string, unknown[]> = {
           { id: SITE.id, domainId: SITE.id, address: 'bob@example.net', hash: `$6$salt$${'a'.repeat(86)}`, quotaMb: 10, enabled: true },
         ],
         aliases: [{ source: '@example.net', targets: ['bob@example.net'] }],
+        lists: [],
       },
     },
   ],

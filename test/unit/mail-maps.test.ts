@@ -1,13 +1,14 @@
 /** What a mail host's state becomes on disk: postfix maps, dovecot's passwd-file, and which Maildirs go. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { staleMaildirs } from '../../handlers/mail/mail.apply/handler.ts';
-import { renderMaps } from '../../handlers/mail/maps.ts';
+import { staleLists, staleMaildirs } from '../../handlers/mail/mail.apply/handler.ts';
+import { renderList, renderMaps } from '../../handlers/mail/maps.ts';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 
 const D = '11111111-1111-4111-8111-111111111111';
 const A = '22222222-2222-4222-8222-222222222222';
 const B = '33333333-3333-4333-8333-333333333333';
+const L = '55555555-5555-4555-8555-555555555555';
 const HASH = `$6$salt$${'a'.repeat(86)}`;
 const layout = {
   hostname: 'mx.example.net',
@@ -26,6 +27,20 @@ const state = {
     { source: '@example.net', targets: ['alice@example.net'] },
     { source: 'team@example.net', targets: ['alice@example.net', 'bob@elsewhere.org'] },
   ],
+  lists: [] as {
+    id: string;
+    address: string;
+    policy: 'members-only' | 'moderated' | 'announce-only';
+    moderators: string[];
+    members: string[];
+  }[],
+};
+const list = {
+  id: L,
+  address: 'news@example.net',
+  policy: 'announce-only' as const,
+  moderators: ['alice@example.net'],
+  members: ['zed@elsewhere.org', 'alice@example.net'],
 };
 
 test('maps: enabled mailboxes only, each mapped to itself ahead of the catch-all; Maildirs named by ids', () => {
@@ -64,4 +79,26 @@ test('hostile names match no mail pattern', () => {
     assert.ok(!address.test(bad) && !source.test(bad), JSON.stringify(bad));
   assert.ok(source.test('@example.net') && !address.test('@example.net'));
   for (const bad of ['a/b.net', 'x', '-x.net', 'x.net\n', 'x..net']) assert.ok(!domain.test(bad), JSON.stringify(bad));
+});
+
+test('a list: its address is a valid recipient, routed to mlmmj by id; its spool is named by id; its policy is switch files', () => {
+  const maps = renderMaps({ layout, state: { ...state, lists: [list] } });
+  assert.equal(maps.transport, `news@example.net mlmmj:${L}\n`);
+  assert.match(maps.aliases, /^news@example\.net news@example\.net$/m);
+  const { files, flags } = renderList(list);
+  const content = Object.fromEntries(files.map((f) => [f.path, f.content]));
+  assert.equal(content[`/var/spool/mlmmj/${L}/control/listaddress`], 'news@example.net\n');
+  assert.equal(content[`/var/spool/mlmmj/${L}/control/owner`], 'alice@example.net\n');
+  assert.equal(content[`/var/spool/mlmmj/${L}/subscribers.d/up`], 'alice@example.net\nzed@elsewhere.org\n');
+  assert.deepEqual(
+    flags.filter((f) => f.on).map((f) => f.path),
+    [`/var/spool/mlmmj/${L}/control/modonlypost`],
+  );
+  assert.ok(files.every((f) => f.path.startsWith(`/var/spool/mlmmj/${L}/`)));
+  assert.equal(renderMaps({ layout, state }).transport, '');
+});
+
+test('only the spools of removed lists are swept', () => {
+  const gone = '66666666-6666-4666-8666-666666666666';
+  assert.deepEqual(staleLists({ state: { ...state, lists: [list] } }, [L, gone, 'lost+found', '../etc', `${gone}x`]), [gone]);
 });

@@ -12,7 +12,19 @@ import { render } from '../../../lib/render.ts';
 import { mailApply } from '../../../queues/mail/ops.ts';
 import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
-import { DOVECOT_PID, GENERATION_FILE, MAPS_DIR, renderMaps, SUMS_FILE, USERS_FILE } from '../maps.ts';
+import {
+  DOVECOT_PID,
+  GENERATION_FILE,
+  listDir,
+  MAPS_DIR,
+  MLMMJ_SPOOL,
+  MLMMJ_USER,
+  MLMMJ_WRITABLE,
+  renderList,
+  renderMaps,
+  SUMS_FILE,
+  USERS_FILE,
+} from '../maps.ts';
 
 type Payload = PayloadOf<typeof mailApply>;
 
@@ -59,9 +71,30 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[
     { path: `${MAPS_DIR}/domains`, content: maps.domains, mode: '0644', group: 'root', map: true },
     { path: `${MAPS_DIR}/mailboxes`, content: maps.mailboxes, mode: '0644', group: 'root', map: true },
     { path: `${MAPS_DIR}/aliases`, content: maps.aliases, mode: '0644', group: 'root', map: true },
+    { path: `${MAPS_DIR}/transport`, content: maps.transport, mode: '0644', group: 'root', map: true },
     // Hashes only, readable by root and dovecot's auth process.
     { path: USERS_FILE, content: maps.users, mode: '0640', group: 'dovecot' },
+    // The lists' addresses and members: mlmmj reads them, only up writes them.
+    ...payload.state.lists.flatMap((list) => renderList(list).files.map((f) => ({ ...f, mode: '0644', group: MLMMJ_USER }))),
   ];
+}
+
+/** A new list's spool as mlmmj-make-ml lays it out, with the English texts; mlmmj writes only in its own directories. */
+function makeListSpool(list: { id: string }): Command[] {
+  const dir = listDir(list);
+  return [
+    sh`install -d -m 0750 -o ${MLMMJ_USER} -g ${MLMMJ_USER} ${dir}`,
+    sh`install -d -m 0755 ${`${dir}/control`} ${`${dir}/text`} ${`${dir}/subscribers.d`}`,
+    sh`install -d -m 0750 -o ${MLMMJ_USER} -g ${MLMMJ_USER} ${MLMMJ_WRITABLE.map((d) => `${dir}/${d}`)}`,
+    sh`install -m 0640 -o ${MLMMJ_USER} -g ${MLMMJ_USER} /dev/null ${`${dir}/index`}`,
+    sh`cp /usr/share/mlmmj/text.skel/en/* ${`${dir}/text/`}`,
+  ];
+}
+
+/** The spools of lists the state no longer has: `<list id>` directories only. */
+export function staleLists(payload: Pick<Payload, 'state'>, dirs: readonly string[]): string[] {
+  const lists = new Set(payload.state.lists.map((l) => l.id));
+  return dirs.filter((d) => DOMAIN_DIR.test(d) && !lists.has(d)).sort();
 }
 
 /** What is on the host: the applied generation, each file's checksum, whether each map's .db and each certificate exist. */
@@ -74,10 +107,12 @@ async function inspect(exec: Executor, files: Wanted[], layout: Payload['layout'
     sh`sha256sum ${paths} 2>/dev/null || true`,
     sh`for f in ${[...dbs, ...certs]}; do if [ -s "$f" ]; then echo "present $f"; fi; done`,
     sh`if [ -d ${layout.vmailRoot} ]; then cd ${layout.vmailRoot} && find . -mindepth 1 -maxdepth 2 -type d | sed 's/^/dir /'; fi`,
+    sh`if [ -d ${MLMMJ_SPOOL} ]; then cd ${MLMMJ_SPOOL} && find . -mindepth 1 -maxdepth 1 -type d | sed 's/^/list /'; fi`,
   ]);
   const sums = new Map<string, string>();
   const present = new Set<string>();
   const dirs: string[] = [];
+  const lists: string[] = [];
   let generation = 0;
   for (const line of stdout.split('\n')) {
     const gen = /^generation (\d+)$/.exec(line);
@@ -86,8 +121,9 @@ async function inspect(exec: Executor, files: Wanted[], layout: Payload['layout'
     if (sum) sums.set(sum[2], sum[1]);
     if (line.startsWith('present ')) present.add(line.slice('present '.length));
     if (line.startsWith('dir ./')) dirs.push(line.slice('dir ./'.length));
+    if (line.startsWith('list ./')) lists.push(line.slice('list ./'.length));
   }
-  return { generation, sums, present, dirs };
+  return { generation, sums, present, dirs, lists };
 }
 
 /** A self-signed pair where no service certificate is installed yet (up certs create --service replaces it). */
@@ -119,6 +155,14 @@ export function staleMaildirs(payload: Pick<Payload, 'state'>, dirs: readonly st
   return [...goneDomains, ...goneBoxes].sort();
 }
 
+/** Each list's policy: mlmmj's switch files made or removed (their existence is the setting). */
+function listSwitches(payload: Pick<Payload, 'state'>): Command[] {
+  const flags = payload.state.lists.flatMap((list) => renderList(list).flags);
+  const on = flags.filter((f) => f.on).map((f) => f.path);
+  const off = flags.filter((f) => !f.on).map((f) => f.path);
+  return [...(on.length ? [sh`touch ${on}`] : []), ...(off.length ? [sh`rm -f -- ${off}`] : [])];
+}
+
 export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<ResultOf<typeof mailApply>> {
   const { layout, generation } = payload;
   const exec = ctx.connect(payload.host);
@@ -128,12 +172,21 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
     if (seen.generation > generation) throw new SupersededError(`generation ${seen.generation} is already applied on ${exec.host}`);
     const changed = files.filter((f) => seen.sums.get(f.path) !== sha256(f.content) || (f.map && !seen.present.has(`${f.path}.db`)));
     const stale = staleMaildirs(payload, seen.dirs);
+    const staleListDirs = staleLists(payload, seen.lists);
+    const newLists = payload.state.lists.filter((l) => !seen.lists.includes(l.id));
     const missingCerts = ['postfix', 'dovecot'].filter((s) => !seen.present.has(`${layout.tlsDir}/${s}/fullchain.pem`));
 
     await exec.runScript([
       sh`command -v postfix >/dev/null && command -v dovecot >/dev/null || { echo 'postfix or dovecot is not installed: up hosts prepare' >&2; exit 1; }`,
       sh`install -d -m 0750 -o ${layout.vmailUid} -g ${layout.vmailUid} ${layout.vmailRoot}`,
       sh`install -d -m 0755 ${MAPS_DIR}`,
+      ...(payload.state.lists.length
+        ? [
+            sh`command -v mlmmj-receive >/dev/null || { echo 'mlmmj is not installed: up hosts prepare' >&2; exit 1; }`,
+            sh`install -d -m 0755 ${MLMMJ_SPOOL}`,
+          ]
+        : []),
+      ...newLists.flatMap(makeListSpool),
     ]);
     for (const file of changed) await exec.run(sh`umask 077 && cat > ${`${file.path}${NEW}`}`, { stdin: file.content });
 
@@ -155,6 +208,8 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         ]),
         // After the maps went live: nothing delivers into a removed mailbox any more.
         ...stale.map((dir) => sh`rm -rf -- ${`${layout.vmailRoot}/${dir}`}`),
+        ...staleListDirs.map((id) => sh`rm -rf -- ${`${MLMMJ_SPOOL}/${id}`}`),
+        ...listSwitches(payload),
         sh`postfix check`,
         sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
         sh`doveconf -n >/dev/null`,
@@ -171,6 +226,7 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
     const paths = changed.map((f) => f.path);
     ctx.log.info({ host: exec.host, generation, changed: paths, started }, 'mail host applied');
     if (stale.length) ctx.log.info({ host: exec.host, removed: stale }, 'Maildirs of removed mailboxes deleted');
+    if (staleListDirs.length) ctx.log.info({ host: exec.host, removed: staleListDirs }, 'spools of removed lists deleted');
     return { host: exec.host, generation, changed: paths, started, placeholderCertificate: missingCerts.length > 0 };
   });
 }
