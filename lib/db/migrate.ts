@@ -21,8 +21,8 @@ import * as dnsRecordManagers from './migrations/021-dns-record-managers.ts';
 import * as containers from './migrations/022-containers.ts';
 import * as databases from './migrations/023-databases.ts';
 import * as mail from './migrations/024-mail.ts';
-import * as databaseUserAddresses from './migrations/026-database-user-addresses.ts';
-import * as mailLists from './migrations/027-mail-lists.ts';
+import * as databaseUserAddresses from './migrations/025-database-user-addresses.ts';
+import * as mailLists from './migrations/026-mail-lists.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -54,8 +54,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '022-containers': containers,
   '023-databases': databases,
   '024-mail': mail,
-  '026-database-user-addresses': databaseUserAddresses,
-  '027-mail-lists': mailLists,
+  '025-database-user-addresses': databaseUserAddresses,
+  '026-mail-lists': mailLists,
 };
 
 const source: Knex.MigrationSource<string> = {
