@@ -2,8 +2,10 @@
  * mail.apply: one host's postfix and dovecot converge to the state in the message, in few round
  * trips (the host may be far): one look at what is there (generation, checksums), one upload per
  * file that differs (to `<file>.up-new`), and one script that postmaps the new maps, renames
- * every file into place, and starts or reloads only what needs it. A map changes without a
- * reload (postfix daemons reopen a changed map); dovecot rereads its passwd-file when it changes.
+ * every file into place, and starts or reloads only what needs it. A changed map reloads postfix:
+ * its daemons notice a changed map only after serving the request at hand, so the first mail after
+ * a change could still be routed by the old map (a new list's first post went to dovecot and
+ * bounced). dovecot rereads its passwd-file when it changes.
  */
 import { createHash } from 'node:crypto';
 import { sh, type Command, type Executor } from '../../../lib/exec/index.ts';
@@ -37,7 +39,7 @@ interface Wanted {
   group: string;
   /** A postfix map: postmapped before it goes live. */
   map?: boolean;
-  /** Which daemon must reload when it changes (maps and the passwd-file need none). */
+  /** Which daemon must reload when it changes (the passwd-file needs none). */
   reload?: 'postfix' | 'dovecot';
 }
 
@@ -68,10 +70,10 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[
       group: 'root',
       reload: 'dovecot',
     },
-    { path: `${MAPS_DIR}/domains`, content: maps.domains, mode: '0644', group: 'root', map: true },
-    { path: `${MAPS_DIR}/mailboxes`, content: maps.mailboxes, mode: '0644', group: 'root', map: true },
-    { path: `${MAPS_DIR}/aliases`, content: maps.aliases, mode: '0644', group: 'root', map: true },
-    { path: `${MAPS_DIR}/transport`, content: maps.transport, mode: '0644', group: 'root', map: true },
+    { path: `${MAPS_DIR}/domains`, content: maps.domains, mode: '0644', group: 'root', map: true, reload: 'postfix' },
+    { path: `${MAPS_DIR}/mailboxes`, content: maps.mailboxes, mode: '0644', group: 'root', map: true, reload: 'postfix' },
+    { path: `${MAPS_DIR}/aliases`, content: maps.aliases, mode: '0644', group: 'root', map: true, reload: 'postfix' },
+    { path: `${MAPS_DIR}/transport`, content: maps.transport, mode: '0644', group: 'root', map: true, reload: 'postfix' },
     // Hashes only, readable by root and dovecot's auth process.
     { path: USERS_FILE, content: maps.users, mode: '0640', group: 'dovecot' },
     // The lists' addresses and members: mlmmj reads them, only up writes them.
