@@ -1,22 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Knex } from 'knex';
 import { Type } from 'typebox';
 import type { JobRow } from '../jobs-store.ts';
-import { claimConflicts, claimedNames, replaceClaims, siteKey, type StoredSpec, type WebsiteRow } from './store.ts';
-import { getProxy, proxyMembers, upstreamPolicy, wildcardDomains, type ProxyGroupRow } from '../proxies/store.ts';
-import { SITE_NAME, USER_NAME, isPublicSuffix, isUnderDomain } from '../../lib/validate/web.ts';
-import { parseEndpoint, upstreamRefusal } from '../../lib/validate/upstream.ts';
+import { replaceClaims, type WebsiteRow } from './store.ts';
+import { proxyMembers, type ProxyGroupRow } from '../proxies/store.ts';
+import { SITE_NAME, USER_NAME } from '../../lib/validate/web.ts';
 import type { GatewayContext } from '../context.ts';
-import { HttpError, conflict, notFound } from '../plugins/errors.ts';
-import { enforceLimit } from '../plugins/limits.ts';
+import { conflict, notFound } from '../plugins/errors.ts';
 import { scopeToCaller } from '../plugins/scope.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView, type Viewer } from '../views.ts';
-import { DEFAULT_SPEC, mergeSpec } from './spec.ts';
+import { mergeSpec } from './spec.ts';
 import { applyJobs, ownerOfSite, siteRemoval } from './plans.ts';
-import { checkContainerRoutes } from './container-upstreams.ts';
+import { checkNames, checkUpstreams, planWebsiteCreate } from './changes.ts';
 import { CONTENT_JSON_BODY_LIMIT, CONTENT_LIMITS, ContentUpload, acceptArchiveStreams, deployContent } from './content.ts';
 import { siteRecordJobs } from '../dns/managed.ts';
 import { WebsiteView, websiteView } from './views.ts';
@@ -76,52 +72,6 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
       .header('location', jobs[0] ? `/v1/jobs/${jobs[0].id}` : `/v1/websites/${site.name}`)
       .send({ website: await view(site), jobs: jobs.map((j) => jobView(j, reply.request.caller)) });
 
-  /**
-   * Names must be free, not a public suffix, clear of every proxy wildcard domain (under it:
-   * temporary subdomains; above it: the provider's own domain), and neither under nor above
-   * a name another user's site claims or a DNS zone another user hosts here. Refusals name only
-   * the caller's own names, never what another user holds.
-   */
-  async function checkNames(trx: Knex, spec: StoredSpec, site: { id: string | null; owner_id: string }): Promise<string[]> {
-    const names = claimedNames(spec);
-    const suffixes = names.filter(isPublicSuffix);
-    if (suffixes.length) throw conflict(`public suffixes cannot be claimed by a website: ${suffixes.join(', ')}`);
-    const wildcards = await wildcardDomains(trx);
-    const reserved = names.filter((n) => wildcards.some((w) => isUnderDomain(n, w) || isUnderDomain(w, n)));
-    if (reserved.length) throw conflict(`names at, under or above a proxy's wildcard domain are reserved: ${reserved.join(', ')}`);
-    const { taken, nested } = await claimConflicts(trx, names, site.owner_id, site.id);
-    if (taken.length) throw conflict(`already claimed by another website: ${taken.join(', ')}`);
-    if (nested.length) throw conflict(`under or above a name another user's website or DNS zone holds: ${nested.join(', ')}`);
-    return names;
-  }
-
-  /**
-   * Every route's upstream under the group's policy: 400 for routes in the body (422 for a
-   * container that is not the owner's or a port it does not publish), 409 for stored ones the
-   * policy no longer allows.
-   */
-  async function checkUpstreams(
-    trx: Knex,
-    group: ProxyGroupRow,
-    site: { owner_id: string; tenant: string | null },
-    spec: StoredSpec,
-    routesInBody: boolean,
-  ): Promise<void> {
-    // FOR SHARE: an edit of the group's networks (FOR UPDATE) waits for this site, or this site for it.
-    const current: ProxyGroupRow = await trx('proxy_groups').where({ id: group.id }).forShare().first();
-    const policy = await upstreamPolicy(trx, current);
-    spec.routes.forEach((route, i) => {
-      if (typeof route.upstream !== 'string') return;
-      const endpoint = parseEndpoint(route.upstream);
-      const reason = typeof endpoint === 'string' ? endpoint : upstreamRefusal(endpoint, policy);
-      if (!reason) return;
-      if (routesInBody)
-        throw new HttpError(400, 'bad_request', `body/routes/${i}/upstream ${reason}`, [`body/routes/${i}/upstream ${reason}`]);
-      throw conflict(`the stored route ${route.path} (upstream ${route.upstream}) ${reason}: send new routes`);
-    });
-    await checkContainerRoutes(trx, site, spec, policy, routesInBody);
-  }
-
   app.post(
     '/v1/websites',
     {
@@ -135,45 +85,13 @@ export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (a
       },
     },
     async (request, reply) => {
-      const { name, proxy: proxyName, ...fields } = request.body;
-      const spec = await mergeSpec(DEFAULT_SPEC, fields);
-      const proxy = await getProxy(db, proxyName);
-      if (!proxy) throw new HttpError(404, 'not_found', 'proxy group not found');
-      const owner = await ownerOfSite(db, request.caller.userId);
-      const site: WebsiteRow = {
-        id: randomUUID(),
-        name,
-        owner_id: request.caller.userId,
-        proxy_group_id: proxy.id,
-        temp_domain: `${siteKey(name, owner.name)}.${proxy.wildcard_domain}`,
-        spec,
-        generation: 1,
-        tls: false,
-        created_at: new Date(),
-        updated_at: new Date(),
-      };
+      let created: WebsiteRow | undefined;
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
-        await enforceLimit(trx, request.caller, 'websites', trx('websites').where({ owner_id: request.caller.userId }));
-        if (await trx('websites').where({ owner_id: site.owner_id, name }).first('id'))
-          throw conflict(`you already have a website named ${name}`);
-        // Temporary subdomains are public: saying this one is taken tells nothing a request to it would not.
-        if (await trx('websites').where({ temp_domain: site.temp_domain }).first('id'))
-          throw conflict(`the temporary subdomain ${site.temp_domain} is taken: choose another name`);
-        await checkUpstreams(trx, proxy, { owner_id: site.owner_id, tenant: owner.tenant }, spec, true);
-        const names = await checkNames(trx, spec, { id: null, owner_id: site.owner_id });
-        await trx('websites').insert({ ...site, spec: JSON.stringify(spec) });
-        await replaceClaims(trx, site, names);
-        const dnsJobs = await siteRecordJobs(trx, site, proxy);
-        const members = await proxyMembers(trx, proxy.id);
-        return [
-          // The owner's Unix user first: the site's jobs wait for it on each member.
-          ...(await tenantJobs(trx, [site.owner_id], members)),
-          ...(await applyJobs(trx, proxy, members, site)),
-          ...dnsJobs,
-          ...(await siteCertificateJobs(trx, site)),
-        ];
+        const { site, plans } = await planWebsiteCreate(trx, request.caller, request.body);
+        created = site;
+        return plans;
       });
-      return changed(reply, await db('websites').where({ id: site.id }).first(), jobs);
+      return changed(reply, await db('websites').where({ id: created!.id }).first(), jobs);
     },
   );
 

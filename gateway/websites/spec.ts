@@ -46,6 +46,15 @@ export async function mergeSpec(base: StoredSpec, edit: Edit): Promise<StoredSpe
       'body/routes',
     );
   }
+  if (edit.staticPaths)
+    spec.staticPaths = dedupe(
+      edit.staticPaths.map((path, i) => normalizeRoutePath(path, `body/staticPaths/${i}`)),
+      'body/staticPaths',
+    );
+  const routed = new Set(spec.routes.map((r) => r.path));
+  spec.staticPaths?.forEach((path, i) => {
+    if (routed.has(path)) throw new InputError(`body/staticPaths/${i}`, `is also a route's path (${path})`);
+  });
   if (edit.maxBodySize !== undefined) spec.maxBodySize = edit.maxBodySize;
   if (edit.basicAuth !== undefined) {
     spec.basicAuth = edit.basicAuth && {

@@ -14,6 +14,8 @@ export interface StoredSpec {
   static: boolean;
   /** `upstream`: a canonical ip:port, or one of the owner's containers by name and container port. */
   routes: { path: string; upstream: string | ContainerUpstream; websocket: boolean }[];
+  /** Paths nginx serves from the document root under a routed path (absent in specs stored before them). */
+  staticPaths?: string[];
   maxBodySize: string;
   basicAuth: { realm: string; users: { name: string; hash: string }[] } | null;
   errorPages: Static<typeof WebsiteSpec>['errorPages'];
@@ -66,6 +68,7 @@ export function websiteSnapshot(site: WebsiteRow, key: string, tenant: string | 
     serverNames: [site.temp_domain, ...serve.filter((d) => d !== site.temp_domain)],
     static: site.spec.static,
     routes: site.spec.routes,
+    ...(site.spec.staticPaths?.length ? { staticPaths: site.spec.staticPaths } : {}),
     maxBodySize: site.spec.maxBodySize,
     basicAuth: site.spec.basicAuth,
     errorPages: site.spec.errorPages,

@@ -114,6 +114,11 @@ const WebsiteFields = {
   domains: Type.Array(RawDomain, { maxItems: 50, uniqueItems: true, description: 'the primary domain first, then aliases' }),
   static: Type.Boolean({ description: 'serve the document root for paths no route claims (default true)' }),
   routes: Type.Array(WebsiteRoute, { maxItems: 50 }),
+  staticPaths: Type.Array(Type.String({ pattern: URL_PATH, maxLength: 256 }), {
+    maxItems: 20,
+    uniqueItems: true,
+    description: 'paths served from the document root even under a routed path, e.g. /static/ of an app whose / goes to a container',
+  }),
   maxBodySize: Type.String({ pattern: BODY_SIZE, description: 'client_max_body_size, e.g. 10m (0 = unlimited)' }),
   basicAuth: Type.Union([
     Type.Null(),

@@ -84,6 +84,7 @@ export const WebsiteSpec = Type.Object(
       ),
       { maxItems: 50 },
     ),
+    staticPaths: Type.Optional(Type.Array(Type.String({ pattern: URL_PATH, maxLength: 257 }), { maxItems: 20 })),
     maxBodySize: Type.String({ pattern: BODY_SIZE }),
     basicAuth: Type.Union([
       Type.Null(),

@@ -72,6 +72,8 @@ const cases: Record<string, () => string> = {
     renderVhost(layout, {
       ...base,
       static: false,
+      // An app: its collected static files from the document root, everything else from its replicas.
+      staticPaths: ['/static/', '/media/'],
       routes: [
         { path: '/', endpoints: ['10.0.0.7:20001', '10.0.0.8:20000'], websocket: false },
         { path: '/old/', endpoints: [], websocket: false },

@@ -107,6 +107,7 @@ export function vhostView(layout: Layout, site: VhostSite, certs: InstalledCerts
     errorPages: site.errorPages,
     basicAuth: site.basicAuth ? { realm: site.basicAuth.realm, file: paths.htpasswd } : null,
     ...routesView(site),
+    staticPaths: site.staticPaths ?? [],
     static: site.static && !rootRouted,
     notFound: !site.static && !rootRouted,
   };
