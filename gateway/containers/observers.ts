@@ -6,6 +6,7 @@ import { observe, type ObservedJob, type ObserverContext, type Outcome } from '.
 import { writePlans } from '../plan.ts';
 import { sitesNaming } from '../websites/container-upstreams.ts';
 import { rerenderJobs } from '../websites/plans.ts';
+import { upstreamName } from './store.ts';
 
 type ContainerJob =
   | typeof containerApply
@@ -40,12 +41,12 @@ async function rerouted(
   await reported(db, job, event);
   const { container } = job.payload;
   if (event.status !== 'succeeded') return;
-  const row: { owner_id: string; generation: number } | undefined = await db('containers')
+  const row: { owner_id: string; generation: number; name: string; service: string | null } | undefined = await db('containers')
     .where({ id: container.id })
-    .first('owner_id', 'generation');
+    .first('owner_id', 'generation', 'name', 'service');
   if (!row || row.generation !== container.generation) return;
   const jobs = await db.transaction(async (trx) => {
-    const sites = await sitesNaming(trx, row.owner_id, container.name);
+    const sites = await sitesNaming(trx, row.owner_id, upstreamName(row));
     if (sites.length === 0) return [];
     return writePlans(
       trx,

@@ -25,6 +25,7 @@ import {
   ownerOf,
   portsOf,
   publishAddress,
+  upstreamName,
   type ContainerRow,
   type StoredContainerSpec,
 } from './store.ts';
@@ -129,6 +130,16 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     return row;
   }
 
+  /** An app's replica changes with its app (a deploy, a scale), never on its own: it would drift from the app. */
+  async function ownContainerOf(caller: Caller, name: string, owner?: string): Promise<ContainerRow> {
+    const row = await containerOf(caller, name, owner);
+    if (row.app_id) {
+      const app: { name: string } | undefined = await db('apps').where({ id: row.app_id }).first('name');
+      throw conflict(`${name} is a replica of the app ${app?.name ?? row.service}: change it with up apps (deploy, scale, env)`);
+    }
+    return row;
+  }
+
   async function view(row: ContainerRow) {
     const host = await getHostByName(db, row.host);
     return containerView(row, {
@@ -182,6 +193,8 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
         await enforceContainerLimits(trx, request.caller, request.caller.userId, spec, null);
         if (await trx('containers').where({ owner_id: request.caller.userId, name }).first('id'))
           throw conflict(`you already have a container named ${name}`);
+        if (await trx('apps').where({ owner_id: request.caller.userId, name }).first('id'))
+          throw conflict(`you have an app named ${name}: its site routes to its replicas by that name`);
         const host = await placeContainer(trx, spec.limits.memoryMb, named);
         await trx('containers').insert({
           id,
@@ -260,15 +273,15 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
       },
     },
     async (request, reply) => {
-      const current = await containerOf(request.caller, request.params.container, request.query.owner);
+      const current = await ownContainerOf(request.caller, request.params.container, request.query.owner);
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const row: ContainerRow = await trx('containers').where({ id: current.id }).forUpdate().first();
         const spec = mergeSpec(row.spec, request.body);
         await enforceContainerLimits(trx, request.caller, row.owner_id, spec, row.id);
         const published = new Set(spec.ports.map((p) => p.container));
-        const stranded = (await sitesNaming(trx, row.owner_id, row.name)).flatMap((site) =>
+        const stranded = (await sitesNaming(trx, row.owner_id, upstreamName(row))).flatMap((site) =>
           site.spec.routes.flatMap((r) =>
-            typeof r.upstream !== 'string' && r.upstream.container === row.name && !published.has(r.upstream.port)
+            typeof r.upstream !== 'string' && r.upstream.container === upstreamName(row) && !published.has(r.upstream.port)
               ? [`${site.name} ${r.path} → port ${r.upstream.port}`]
               : [],
           ),
@@ -338,12 +351,12 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
       },
     },
     async (request, reply) => {
-      const current = await containerOf(request.caller, request.params.container, request.query.owner);
+      const current = await ownContainerOf(request.caller, request.params.container, request.query.owner);
       const [job] = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const row: ContainerRow | undefined = await trx('containers').where({ id: current.id }).forUpdate().first();
         if (!row) throw notFound('container');
         // The owner's own sites only: whose routes name it is the owner's business, nobody else's.
-        const sites = await sitesNaming(trx, row.owner_id, row.name);
+        const sites = await sitesNaming(trx, row.owner_id, upstreamName(row));
         if (sites.length && !request.query.force)
           throw conflict(
             `website(s) ${sites.map((s) => s.name).join(', ')} route to ${row.name}: change their routes first, or delete with ?force=true (they answer 502 until a container of this name is back)`,

@@ -30,6 +30,9 @@ export interface ContainerRow {
   status: string | null;
   applied_generation: number | null;
   last_error: string | null;
+  /** The app the container is a replica of, and the service it serves under (what routes name); null for a container of its own. */
+  app_id?: string | null;
+  service?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -39,6 +42,9 @@ export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = { memoryMb: 256, cpus: 
 
 /** Host ports `up` hands out to containers, one per published container port. */
 export const PORT_RANGE = PUBLISHED_PORT_RANGE;
+
+/** The name routes reach a container by: its service's, or its own. */
+export const upstreamName = (row: Pick<ContainerRow, 'name' | 'service'>) => row.service ?? row.name;
 
 /** `<name>-<tenant>`: the podman name (tenant names have no hyphen). */
 export const containerKey = (name: string, tenant: string) => `${name}-${tenant}`;

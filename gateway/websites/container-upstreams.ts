@@ -31,29 +31,30 @@ export const publishedEndpoint = (p: { address: string; host: number }) =>
 
 /**
  * The owner's containers of these names with their published ports, as the allocation table says
- * now. `lock`: their rows FOR SHARE, so a delete of one (FOR UPDATE, then a look for the sites
+ * now. A name is a container's own (outside any service) or a service's: every replica of an
+ * app that serves, each one's ports under the service's name (an upstream over all of them).
+ * `lock`: their rows FOR SHARE, so a delete of one (FOR UPDATE, then a look for the sites
  * naming it) waits for the site being written, or the site for the delete.
  */
 export async function containerAllocation(db: Knex, ownerId: string, names: string[], lock = false): Promise<Allocation> {
   if (names.length === 0) return [];
   const owner: { name: string } | undefined = await db('users').where({ id: ownerId }).first('name');
   if (!owner) return [];
-  const rows: { name: string; container_port: number | null; port: number | null; address: string; labels: HostRow['labels'] }[] = await db(
-    'containers as c',
-  )
-    .join('hosts as h', 'h.name', 'c.host')
-    .leftJoin('container_ports as p', 'p.container_id', 'c.id')
-    .where('c.owner_id', ownerId)
-    .whereIn('c.name', names)
-    .orderBy(['c.name', 'p.container_port'])
-    .select('c.name', 'p.container_port', 'p.port', 'h.address', 'h.labels')
-    .modify((q) => {
-      if (lock) q.forShare('c');
-    });
+  const rows: { upstream: string; container_port: number | null; port: number | null; address: string; labels: HostRow['labels'] }[] =
+    await db('containers as c')
+      .join('hosts as h', 'h.name', 'c.host')
+      .leftJoin('container_ports as p', 'p.container_id', 'c.id')
+      .where('c.owner_id', ownerId)
+      .where((q) => q.where((own) => own.whereIn('c.name', names).whereNull('c.service')).orWhereIn('c.service', names))
+      .orderBy([{ column: 'upstream' }, 'c.name', 'p.container_port'])
+      .select(db.raw('coalesce(c.service, c.name) as upstream'), 'p.container_port', 'p.port', 'h.address', 'h.labels')
+      .modify((q) => {
+        if (lock) q.forShare('c');
+      });
   const byName = new Map<string, Allocation[number]>();
   for (const row of rows) {
-    const entry = byName.get(row.name) ?? { name: row.name, key: containerKey(row.name, owner.name), ports: [] };
-    byName.set(row.name, entry);
+    const entry = byName.get(row.upstream) ?? { name: row.upstream, key: containerKey(row.upstream, owner.name), ports: [] };
+    byName.set(row.upstream, entry);
     if (row.container_port !== null && row.port !== null)
       entry.ports.push({ container: row.container_port, host: row.port, address: publishAddress(row) });
   }
