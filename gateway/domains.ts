@@ -2,6 +2,7 @@
  * Every domain of `up`, in the order the API documents them. The gateway, the recorder, the
  * scheduler, user removal and host set-up take what they need from here (gateway/domain.ts).
  */
+import apps from './apps/index.ts';
 import certificates from './certificates/index.ts';
 import containers from './containers/index.ts';
 import dns from './dns/index.ts';
@@ -13,4 +14,4 @@ import databases from './databases/index.ts';
 import mail from './mail/index.ts';
 import type { Domain } from './domain.ts';
 
-export const domains: readonly Domain[] = [users, hosts, proxies, websites, certificates, dns, containers, databases, mail];
+export const domains: readonly Domain[] = [users, hosts, proxies, apps, websites, certificates, dns, containers, databases, mail];

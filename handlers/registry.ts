@@ -1,4 +1,5 @@
 import type { Handler } from './runtime/define.ts';
+import { appsHandlers } from './apps/index.ts';
 import { certificatesHandlers } from './certificates/index.ts';
 import { containersHandlers } from './containers/index.ts';
 import { dnsHandlers } from './dns/index.ts';
@@ -20,6 +21,7 @@ export const handlers: readonly Handler[] = [
   ...websitesHandlers,
   ...certificatesHandlers,
   ...containersHandlers,
+  ...appsHandlers,
   ...databasesHandlers,
   ...mailHandlers,
 ];

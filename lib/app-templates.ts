@@ -4,7 +4,7 @@
  * serves from the document root, rendered with the app's validated values). Adding a template
  * is adding a folder; every folder is loaded and checked the same way, here and in the tests.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
@@ -44,6 +44,7 @@ export const AppSpec = Type.Object(
     ]),
     /** URL paths nginx serves from the document root; everything else goes to the container (none: the site is static). */
     static: Type.Array(Type.String({ pattern: URL_PATH, maxLength: 256 }), { maxItems: 20 }),
+    staticDir: Type.Union([Type.String({ pattern: '^(/(?!\\.{1,2}(/|$))[A-Za-z0-9._-]+)+/?$', maxLength: 1024 }), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -53,6 +54,7 @@ export interface AppTemplate {
   name: string;
   meta: Static<typeof AppTemplateMeta>;
   source: string;
+  containerfile?: string;
 }
 
 const metaCheck = Compile(AppTemplateMeta);
@@ -69,7 +71,10 @@ export function loadAppTemplate(name: string, dir = APPS_DIR): AppTemplate {
   if (!metaCheck.Check(meta)) throw new Error(`templates/apps/${name}/template.json ${firstError(metaCheck.Errors(meta))}`);
   const source = readFileSync(`${dir}${name}/app.json.mustache`, 'utf8');
   if (/\{\{[{&]/.test(source)) throw new Error(`templates/apps/${name}/app.json.mustache uses an unescaped tag`);
-  return { name, meta, source };
+  const containerfile = existsSync(`${dir}${name}/Containerfile.mustache`)
+    ? readFileSync(`${dir}${name}/Containerfile.mustache`, 'utf8')
+    : undefined;
+  return { name, meta, source, ...(containerfile !== undefined ? { containerfile } : {}) };
 }
 
 /** Every template folder, by name. */
@@ -100,4 +105,9 @@ export function renderAppSpec(template: AppTemplate, values: { name: string; ima
   }
   if (!specCheck.Check(spec)) throw new Error(`templates/apps/${template.name}/app.json.mustache ${firstError(specCheck.Errors(spec))}`);
   return spec;
+}
+
+export function renderContainerfile(template: AppTemplate, values: { name: string; baseImage?: string }): string | null {
+  if (template.containerfile === undefined) return null;
+  return renderText('config', template.containerfile, values);
 }

@@ -1,4 +1,5 @@
 import type { Operation } from './operation.ts';
+import { appsOperations } from './apps/index.ts';
 import { certificatesOperations } from './certificates/index.ts';
 import { containersOperations } from './containers/index.ts';
 import { dnsOperations } from './dns/index.ts';
@@ -20,6 +21,7 @@ export const operations: readonly Operation[] = [
   ...websitesOperations,
   ...certificatesOperations,
   ...containersOperations,
+  ...appsOperations,
   ...databasesOperations,
   ...mailOperations,
 ];

@@ -63,6 +63,8 @@ export const POOLS: Pool[] = [
     systemdMetricsPort: 9488,
   },
   { name: 'mail', ops: ['mail.*'], ssh: true, tsig: false, content: false, maxReplicas: 4, systemdMetricsPort: 9489 },
+  // content: builds read uploaded source from the content store and write the static files back.
+  { name: 'apps', ops: ['app.*'], ssh: true, tsig: false, content: true, maxReplicas: 6, systemdMetricsPort: 9490 },
 ];
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

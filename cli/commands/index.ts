@@ -107,6 +107,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./certificates.ts')).certificates,
   },
   {
+    command: 'apps',
+    describe: 'your applications from templates (django, node, container, static): deploy source, scale, roll back, logs',
+    load: async () => (await import('./apps.ts')).apps,
+  },
+  {
     command: 'containers',
     describe: 'your services in podman containers: own id range and network, limits from your plan',
     load: async () => (await import('./containers.ts')).containers,

@@ -17,8 +17,9 @@ import { contentStoreDir } from '../../lib/config.ts';
 const STORE_LOCK = 0x75_70_5f_63; // "up_c"
 const ARCHIVE_FILE = /^([0-9a-f]{64})\.tar\.gz$/;
 const TEMP_FILE = /^\.upload-[0-9a-f-]{36}\.tmp$/;
-/** Deploy jobs in these states will still read their archive. */
+/** Jobs of these operations in these states will still read their archive. */
 const PENDING = ['accepted', 'queued', 'running', 'retrying'];
+const READERS = ['website.deploy', 'app.build'];
 /** An upload's claim and temp file outlive no upload: older ones are a crashed gateway's. */
 export const UPLOAD_TIMEOUT_MS = 10 * 60_000;
 const STALE_MS = 2 * UPLOAD_TIMEOUT_MS;
@@ -72,8 +73,11 @@ export async function storeUsage(db: Knex, ownerId: string, exceptSiteId: string
        SELECT payload #>> '{archive,sha256}', (payload #>> '{archive,bytes}')::bigint FROM jobs
         WHERE op = 'website.deploy' AND status IN (${PENDING.map(() => '?').join(', ')})
           AND payload #>> '{site,id}' IN (SELECT id::text FROM websites WHERE owner_id = ?)
+       UNION
+       SELECT payload #>> '{archive,sha256}', (payload #>> '{archive,bytes}')::bigint FROM jobs
+        WHERE op = 'app.build' AND status IN (${PENDING.map(() => '?').join(', ')}) AND owner_id = ?
      ) kept`,
-    [ownerId, exceptSiteId, ...PENDING, ownerId],
+    [ownerId, exceptSiteId, ...PENDING, ownerId, ...PENDING, ownerId],
   );
   return Number(rows[0].n);
 }
@@ -84,8 +88,19 @@ export async function storeUsage(db: Knex, ownerId: string, exceptSiteId: string
  * already there under that name holds the same bytes: the upload is done.
  */
 export async function placeArchive(trx: Knex.Transaction, temp: string, siteId: string, archive: StoredArchive): Promise<void> {
+  await placeFile(trx, temp, archive.sha256);
+  await trx('websites')
+    .where({ id: siteId })
+    .update({ content_sha256: archive.sha256, content_bytes: archive.bytes, content_expanded_bytes: archive.expandedBytes });
+}
+
+/**
+ * Gives a checked upload its checksum name, inside the caller's transaction, which must also
+ * write what references it (a pending job that reads it): the collector cannot run in between.
+ */
+export async function placeFile(trx: Knex.Transaction, temp: string, sha256: string): Promise<void> {
   await trx.raw('SELECT pg_advisory_xact_lock_shared(?::bigint)', [STORE_LOCK]);
-  const final = archivePath(archive.sha256);
+  const final = archivePath(sha256);
   if (
     await stat(final).then(
       () => true,
@@ -94,9 +109,6 @@ export async function placeArchive(trx: Knex.Transaction, temp: string, siteId: 
   )
     await rm(temp, { force: true });
   else await rename(temp, final);
-  await trx('websites')
-    .where({ id: siteId })
-    .update({ content_sha256: archive.sha256, content_bytes: archive.bytes, content_expanded_bytes: archive.expandedBytes });
 }
 
 /** Every archive something still needs: a site's current one, or one a pending deploy job will read. */
@@ -104,8 +116,8 @@ export async function referencedArchives(db: Knex): Promise<Set<string>> {
   const sites: { sha256: string }[] = await db('websites').whereNotNull('content_sha256').distinct({ sha256: 'content_sha256' });
   const { rows: jobs } = await db.raw(
     `SELECT DISTINCT payload #>> '{archive,sha256}' AS sha256 FROM jobs
-      WHERE op = 'website.deploy' AND status IN (${PENDING.map(() => '?').join(', ')})`,
-    PENDING,
+      WHERE op IN (${READERS.map(() => '?').join(', ')}) AND status IN (${PENDING.map(() => '?').join(', ')})`,
+    [...READERS, ...PENDING],
   );
   return new Set([...sites, ...(jobs as { sha256: string }[])].map((r) => r.sha256));
 }

@@ -27,6 +27,7 @@ import {
   collectContent,
   expandedUsage,
   placeArchive,
+  type StoredArchive,
   releaseUpload,
   storeUsage,
   tempArchivePath,
@@ -37,7 +38,7 @@ import type { Caller } from '../plugins/auth.ts';
 import { HttpError, conflict } from '../plugins/errors.ts';
 import type { Outbox } from '../outbox.ts';
 import { deployJobs } from './plans.ts';
-import { requesterOf } from '../plan.ts';
+import { requesterOf, type JobPlan } from '../plan.ts';
 import { tenantJobs } from '../users/plans.ts';
 
 const GiB = 1024 ** 3;
@@ -213,16 +214,19 @@ function asHttpError(error: unknown, maxExpandedBytes: number): unknown {
 }
 
 /**
- * POST /v1/websites/:site/content: receives the archive, makes it the site's current content
- * and plans a website.deploy on every member host. Returns the jobs.
+ * Receives an uploaded archive for something of `site`'s owner (the site's content, or an app's
+ * source, whose site's budget it counts against) into the content store, and plans what uses it
+ * in the transaction that places it. One upload at a time per user; archives nothing needs any
+ * more are collected afterwards. Returns the jobs.
  */
-export async function deployContent(options: {
+export async function receiveArchive(options: {
   db: Knex;
   outbox: Outbox;
   log: FastifyBaseLogger;
   caller: Caller;
   site: WebsiteRow;
   body: unknown;
+  use(trx: Knex.Transaction, temp: string, archive: StoredArchive): Promise<JobPlan[]>;
 }): Promise<JobRow[]> {
   const { db, outbox, caller, site } = options;
   const upload = uploadOf(options.body);
@@ -247,10 +251,7 @@ export async function deployContent(options: {
     checkStore(budget, received.bytes);
     const archive = { sha256: received.sha256, bytes: received.bytes, expandedBytes: received.summary.expandedBytes };
     const placing = temp;
-    jobs = await outbox.submitPlans(requesterOf(caller), async (trx) => {
-      await placeArchive(trx, placing, site.id, archive);
-      return contentJobs(trx, site, archive);
-    });
+    jobs = await outbox.submitPlans(requesterOf(caller), (trx) => options.use(trx, placing, archive));
     temp = null;
   } catch (error) {
     upload.drain();
@@ -261,6 +262,27 @@ export async function deployContent(options: {
   }
   collectContent(db).catch((error) => options.log.warn({ err: error }, 'collecting the content store failed'));
   return jobs;
+}
+
+/**
+ * POST /v1/websites/:site/content: the archive becomes the site's current content, with a
+ * website.deploy planned on every member host.
+ */
+export function deployContent(options: {
+  db: Knex;
+  outbox: Outbox;
+  log: FastifyBaseLogger;
+  caller: Caller;
+  site: WebsiteRow;
+  body: unknown;
+}): Promise<JobRow[]> {
+  return receiveArchive({
+    ...options,
+    use: async (trx, temp, archive) => {
+      await placeArchive(trx, temp, options.site.id, archive);
+      return contentJobs(trx, options.site, archive);
+    },
+  });
 }
 
 /** One website.deploy per member host of the site's group, after the owner's Unix user where a member lacks it. */

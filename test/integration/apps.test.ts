@@ -27,7 +27,7 @@ type Stack = Awaited<ReturnType<typeof startStack>>;
 /** A busybox web server answering `text` on port 8080. */
 const webServer = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`];
 
-describe('website routes to containers, on real nginx and podman', { timeout: 300_000 }, () => {
+describe('website routes to containers and apps, on real nginx and podman', { timeout: 600_000 }, () => {
   let lab: Lab;
   let host: LabHost;
   let nginx: LabNginx[] = [];
@@ -235,5 +235,174 @@ describe('website routes to containers, on real nginx and podman', { timeout: 30
     const answer = await answers('v2');
     assert.equal(answer.body.trim(), 'v2', JSON.stringify(answer));
     assert.match(await onHost(host, `cat ${nginx[0].dir}/vhosts/shop-appalice.conf`), new RegExp(`:${back.container.ports[0].host};`));
+  });
+
+  /** An image of busybox's httpd answering `text` on 8080 (or exiting at once: `broken`), built on the lab host. */
+  async function webImage(tag: string, text: string, broken = false): Promise<string> {
+    const image = `localhost/web:${tag}`;
+    const cmd = broken ? '["sh", "-c", "echo cannot start >&2; exit 3"]' : '["httpd", "-f", "-p", "8080", "-h", "/www"]';
+    await onHost(
+      host,
+      `d=$(mktemp -d) && printf '%s\\n' 'FROM ${BUSYBOX_IMAGE}' 'RUN mkdir -p /www && echo ${text} > /www/index.html' 'CMD ${cmd}' > $d/Containerfile && podman build --pull=never -q -t ${image} $d >/dev/null && rm -rf $d`,
+      120_000,
+    );
+    return image;
+  }
+
+  const appSite = (path = '/') => curlSite(`web-appalice.${WILDCARD}`, host.address, PORT, path);
+
+  /** Polls the app until its deploy ends; returns the app. */
+  async function deployed(who: typeof alice, name: string, timeoutMs = 180_000): Promise<Json> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await who('GET', `/v1/apps/${name}`);
+      if (['succeeded', 'failed'].includes(body.deploy?.state)) return body;
+      assert.ok(Date.now() < deadline, `the deploy of ${name} did not end: ${JSON.stringify(body.deploy)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  let v1 = '';
+  let v2 = '';
+
+  test('an app of the container template: two replicas behind one nginx upstream, at its temporary subdomain', async () => {
+    v1 = await webImage('v1', 'v1');
+    v2 = await webImage('v2', 'v2');
+    const made = await alice('POST', '/v1/apps', { name: 'web', template: 'container', proxy: 'p1', image: v1, replicas: 2 });
+    assert.equal(made.status, 409, JSON.stringify(made.body));
+    assert.match(made.body.message, /container named web/);
+    // Free the name: the containers of the tests before go.
+    await succeeded(await alice('DELETE', '/v1/websites/shop'), 'appalice');
+    for (const name of ['web', 'filler']) await succeeded(await alice('DELETE', `/v1/containers/${name}?force=true`), 'appalice');
+
+    const app = await alice('POST', '/v1/apps', { name: 'web', template: 'container', proxy: 'p1', image: v1, replicas: 2 });
+    assert.equal(app.status, 202, JSON.stringify(app.body));
+    assert.deepEqual(app.body.app.urls, [`http://web-appalice.${WILDCARD}/`]);
+    const done = await deployed(alice, 'web');
+    assert.equal(done.deploy.state, 'succeeded', JSON.stringify(done.deploy));
+    assert.equal(done.image, v1);
+    assert.deepEqual(
+      done.serving.map((r: Json) => r.name),
+      ['web-r1-1', 'web-r1-2'],
+    );
+    const answer = await eventually(appSite, (r) => r.status === 200 && r.body.trim() === 'v1', 30_000);
+    assert.equal(answer.body.trim(), 'v1', JSON.stringify(answer));
+    const vhost = await onHost(host, `cat ${nginx[0].dir}/vhosts/web-appalice.conf`);
+    const servers = vhost.match(/^ {4}server [0-9.]+:\d+;$/gm) ?? [];
+    assert.equal(servers.length, 2, vhost);
+    assert.deepEqual(servers.map((s) => Number(/:(\d+);/.exec(s)![1])).sort(), done.serving.map((r: Json) => r.port).sort());
+    // Replicas change with their app, never on their own.
+    const direct = await alice('DELETE', '/v1/containers/web-r1-1');
+    assert.equal(direct.status, 409);
+    assert.match(direct.body.message, /replica of the app web/);
+  });
+
+  test('a new image rolls out with no failed request: the old replicas serve until nginx switched, then go', async () => {
+    const seen: string[] = [];
+    let rolling = true;
+    const load = (async () => {
+      while (rolling) {
+        const r = await appSite();
+        seen.push(r.status === 200 ? r.body.trim() : `HTTP ${r.status}`);
+      }
+    })();
+    const changed = await alice('PATCH', '/v1/apps/web', { image: v2 });
+    assert.equal(changed.status, 202, JSON.stringify(changed.body));
+    const done = await deployed(alice, 'web');
+    await eventually(appSite, (r) => r.body.trim() === 'v2', 30_000);
+    rolling = false;
+    await load;
+    assert.equal(done.deploy.state, 'succeeded', JSON.stringify(done.deploy));
+    assert.equal(done.image, v2);
+    assert.equal(done.previousImage, v1);
+    assert.ok(seen.length > 10, `only ${seen.length} requests during the rollout`);
+    assert.deepEqual(
+      seen.filter((s) => s !== 'v1' && s !== 'v2'),
+      [],
+      'every request during the rollout was answered',
+    );
+    assert.equal(seen.at(-1), 'v2');
+    // v2 never gave way to v1 again: one switch.
+    assert.equal(seen.slice(seen.indexOf('v2')).includes('v1'), false);
+    const names = (await onHost(host, "podman ps -a --format '{{.Names}}'")).split('\n').filter((n) => n.startsWith('web-r'));
+    assert.deepEqual(names.sort(), ['web-r2-1-appalice', 'web-r2-2-appalice']);
+  });
+
+  test('a release that does not start leaves the old one serving, and the deploy failed with its log; rollback returns', async () => {
+    const broken = await webImage('broken', 'x', true);
+    const changed = await alice('PATCH', '/v1/apps/web', { image: broken });
+    assert.equal(changed.status, 202, JSON.stringify(changed.body));
+    const busy = await alice('PATCH', '/v1/apps/web', { replicas: 1 });
+    assert.equal(busy.status, 409, 'one deploy at a time');
+    const done = await deployed(alice, 'web');
+    assert.equal(done.deploy.state, 'failed');
+    assert.match(done.deploy.error, /cannot start/);
+    assert.equal(done.image, v2);
+    assert.equal((await appSite()).body.trim(), 'v2');
+    assert.deepEqual(
+      done.serving.map((r: Json) => r.name),
+      ['web-r2-1', 'web-r2-2'],
+    );
+    const names = (await onHost(host, "podman ps -a --format '{{.Names}}'")).split('\n').filter((n) => n.startsWith('web-r'));
+    assert.deepEqual(names.sort(), ['web-r2-1-appalice', 'web-r2-2-appalice'], 'the broken replicas are gone');
+
+    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.appalice, UP_LOG_LEVEL: 'silent' };
+    const back = await runUp(['apps', 'rollback', 'web'], env);
+    assert.equal(back.code, 0, back.stderr + back.stdout);
+    assert.match(back.stderr, /succeeded/);
+    assert.equal((await eventually(appSite, (r) => r.body.trim() === 'v1', 30_000)).body.trim(), 'v1');
+    const scaled = await runUp(['apps', 'scale', 'web', '--replicas', '1', '-o', 'json'], env);
+    assert.equal(scaled.code, 0, scaled.stderr + scaled.stdout);
+    assert.equal(JSON.parse(scaled.stdout).app.serving.length, 1);
+    const shown = await runUp(['apps', 'show', 'web'], env);
+    assert.match(shown.stdout, /replicas\s+1: web-r5-1 running/);
+  });
+
+  test("another tenant cannot see, change, deploy to, read the logs of, or route to an app's replicas", async () => {
+    for (const [method, path, body] of [
+      ['GET', '/v1/apps/web', undefined],
+      ['PATCH', '/v1/apps/web', { replicas: 2 }],
+      ['POST', '/v1/apps/web/rollback', undefined],
+      ['POST', '/v1/apps/web/logs', {}],
+      ['POST', '/v1/apps/web/deploy', { archive: 'H4sIAAAAAAAAA+3BAQ0AAADCoPdPbQ8HFAAAAAAAAAAAAAAAAAAAAAA4GwDZ4sHKACgAAA==' }],
+      ['DELETE', '/v1/apps/web', undefined],
+    ] as const) {
+      const res = await bob(method, path, body);
+      assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    }
+    assert.equal((await bob('GET', '/v1/apps')).body.items.length, 0);
+    const steal = await bob('POST', '/v1/websites', {
+      name: 'steal',
+      proxy: 'p1',
+      routes: [{ path: '/', upstream: { container: 'web', port: 8080 } }],
+    });
+    assert.equal(steal.status, 422, JSON.stringify(steal.body));
+    const logs = await alice('POST', '/v1/apps/web/logs', { tail: 10 });
+    assert.equal(logs.status, 202, JSON.stringify(logs.body));
+    assert.equal(logs.body.length, 1);
+    assert.equal((await settled(logs.body[0], 'appalice')).status, 'succeeded');
+    for (const hostile of [
+      { name: 'Web', template: 'container', proxy: 'p1' },
+      { name: 'a'.repeat(21), template: 'container', proxy: 'p1' },
+      { name: 'x', template: '../etc', proxy: 'p1' },
+      { name: 'x', template: 'container', proxy: 'p1', image: '--privileged' },
+      { name: 'x', template: 'container', proxy: 'p1', env: { 'A;B': '1' } },
+      { name: 'x', template: 'container', proxy: 'p1', replicas: 9 },
+      { name: 'x', template: 'container', proxy: 'p1', owner: 'appbob' },
+    ]) {
+      const res = await alice('POST', '/v1/apps', hostile);
+      assert.equal(res.status, 400, `${JSON.stringify(hostile)}: ${JSON.stringify(res.body)}`);
+    }
+    const unknown = await alice('POST', '/v1/apps', { name: 'x', template: 'nosuch', proxy: 'p1' });
+    assert.equal(unknown.status, 422);
+    assert.match(unknown.body.message, /body\/template names no template/);
+  });
+
+  test('deleting the app removes its replicas and its site', async () => {
+    await succeeded(await alice('DELETE', '/v1/apps/web'), 'appalice');
+    assert.notEqual((await eventually(appSite, (r) => r.status !== 200, 30_000)).status, 200);
+    const names = (await onHost(host, "podman ps -a --format '{{.Names}}'")).split('\n').filter((n) => n.startsWith('web-r'));
+    assert.deepEqual(names, []);
+    assert.equal((await alice('GET', '/v1/websites')).body.items.length, 0);
   });
 });

@@ -209,6 +209,25 @@ describe('isolation matrix: user B against user A, generated from the route tabl
       }),
     });
     fixtures.set('containers', 'secretbox');
+    const appSite = randomUUID();
+    await db('websites').insert({
+      id: appSite,
+      name: 'secretapp',
+      owner_id: a.id,
+      proxy_group_id: group,
+      temp_domain: 'secretapp-alice.p1.example',
+      spec: JSON.stringify(DEFAULT_SPEC),
+    });
+    await db('apps').insert({
+      id: randomUUID(),
+      name: 'secretapp',
+      owner_id: a.id,
+      template: 'node',
+      website_id: appSite,
+      host: 'node1',
+      replicas: 1,
+    });
+    fixtures.set('apps', 'secretapp');
     const mailHost = (await db('hosts').where({ name: 'm1' }).first('id')).id;
     await db('mail_hosts').insert({ host_id: mailHost });
     const mailDomain = randomUUID();

@@ -86,6 +86,7 @@ const CONTAINER = {
   healthcheck: null,
   running: true,
 };
+const APP = { id: '0195e3c2-7b1a-7c3e-9f00-000000000031', key: 'blog-alice', tenant: CONTAINER_TENANT };
 const SITE = {
   id: '0195e3c2-7b1a-7c3e-9f00-000000000002',
   key: 'shop-alice',
@@ -301,6 +302,34 @@ const EXAMPLES: Record<string, unknown[]> = {
     },
   ],
   'health.repair.container': [{ host: HOST, container: CONTAINER }],
+  'app.build': [
+    {
+      host: HOST,
+      app: APP,
+      archive: { sha256: 'a'.repeat(64), bytes: 2048 },
+      containerfile: 'FROM localhost/up-django-base:latest\nCOPY . /app\n',
+      image: 'localhost/up-app-blog-alice:0123456789abcdef',
+      staticDir: '/app/staticfiles',
+    },
+  ],
+  'app.rollout': [
+    {
+      host: HOST,
+      app: APP,
+      release: 2,
+      replicas: [{ ...CONTAINER, name: 'blog-r2-1', key: 'blog-r2-1-alice', image: 'localhost/up-app-blog-alice:0123456789abcdef' }],
+      waitSeconds: 120,
+    },
+  ],
+  'app.retire': [
+    {
+      host: HOST,
+      app: APP,
+      site: { key: 'blog-alice', generation: 4 },
+      proxies: [{ host: HOST, layout: LAYOUT }],
+      replicas: [{ id: CONTAINER.id, key: 'blog-r1-1-alice', generation: 1 }],
+    },
+  ],
   'cert.issue': [dnsCert, { ...dnsCert, challenge: 'http-01', dns: null }, serviceCert],
   'cert.renew': [dnsCert, serviceCert],
   'health.check.host': [{ resource: CHECKED, host: HOST, thresholds: { diskPercent: 90, memoryPercent: 95, loadPerCpu: 4 } }],

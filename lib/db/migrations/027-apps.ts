@@ -14,7 +14,8 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('owner_id').notNullable().references('users.id').onDelete('RESTRICT');
     t.text('template').notNullable();
     t.uuid('website_id').notNullable().references('websites.id').onDelete('RESTRICT');
-    t.text('host').notNullable();
+    /** The containers host its replicas and builds run on; null for a template that runs no container. */
+    t.text('host');
     t.integer('replicas').notNullable();
     t.jsonb('env').notNullable().defaultTo('{}');
     t.text('base_image');
