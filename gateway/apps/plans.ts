@@ -23,7 +23,7 @@ import { plan, type JobPlan } from '../plan.ts';
 import { conflict } from '../plugins/errors.ts';
 import { layoutOf, proxyMembers, type ProxyGroupRow } from '../proxies/store.ts';
 import { tenantJobs } from '../users/plans.ts';
-import { keyOf, rerenderJobs, siteRemoval } from '../websites/plans.ts';
+import { rerenderJobs, siteRemoval } from '../websites/plans.ts';
 import type { WebsiteRow } from '../websites/store.ts';
 import { appRefOf, recordDeploy, replicaName, type AppRow, type DeployRecord } from './store.ts';
 
@@ -40,9 +40,17 @@ async function hostOf(db: Knex, app: AppRow): Promise<HostRow> {
   return host;
 }
 
-/** What the app's template makes of it, running `image` (a placeholder before the first build). */
-export function specOf(app: Pick<AppRow, 'name' | 'template'>, image?: string): AppSpec {
-  return renderAppSpec(loadAppTemplate(app.template), { name: app.name, ...(image ? { image } : {}) });
+/** An image no host has: what a spec names where the app's own image is not known (yet). */
+const NO_IMAGE = 'localhost/up-unbuilt:latest';
+
+/**
+ * What the app's template makes of it, running `image`: for a template that needs one and is
+ * given none (asking only what the app serves), an image no host has.
+ */
+export function specOf(app: Pick<AppRow, 'name' | 'template'>, image?: string | null): AppSpec {
+  const template = loadAppTemplate(app.template);
+  const named = image ?? (template.meta.needs.includes('image') ? NO_IMAGE : undefined);
+  return renderAppSpec(template, { name: app.name, ...(named ? { image: named } : {}) });
 }
 
 /** One deploy at a time: a second one would race the first for the site's route. */
@@ -196,7 +204,7 @@ export async function switchJobs(trx: Knex.Transaction, app: AppRow, release: nu
       payload: {
         host: await hostRefOf(trx, host),
         app: ref,
-        site: { key: keyOf(routed), generation: routed.generation },
+        site: { id: routed.id, generation: routed.generation },
         proxies: await Promise.all(members.map(async (m) => ({ host: await hostRefOf(trx, m), layout: layoutOf(group, m) }))),
         replicas: old.map((r) => ({ id: r.id, key: `${r.name}-${ref.tenant.name}`, generation: r.generation })),
       },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
-import { appTemplates, loadAppTemplate } from '../../lib/app-templates.ts';
+import { appTemplates, loadAppTemplate, renderAppSpec } from '../../lib/app-templates.ts';
 import { containerLogs } from '../../queues/containers/ops.ts';
 import { InputError } from '../../lib/errors.ts';
 import type { GatewayContext } from '../context.ts';
@@ -135,7 +135,8 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       if (builds && image) throw new InputError('body/image', `is built from your source by the ${template.name} template: deploy it`, 422);
       if (!builds && baseImage)
         throw new InputError('body/baseImage', `means nothing to the ${template.name} template, which builds nothing`, 422);
-      const spec = specOf({ name, template: template.name }, image);
+      // Strict here: a template that needs an image and got none is the caller's 422.
+      const spec = renderAppSpec(template, { name, ...(image ? { image } : {}) });
       const id = randomUUID();
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const ownerId = request.caller.userId;

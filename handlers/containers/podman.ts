@@ -49,6 +49,38 @@ export function ensureVolumes(spec: ContainerSpec): Command[] {
   );
 }
 
+/**
+ * Removes every port-forwarding rule for the spec's host ports from netavark's per-network
+ * chains. netavark (1.4, iptables) leaves a removed container's DNAT rules in its network's
+ * chain while other containers remain on that network; when `up` hands the port to a new
+ * container, the stale rule matches first and connections go to an address nobody has. The
+ * ports are this container's alone (allocated per host), and it is not running here: any
+ * rule for them is stale, and the start that follows adds the right ones.
+ */
+export function clearStaleForwards(spec: ContainerSpec): Command[] {
+  if (spec.ports.length === 0) return [];
+  const ports = spec.ports.map((p) => String(p.host)).join('|');
+  return [
+    sh`if command -v iptables >/dev/null 2>&1; then`,
+    sh`  for chain in $(iptables -w -t nat -S | awk '$1 == "-N" && $2 ~ /^NETAVARK-DN-/ { print $2 }'); do`,
+    sh`    iptables -w -t nat -S "$chain" | grep -E -- ${`--dport (${ports})( |$)`} | sed 's/^-A /-D /' | while read -r rule; do (set -f; iptables -w -t nat $rule); done`,
+    sh`  done`,
+    sh`fi`,
+  ];
+}
+
+/**
+ * After a start: the host forgets what it knew of the container's addresses. IPAM hands a
+ * removed container's address to the next one, and a host that still holds the old MAC in its
+ * neighbour table sends a published port's traffic nowhere until the entry goes stale (seconds
+ * of hanging connections through the proxy).
+ */
+export const forgetNeighbours = (key: string) =>
+  sh`for a in $(podman container inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' ${key} 2>/dev/null); do ip neigh flush to "$a" 2>/dev/null || true; done`;
+
+/** Held while a tenant's network on the host is created, used by a new container, or removed with its last one. */
+export const networkLock = (tenant: ContainerSpec['tenant']) => `network-${tenant.network}`;
+
 /** `podman create` of the spec: nothing the tenant says can become an option (the command comes after the image). */
 export function createCommand(spec: ContainerSpec): Command {
   const { tenant, limits } = spec;

@@ -288,8 +288,7 @@ export async function removeConfig(exec: Executor, paths: NginxPaths, file: stri
  * so a late apply of a deleted site cannot bring it back). Newer on the host → superseded.
  */
 export async function checkGeneration(exec: Executor, paths: NginxPaths, resource: string, generation: number): Promise<void> {
-  const text = (await exec.readFile(stateFile(paths, resource)))?.toString('utf8').trim();
-  const applied = text && /^[0-9]+$/.test(text) ? Number(text) : null;
+  const applied = await appliedGeneration(exec, paths, resource);
   if (applied !== null && applied > generation) {
     throw new SupersededError(`${exec.host} already applied generation ${applied} of ${resource} (this message carries ${generation})`);
   }
@@ -297,6 +296,12 @@ export async function checkGeneration(exec: Executor, paths: NginxPaths, resourc
 
 export async function recordGeneration(exec: Executor, paths: NginxPaths, resource: string, generation: number): Promise<void> {
   await exec.putFile(stateFile(paths, resource), `${generation}\n`, { mode: 0o600, owner: 'root', group: 'root' });
+}
+
+/** The generation of a resource nginx on this host serves: written only once a reload with it succeeded. */
+export async function appliedGeneration(exec: Executor, paths: NginxPaths, resource: string): Promise<number | null> {
+  const text = (await exec.readFile(stateFile(paths, resource)))?.toString('utf8').trim();
+  return text && /^[0-9]+$/.test(text) ? Number(text) : null;
 }
 
 function stateFile(paths: NginxPaths, resource: string): string {

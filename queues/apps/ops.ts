@@ -119,7 +119,7 @@ export const appRetire = defineOperation({
       host: HostRef,
       app: AppRef,
       site: Type.Object(
-        { key: Type.String({ pattern: CONTAINER_KEY }), generation: Type.Integer({ minimum: 1 }) },
+        { id: Type.String({ pattern: UUID_PATTERN }), generation: Type.Integer({ minimum: 1 }) },
         { additionalProperties: false },
       ),
       proxies: Type.Array(Type.Object({ host: HostRef, layout: NginxLayout }, { additionalProperties: false }), { maxItems: 64 }),

@@ -4,134 +4,46 @@
  * tenant's busybox web server answers through nginx on the site's name at the port `up`
  * allocated on the proxy's own address (allowed for exactly that published port); another
  * tenant cannot name it; deleting it is refused while a site routes to it, and when it is
- * forced and the container comes back on another port, nginx follows.
+ * forced and the container comes back on another port, nginx follows. Then apps on the same
+ * lab: replicas behind one upstream, releases switched with no failed request, a release that
+ * does not start, rollback, scale, isolation and delete.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser } from '../../gateway/users/store.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
-import { curlSite, eventually, labNginx, type LabNginx } from '../helpers/lab-nginx.ts';
-import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
+import { appLab, type AppLab, type Json } from '../helpers/app-lab.ts';
+import type { LabHost } from '../helpers/lab-hosts.ts';
+import { curlSite, eventually, type LabNginx } from '../helpers/lab-nginx.ts';
+import { BUSYBOX_IMAGE, onHost } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
-import { startStack } from '../helpers/stack.ts';
-import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
 
 const PORT = 80;
 const WILDCARD = 'p1.app.test';
-const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
-const TENANTS = ['appalice', 'appbob'];
-type Json = Record<string, any>;
-type Stack = Awaited<ReturnType<typeof startStack>>;
 
 /** A busybox web server answering `text` on port 8080. */
 const webServer = (text: string) => ['sh', '-c', `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 8080 -h /www`];
 
 describe('website routes to containers and apps, on real nginx and podman', { timeout: 600_000 }, () => {
-  let lab: Lab;
+  let lab: AppLab;
   let host: LabHost;
-  let nginx: LabNginx[] = [];
-  let stack: Stack;
-  const tokens: Record<string, string> = {};
-
-  const api =
-    (who: string) =>
-    async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
-      const res = await fetch(`${stack.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
-  const admin = api('admin');
-  const alice = api('appalice');
-  const bob = api('appbob');
-
-  async function settled(job: Json, who = 'admin'): Promise<Json> {
-    for (let i = 0; i < 1200; i++) {
-      const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
-      if (FINAL.has(body.status)) return body;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${job.id} (${job.op}) did not finish`);
-  }
-
-  /** 202, and every job (but certificates': this lab has no ACME CA) succeeded. */
-  async function succeeded(response: { status: number; body: Json }, who = 'admin'): Promise<Json> {
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    const jobs = (response.body.jobs ?? [response.body]).filter((job: Json) => !job.op.startsWith('cert.'));
-    for (const job of jobs) {
-      const done = await settled(job, who);
-      assert.equal(done.status, 'succeeded', `${done.op} on ${done.target}: ${JSON.stringify(done.error)}`);
-    }
-    return response.body;
-  }
+  let nginx: LabNginx[];
+  let stack: AppLab['stack'];
+  let tokens: Record<string, string>;
+  const alice = (...args: Parameters<ReturnType<AppLab['api']>>) => lab.api('appalice')(...args);
+  const bob = (...args: Parameters<ReturnType<AppLab['api']>>) => lab.api('appbob')(...args);
+  const settled = (job: Json, who?: string) => lab.settled(job, who);
+  const succeeded = (response: { status: number; body: Json }, who?: string) => lab.succeeded(response, who);
 
   const site = (path = '/') => curlSite(`shop-appalice.${WILDCARD}`, host.address, PORT, path);
   /** nginx reloads after website.apply, and re-renders after a container job are follow-ups: poll. */
   const answers = (text: string, timeoutMs = 30_000) => eventually(site, (r) => r.status === 200 && r.body.trim() === text, timeoutMs);
 
   before(async () => {
-    await removeUnixUsers(TENANTS);
-    lab = await labHosts(1, { prefix: 'up-app', subnet: '10.77.80', bridge: 'uplab80', privateDirs: PODMAN_PRIVATE_DIRS });
-    [host] = lab.hosts;
-    nginx = await labNginx(lab.hosts, PORT);
-    process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
-    stack = await startStack();
-    const db = stack.database!.knex;
-    await db('hosts').insert({
-      id: crypto.randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['proxy', 'containers'],
-    });
-    for (const name of TENANTS) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
-    await isolateSubids(db, TENANTS);
-
-    const prepared = await admin('POST', `/v1/hosts/${host.name}/prepare`);
-    assert.equal((await settled(prepared.body)).status, 'succeeded');
-    for (let i = 0; ; i++) {
-      const job = (await admin('GET', '/v1/jobs?op=container.host.setup')).body.items[0];
-      if (job && FINAL.has(job.status)) {
-        assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
-        break;
-      }
-      assert.ok(i < 240, 'container.host.setup did not finish');
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await importBusybox(host);
-    await succeeded(
-      await admin('POST', '/v1/proxies', { name: 'p1', wildcardDomain: WILDCARD, addresses: ['192.0.2.80'], httpPort: PORT }),
-    );
-    await succeeded(await admin('POST', '/v1/proxies/p1/hosts', { host: host.name, baseDir: nginx[0].dir }));
+    lab = await appLab({ prefix: 'up-app', subnet: '10.77.80', bridge: 'uplab80', tenants: ['appalice', 'appbob'], wildcard: WILDCARD });
+    ({ host, nginx, stack, tokens } = lab);
   });
 
   after(async () => {
-    await stack?.shutdown();
-    for (const n of nginx) await n.down().catch(() => undefined);
-    if (host) await removeContainers(host);
     await lab?.down();
-    await removeUnixUsers(TENANTS);
   });
 
   let firstPort = 0;
@@ -302,16 +214,29 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     let rolling = true;
     const load = (async () => {
       while (rolling) {
-        const r = await appSite();
-        seen.push(r.status === 200 ? r.body.trim() : `HTTP ${r.status}`);
+        const r = await appSite().catch((error: Error) => ({ status: 0, body: error.message }));
+        seen.push(r.status === 200 ? r.body.trim() : `HTTP ${r.status} ${r.body}`);
       }
     })();
-    const changed = await alice('PATCH', '/v1/apps/web', { image: v2 });
-    assert.equal(changed.status, 202, JSON.stringify(changed.body));
-    const done = await deployed(alice, 'web');
-    await eventually(appSite, (r) => r.body.trim() === 'v2', 30_000);
-    rolling = false;
-    await load;
+    let done: Json;
+    try {
+      const changed = await alice('PATCH', '/v1/apps/web', { image: v2 });
+      assert.equal(changed.status, 202, JSON.stringify(changed.body));
+      done = await deployed(alice, 'web');
+      await eventually(appSite, (r) => r.body.trim() === 'v2', 30_000);
+    } catch (error) {
+      console.log(
+        'DEBUG',
+        await onHost(
+          host,
+          `podman ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'; grep -A3 '^upstream' ${nginx[0].dir}/vhosts/web-appalice.conf; iptables-save -t nat | grep -v '^#' | grep -i dnat | head -40; ip neigh; for c in $(podman ps -q); do podman inspect --format '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.MacAddress}}{{end}}' $c; done; ss -tn | head -30`,
+        ),
+      );
+      throw error;
+    } finally {
+      rolling = false;
+      await load;
+    }
     assert.equal(done.deploy.state, 'succeeded', JSON.stringify(done.deploy));
     assert.equal(done.image, v2);
     assert.equal(done.previousImage, v1);
@@ -348,6 +273,14 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
 
     const env = { UP_URL: stack.url!, UP_TOKEN: tokens.appalice, UP_LOG_LEVEL: 'silent' };
     const back = await runUp(['apps', 'rollback', 'web'], env);
+    if (back.code !== 0)
+      console.log(
+        'DEBUG',
+        await onHost(
+          host,
+          "podman ps -a --format '{{.Names}} {{.Status}} {{.Ports}}'; iptables-save -t nat | grep -v '^#' | head -80; ss -ltnp | grep -E ':2[0-9]{4}' ",
+        ),
+      );
     assert.equal(back.code, 0, back.stderr + back.stdout);
     assert.match(back.stderr, /succeeded/);
     assert.equal((await eventually(appSite, (r) => r.body.trim() === 'v1', 30_000)).body.trim(), 'v1');

@@ -325,7 +325,7 @@ const EXAMPLES: Record<string, unknown[]> = {
     {
       host: HOST,
       app: APP,
-      site: { key: 'blog-alice', generation: 4 },
+      site: { id: '0195e3c2-7b1a-7c3e-9f00-000000000032', generation: 4 },
       proxies: [{ host: HOST, layout: LAYOUT }],
       replicas: [{ id: CONTAINER.id, key: 'blog-r1-1-alice', generation: 1 }],
     },

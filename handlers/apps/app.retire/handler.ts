@@ -1,25 +1,22 @@
 import { RetryableError } from '../../../lib/errors.ts';
+import { CommandError } from '../../../lib/exec/errors.ts';
 import { script, sh } from '../../../lib/exec/index.ts';
 import { appRetire } from '../../../queues/apps/ops.ts';
 import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
 import { withContainerLock } from '../../containers/container.apply/handler.ts';
 import { parseState, stateProbe, writeGeneration } from '../../containers/podman.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
-import { sitePaths } from '../../websites/website.apply/view.ts';
-
-const VHOST_GENERATION = /^# up website \S+ generation (\d+)/;
+import { appliedGeneration, nginxPaths } from '../../proxies/nginx.ts';
 
 /**
  * The replicas of the release before go only when no proxy can still send them a request: each
- * member's vhost must be at the site generation that routes to the new release (website.apply
- * writes the file and reloads nginx before it succeeds). A member not there yet makes the job
- * retry; one that left the group is not asked.
+ * member must serve the site generation that routes to the new release (its state file, which
+ * website.apply writes only after nginx reloaded with it and the old workers left). A member not
+ * there yet makes the job retry; one that left the group is not asked.
  */
 export async function retire(payload: PayloadOf<typeof appRetire>, ctx: HandlerContext): Promise<ResultOf<typeof appRetire>> {
   for (const proxy of payload.proxies) {
-    const { vhost } = sitePaths(proxy.layout, payload.site.key);
-    const head = (await ctx.connect(proxy.host).run(sh`head -n 1 ${vhost} 2>/dev/null || true`, { signal: ctx.signal })).stdout;
-    const generation = Number(VHOST_GENERATION.exec(head)?.[1] ?? 0);
+    const generation = (await appliedGeneration(ctx.connect(proxy.host), nginxPaths(proxy.layout.baseDir), payload.site.id)) ?? 0;
     if (generation < payload.site.generation)
       throw new RetryableError(`${proxy.host.name} serves generation ${generation} of the site, not ${payload.site.generation} yet`, {
         code: 'PROXY_NOT_SWITCHED',
@@ -31,10 +28,17 @@ export async function retire(payload: PayloadOf<typeof appRetire>, ctx: HandlerC
     await withContainerLock(exec, replica.id, async () => {
       const before = parseState((await exec.runScript(stateProbe(replica.key, replica.id), { signal: ctx.signal })).stdout);
       const ours = before.status !== 'missing' && before.id === replica.id;
-      await exec.runScript(
-        script(...(ours ? [sh`podman rm -f -t 10 ${replica.key} >/dev/null`] : []), writeGeneration(replica.id, replica.generation + 1)),
-        { signal: ctx.signal, timeoutMs: 60_000 },
-      );
+      await exec
+        .runScript(
+          script(...(ours ? [sh`podman rm -f -t 10 ${replica.key} >/dev/null`] : []), writeGeneration(replica.id, replica.generation + 1)),
+          { signal: ctx.signal, timeoutMs: 60_000 },
+        )
+        .catch((error: unknown) => {
+          // As for container.delete: the mounts were still busy as it stopped; the next attempt removes it.
+          if (error instanceof CommandError && /device or resource busy/.test(error.stderr))
+            throw new RetryableError(error.message, { code: 'CONTAINER_BUSY' });
+          throw error;
+        });
       if (ours) removed.push(replica.key);
     });
   }

@@ -5,8 +5,11 @@ import type { HostRef } from '../../../queues/host-ref.ts';
 import type { ResultOf } from '../../../queues/operation.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
 import {
+  clearStaleForwards,
   createCommand,
   ensureNetwork,
+  forgetNeighbours,
+  networkLock,
   ensureVolumes,
   parseState,
   specHash,
@@ -49,19 +52,23 @@ export async function convergeContainer(
   const current = before.status !== 'missing' && before.spec === specHash(spec) && !options.force;
   const commands = current
     ? [
-        ...(spec.running && before.status !== 'running' ? [sh`podman start ${spec.key} >/dev/null`] : []),
+        ...(spec.running && before.status !== 'running' ? [sh`podman start ${spec.key} >/dev/null`, forgetNeighbours(spec.key)] : []),
         ...(!spec.running && before.status === 'running' ? [sh`podman stop -t 10 ${spec.key} >/dev/null`] : []),
       ]
     : [
         ensureNetwork(spec.tenant),
         ...ensureVolumes(spec),
         ...(before.status === 'missing' ? [] : [sh`podman rm -f -t 10 ${spec.key} >/dev/null`]),
+        ...clearStaleForwards(spec),
         createCommand(spec),
-        ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`] : []),
+        ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, forgetNeighbours(spec.key)] : []),
       ];
   const changed = commands.length > 0;
-  if (changed || before.generation !== spec.generation)
-    await exec.runScript(script(...commands, writeGeneration(spec.id, spec.generation)), { signal: ctx.signal, timeoutMs: 240_000 });
+  const run = () =>
+    exec.runScript(script(...commands, writeGeneration(spec.id, spec.generation)), { signal: ctx.signal, timeoutMs: 240_000 });
+  // A new container needs its network to stay while it is made (the last container's delete removes it).
+  if (changed && !current) await exec.withLock(networkLock(spec.tenant), run);
+  else if (changed || before.generation !== spec.generation) await run();
   const status = changed ? (spec.running ? 'running' : before.status === 'missing' || !current ? 'created' : 'exited') : before.status;
   ctx.log.info({ host: exec.host, container: spec.key, generation: spec.generation, changed, recreated: !current }, 'container applied');
   return { host: exec.host, generation: spec.generation, changed, status, before };

@@ -3,7 +3,7 @@ import { RetryableError, SupersededError } from '../../../lib/errors.ts';
 import { CommandError } from '../../../lib/exec/errors.ts';
 import { containerDelete } from '../../../queues/containers/ops.ts';
 import { defineHandler } from '../../runtime/define.ts';
-import { parseState, stateProbe, writeGeneration } from '../podman.ts';
+import { networkLock, parseState, stateProbe, writeGeneration } from '../podman.ts';
 
 /**
  * Removes the container; its generation file stays (at the delete's generation), so an older
@@ -20,13 +20,15 @@ export default defineHandler({
       const ours = before.status !== 'missing' && before.id === container.id;
       const { network } = container.tenant;
       const out = await exec
-        .runScript(
-          script(
-            ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
-            writeGeneration(container.id, container.generation),
-            sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
+        .withLock(networkLock(container.tenant), () =>
+          exec.runScript(
+            script(
+              ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
+              writeGeneration(container.id, container.generation),
+              sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
+            ),
+            { signal: ctx.signal, timeoutMs: 60_000 },
           ),
-          { signal: ctx.signal, timeoutMs: 60_000 },
         )
         .catch((error: unknown) => {
           // The container's mounts were still busy as it stopped: the next attempt removes it.

@@ -1,0 +1,162 @@
+/**
+ * A lab for apps and container routes: one lab host that is both a proxy member (real nginx)
+ * and a containers host (real podman, prepared by `up hosts prepare`), the pipeline in-process,
+ * a proxy group `p1` on it, and tenants with tokens. `api(who)` calls the gateway as a tenant
+ * (or 'admin'); `succeeded` waits for a change's jobs.
+ */
+import assert from 'node:assert/strict';
+import { createToken } from '../../gateway/users/token-store.ts';
+import { createUser } from '../../gateway/users/store.ts';
+import { labHosts, type Lab, type LabHost } from './lab-hosts.ts';
+import { labNginx, type LabNginx } from './lab-nginx.ts';
+import { importBusybox, PODMAN_PRIVATE_DIRS, removeContainers } from './podman-lab.ts';
+import { startStack } from './stack.ts';
+import { isolateSubids, removeUnixUsers } from './unix-users.ts';
+
+export type Json = Record<string, any>;
+export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Json }>;
+type Stack = Awaited<ReturnType<typeof startStack>>;
+
+const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
+
+export interface AppLab {
+  lab: Lab;
+  host: LabHost;
+  nginx: LabNginx[];
+  stack: Stack;
+  tokens: Record<string, string>;
+  port: number;
+  wildcard: string;
+  api(who: string): Api;
+  settled(job: Json, who?: string): Promise<Json>;
+  /** 202, and every job (but certificates': this lab has no ACME CA) succeeded. */
+  succeeded(response: { status: number; body: Json }, who?: string): Promise<Json>;
+  /** What the CLI needs to act as a tenant. */
+  env(who: string): Record<string, string>;
+  down(): Promise<void>;
+}
+
+export async function appLab(options: {
+  prefix: string;
+  subnet: string;
+  bridge: string;
+  tenants: string[];
+  wildcard: string;
+}): Promise<AppLab> {
+  const port = 80;
+  const tokens: Record<string, string> = {};
+  await removeUnixUsers(options.tenants);
+  const lab = await labHosts(1, {
+    prefix: options.prefix,
+    subnet: options.subnet,
+    bridge: options.bridge,
+    privateDirs: PODMAN_PRIVATE_DIRS,
+  });
+  const [host] = lab.hosts;
+  let nginx: LabNginx[] = [];
+  let stack: Stack | undefined;
+  const down = async () => {
+    await stack?.shutdown();
+    for (const n of nginx) await n.down().catch(() => undefined);
+    await removeContainers(host).catch(() => undefined);
+    await lab.down();
+    await removeUnixUsers(options.tenants);
+  };
+  try {
+    nginx = await labNginx(lab.hosts, port);
+    process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
+    stack = await startStack();
+    const started = stack;
+    const api =
+      (who: string): Api =>
+      async (method, path, body) => {
+        const res = await fetch(`${started.url}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${who === 'admin' ? started.adminToken : tokens[who]}`,
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await res.text();
+        return { status: res.status, body: text ? JSON.parse(text) : null };
+      };
+    const settled = async (job: Json, who = 'admin'): Promise<Json> => {
+      for (let i = 0; i < 1200; i++) {
+        const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
+        if (FINAL.has(body.status)) return body;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`job ${job.id} (${job.op}) did not finish`);
+    };
+    const succeeded = async (response: { status: number; body: Json }, who = 'admin'): Promise<Json> => {
+      assert.equal(response.status, 202, JSON.stringify(response.body));
+      const jobs = (response.body.jobs ?? [response.body]).filter((job: Json) => !job.op.startsWith('cert.'));
+      for (const job of jobs) {
+        const done = await settled(job, who);
+        assert.equal(done.status, 'succeeded', `${done.op} on ${done.target}: ${JSON.stringify(done.error)}`);
+      }
+      return response.body;
+    };
+
+    const db = stack.database!.knex;
+    await db('hosts').insert({
+      id: crypto.randomUUID(),
+      name: host.name,
+      address: host.address,
+      port: host.port,
+      ssh_user: host.user,
+      host_key_sha256: host.hostKeySha256,
+      roles: ['proxy', 'containers'],
+    });
+    for (const name of options.tenants) {
+      const user = (await createUser(db, { name, role: 'user' }))!;
+      tokens[name] = (
+        await createToken(db, {
+          userId: user.id,
+          name: 'test',
+          scopes: ['read', 'write'],
+          allowFrom: [],
+          ratePerMinute: null,
+          expiresAt: null,
+        })
+      ).secret;
+    }
+    await isolateSubids(db, options.tenants);
+
+    const admin = api('admin');
+    const prepared = await admin('POST', `/v1/hosts/${host.name}/prepare`);
+    assert.equal((await settled(prepared.body)).status, 'succeeded');
+    for (let i = 0; ; i++) {
+      const job = (await admin('GET', '/v1/jobs?op=container.host.setup')).body.items[0];
+      if (job && FINAL.has(job.status)) {
+        assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+        break;
+      }
+      assert.ok(i < 240, 'container.host.setup did not finish');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await importBusybox(host);
+    await succeeded(
+      await admin('POST', '/v1/proxies', { name: 'p1', wildcardDomain: options.wildcard, addresses: ['192.0.2.80'], httpPort: port }),
+    );
+    await succeeded(await admin('POST', '/v1/proxies/p1/hosts', { host: host.name, baseDir: nginx[0].dir }));
+    return {
+      lab,
+      host,
+      nginx,
+      stack,
+      tokens,
+      port,
+      wildcard: options.wildcard,
+      api,
+      settled,
+      succeeded,
+      env: (who) => ({ UP_URL: started.url!, UP_TOKEN: tokens[who], UP_LOG_LEVEL: 'silent' }),
+      down,
+    };
+  } catch (error) {
+    await down();
+    throw error;
+  }
+}
