@@ -112,8 +112,7 @@ export function appTemplates(dir = APPS_DIR): AppTemplate[] {
  */
 export function renderAppSpec(template: AppTemplate, values: { name: string; image?: string }): AppSpec {
   checkName(values.name);
-  if (values.image !== undefined && !new RegExp(IMAGE_REF).test(values.image))
-    throw new InputError('body/image', 'is not an image reference');
+  if (values.image !== undefined && !isImageRef(values.image)) throw new InputError('body/image', 'is not an image reference');
   if (template.meta.needs.includes('image') && values.image === undefined)
     throw new InputError('body/image', `is required by the ${template.name} template`, 422);
   // A built template runs its build: the image given, or the placeholder until the first deploy.
@@ -131,6 +130,11 @@ export function renderAppSpec(template: AppTemplate, values: { name: string; ima
   return spec;
 }
 
+/** An image reference as the specs accept it (pattern and length), so a bad one is the caller's 400, never a broken spec. */
+function isImageRef(value: unknown): boolean {
+  return typeof value === 'string' && value.length <= 255 && new RegExp(IMAGE_REF).test(value);
+}
+
 function checkName(name: string): void {
   if (typeof name !== 'string' || !new RegExp(CONTAINER_NAME).test(name)) throw new InputError('body/name', 'is not a valid app name');
 }
@@ -142,8 +146,7 @@ function checkName(name: string): void {
  */
 export function renderContainerfile(template: AppTemplate, values: { name: string; baseImage?: string }): string | null {
   checkName(values.name);
-  if (values.baseImage !== undefined && (typeof values.baseImage !== 'string' || !new RegExp(IMAGE_REF).test(values.baseImage)))
-    throw new InputError('body/baseImage', 'is not an image reference');
+  if (values.baseImage !== undefined && !isImageRef(values.baseImage)) throw new InputError('body/baseImage', 'is not an image reference');
   if (template.containerfile === undefined) return null;
   const baseImage = values.baseImage ?? template.meta.baseImage;
   if (baseImage === undefined) throw new InputError('body/baseImage', `is required by the ${template.name} template`, 422);

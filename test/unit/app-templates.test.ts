@@ -127,10 +127,12 @@ test('hostile or missing values are refused naming the field, before anything is
     '../python',
     'python:3.11\\',
     '',
+    `localhost/${'a'.repeat(250)}`,
   ])
     refusedBuild({ name: 'blog', baseImage }, 'body/baseImage');
   for (const name of ['blog\nRUN id', 'blog"', '{{baseImage}}', '../x']) refusedBuild({ name }, 'body/name');
-  for (const image of ['localhost/x:1\n', 'x" "y']) assert.throws(() => renderAppSpec(django, { name: 'blog', image }), InputError);
+  for (const image of ['localhost/x:1\n', 'x" "y', `localhost/${'a'.repeat(250)}`])
+    assert.throws(() => renderAppSpec(django, { name: 'blog', image }), InputError);
 });
 
 test('a broken template is caught by its file, never served', () => {
@@ -182,6 +184,14 @@ test('a broken template is caught by its file, never served', () => {
       make('ampbuild', meta, built('/app/s'), 'FROM {{& baseImage}}\n'),
       /ampbuild\/Containerfile\.mustache uses an unescaped tag/,
     );
+    // A built template with no default base image: the app must name one.
+    make('nobase', ok, built('/app/s'), from);
+    const nobase = loadAppTemplate('nobase', `${dir}/`);
+    assert.throws(
+      () => renderContainerfile(nobase, { name: 'blog' }),
+      (e: Error) => e instanceof InputError && e.field === 'body/baseImage' && e.status === 422,
+    );
+    assert.equal(renderContainerfile(nobase, { name: 'blog', baseImage: 'localhost/py:3' }), 'FROM localhost/py:3\n');
     assert.throws(
       make('badbase', '{ "description": "x", "needs": [], "baseImage": "python:3 AS evil" }', built('/app/s'), from),
       /badbase\/template\.json/,
