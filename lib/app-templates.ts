@@ -3,18 +3,27 @@
  * what the user must give) and `app.json.mustache` (the container spec and the paths nginx
  * serves from the document root, rendered with the app's validated values). Adding a template
  * is adding a folder; every folder is loaded and checked the same way, here and in the tests.
+ *
+ * A folder may also hold `Containerfile.mustache`: an app of that template is built from its
+ * uploaded source on deploy (renderContainerfile, FROM the app's `baseImage` or the template's),
+ * and its spec runs the built image, passed to renderAppSpec as `image`. Before the first build
+ * there is no image yet: the spec then names UNBUILT_IMAGE, so the app can be created first.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { CONTAINER_NAME, ENV_KEY, Healthcheck, IMAGE_REF } from './validate/containers.ts';
+import { CONTAINER_NAME, ENV_KEY, Healthcheck, IMAGE_REF, MOUNT_TARGET } from './validate/containers.ts';
 import { URL_PATH } from './validate/web.ts';
 import { InputError } from './errors.ts';
 import { renderText } from './render.ts';
 
 const APPS_DIR = fileURLToPath(new URL('../templates/apps/', import.meta.url));
 export const TEMPLATE_NAME = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$';
+/** The image a built template's spec names until its first build (never pulled: nothing runs before a deploy). */
+export const UNBUILT_IMAGE = 'localhost/up-unbuilt:latest';
+/** A directory inside the image: absolute, plain segments (no `.`/`..`, quotes or spaces), not /, /proc, /sys, /dev. */
+export const STATIC_DIR = MOUNT_TARGET;
 
 /** `template.json`: read as is. */
 export const AppTemplateMeta = Type.Object(
@@ -22,6 +31,8 @@ export const AppTemplateMeta = Type.Object(
     description: Type.String({ minLength: 1, maxLength: 200 }),
     /** `image`: the user brings one (`container`); otherwise the template names its own. */
     needs: Type.Array(Type.Literal('image'), { maxItems: 1 }),
+    /** The FROM of a built template (Containerfile.mustache) when the app gives no `baseImage`. */
+    baseImage: Type.Optional(Type.String({ pattern: IMAGE_REF, maxLength: 255 })),
   },
   { additionalProperties: false },
 );
@@ -44,7 +55,11 @@ export const AppSpec = Type.Object(
     ]),
     /** URL paths nginx serves from the document root; everything else goes to the container (none: the site is static). */
     static: Type.Array(Type.String({ pattern: URL_PATH, maxLength: 256 }), { maxItems: 20 }),
-    staticDir: Type.Union([Type.String({ pattern: '^(/(?!\\.{1,2}(/|$))[A-Za-z0-9._-]+)+/?$', maxLength: 1024 }), Type.Null()]),
+    /**
+     * A directory inside the built image whose files nginx serves at the `static` paths (e.g.
+     * Django's STATIC_ROOT after collectstatic); null: they come from the site's document root.
+     */
+    staticDir: Type.Union([Type.Null(), Type.String({ pattern: STATIC_DIR, maxLength: 255 })]),
   },
   { additionalProperties: false },
 );
@@ -54,6 +69,7 @@ export interface AppTemplate {
   name: string;
   meta: Static<typeof AppTemplateMeta>;
   source: string;
+  /** `Containerfile.mustache`: apps of this template are built from their uploaded source. */
   containerfile?: string;
 }
 
@@ -71,10 +87,14 @@ export function loadAppTemplate(name: string, dir = APPS_DIR): AppTemplate {
   if (!metaCheck.Check(meta)) throw new Error(`templates/apps/${name}/template.json ${firstError(metaCheck.Errors(meta))}`);
   const source = readFileSync(`${dir}${name}/app.json.mustache`, 'utf8');
   if (/\{\{[{&]/.test(source)) throw new Error(`templates/apps/${name}/app.json.mustache uses an unescaped tag`);
-  const containerfile = existsSync(`${dir}${name}/Containerfile.mustache`)
-    ? readFileSync(`${dir}${name}/Containerfile.mustache`, 'utf8')
-    : undefined;
-  return { name, meta, source, ...(containerfile !== undefined ? { containerfile } : {}) };
+  const template: AppTemplate = { name, meta, source };
+  if (existsSync(`${dir}${name}/Containerfile.mustache`)) {
+    const containerfile = readFileSync(`${dir}${name}/Containerfile.mustache`, 'utf8');
+    if (/\{\{[{&]/.test(containerfile)) throw new Error(`templates/apps/${name}/Containerfile.mustache uses an unescaped tag`);
+    template.containerfile = containerfile;
+  } else if (meta.baseImage !== undefined)
+    throw new Error(`templates/apps/${name}/template.json has a baseImage but no Containerfile.mustache`);
+  return template;
 }
 
 /** Every template folder, by name. */
@@ -91,12 +111,13 @@ export function appTemplates(dir = APPS_DIR): AppTemplate[] {
  * and backslashes anyway), and the result checked against AppSpec. Bad user input names its field.
  */
 export function renderAppSpec(template: AppTemplate, values: { name: string; image?: string }): AppSpec {
-  if (!new RegExp(CONTAINER_NAME).test(values.name)) throw new InputError('body/name', 'is not a valid app name');
-  if (values.image !== undefined && !new RegExp(IMAGE_REF).test(values.image))
-    throw new InputError('body/image', 'is not an image reference');
+  checkName(values.name);
+  if (values.image !== undefined && !isImageRef(values.image)) throw new InputError('body/image', 'is not an image reference');
   if (template.meta.needs.includes('image') && values.image === undefined)
     throw new InputError('body/image', `is required by the ${template.name} template`, 422);
-  const rendered = renderText('config', template.source, { name: values.name, image: values.image ?? '' });
+  // A built template runs its build: the image given, or the placeholder until the first deploy.
+  const image = values.image ?? (template.containerfile !== undefined ? UNBUILT_IMAGE : '');
+  const rendered = renderText('config', template.source, { name: values.name, image });
   let spec: unknown;
   try {
     spec = JSON.parse(rendered);
@@ -104,10 +125,30 @@ export function renderAppSpec(template: AppTemplate, values: { name: string; ima
     throw new Error(`templates/apps/${template.name}/app.json.mustache does not render to JSON: ${(error as Error).message}`);
   }
   if (!specCheck.Check(spec)) throw new Error(`templates/apps/${template.name}/app.json.mustache ${firstError(specCheck.Errors(spec))}`);
+  if (spec.staticDir !== null && (spec.container === null || template.containerfile === undefined))
+    throw new Error(`templates/apps/${template.name}/app.json.mustache has a staticDir but nothing builds its image`);
   return spec;
 }
 
+/** An image reference as the specs accept it (pattern and length), so a bad one is the caller's 400, never a broken spec. */
+function isImageRef(value: unknown): boolean {
+  return typeof value === 'string' && value.length <= 255 && new RegExp(IMAGE_REF).test(value);
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || !new RegExp(CONTAINER_NAME).test(name)) throw new InputError('body/name', 'is not a valid app name');
+}
+
+/**
+ * The Containerfile that builds an app of this template from its uploaded source (the build
+ * context), or null when the template is not built. FROM is `baseImage` (checked as an image
+ * reference), else the template's default; values are placed by the config escape.
+ */
 export function renderContainerfile(template: AppTemplate, values: { name: string; baseImage?: string }): string | null {
+  checkName(values.name);
+  if (values.baseImage !== undefined && !isImageRef(values.baseImage)) throw new InputError('body/baseImage', 'is not an image reference');
   if (template.containerfile === undefined) return null;
-  return renderText('config', template.containerfile, values);
+  const baseImage = values.baseImage ?? template.meta.baseImage;
+  if (baseImage === undefined) throw new InputError('body/baseImage', `is required by the ${template.name} template`, 422);
+  return renderText('config', template.containerfile, { name: values.name, baseImage });
 }
