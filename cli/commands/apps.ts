@@ -84,7 +84,8 @@ async function followDeploy(client: UpClient, argv: Args, change: Change): Promi
   emit({ ...change, app }, () => describeApp(app));
   if (app.deploy?.state === 'failed') {
     process.exitCode = 1;
-    if (!machineReadable() && app.deploy.log) process.stderr.write(`${app.deploy.log}\n`);
+    // The whole error (a failed build's or release's log tail is in it), then the build's log when it got that far.
+    if (!machineReadable()) process.stderr.write(`${app.deploy.error ?? ''}\n${app.deploy.log ? `${app.deploy.log}\n` : ''}`);
   }
 }
 
@@ -236,10 +237,7 @@ const templates: CommandModule<Common, Common> = {
   command: 'templates',
   describe: 'the templates an app is made from',
   handler: async () => {
-    const { body } = await UpClient.fromEnvironment().request<{ name: string; description: string; builds: boolean }[]>(
-      'GET',
-      '/v1/apps/templates',
-    );
+    const body = await UpClient.fromEnvironment().listAll<{ name: string; description: string; builds: boolean }>('/v1/apps/templates');
     emit(body, () => table(body, ['name', 'builds', 'description']));
   },
 };

@@ -10,7 +10,7 @@ import { containerKey, DEFAULT_CONTAINER_LIMITS, ownerOf, portsOf, type Containe
 import { placeContainer } from '../containers/placement.ts';
 import { getHostByName, hostRefOf } from '../hosts/store.ts';
 import type { JobRow } from '../jobs-store.ts';
-import { keyset, mapPage, pageOf } from '../pages.ts';
+import { keyset, mapPage, pageOf, pageOfList } from '../pages.ts';
 import { plan, requesterOf, type JobPlan } from '../plan.ts';
 import type { Caller } from '../plugins/auth.ts';
 import { conflict, notFound } from '../plugins/errors.ts';
@@ -32,7 +32,7 @@ import { placeFile } from '../websites/content-store.ts';
 import type { WebsiteRow } from '../websites/store.ts';
 import { appRemoval, buildJob, refuseWhileDeploying, releaseJobs, specOf } from './plans.ts';
 import { APP_NAME, type AppRow } from './store.ts';
-import { AppCreate, AppEdit, AppView, appView } from './views.ts';
+import { AppCreate, AppEdit, AppTemplateView, AppView, appView } from './views.ts';
 
 const Params = Type.Object({ app: Type.String({ pattern: APP_NAME }) });
 const OwnerQuery = Type.Object(
@@ -48,6 +48,8 @@ const OwnerQuery = Type.Object(
 );
 const owned = (idParam?: string) => ({ owned: { kind: 'apps', table: 'apps', idColumn: 'name', ...(idParam ? { idParam } : {}) } });
 const TAGS = ['apps'];
+/** Paths under /v1/apps that are not apps. */
+const RESERVED_NAMES = ['templates'];
 
 type Reply = { request: { caller: Caller }; code(n: number): any };
 
@@ -95,17 +97,21 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
   app.get(
     '/v1/apps/templates',
     {
+      config: { access: 'caller' },
       schema: {
         operationId: 'listAppTemplates',
         tags: TAGS,
         summary: 'The templates an app is made from.',
-        response: {
-          200: Type.Array(Type.Object({ name: Type.String(), description: Type.String(), builds: Type.Boolean() })),
-          ...errorResponses(401),
-        },
+        querystring: Type.Object(pageQuery({ default: 100, maximum: 500 }), { additionalProperties: false }),
+        response: { 200: Page(AppTemplateView), ...errorResponses(400, 401) },
       },
     },
-    async () => appTemplates().map((t) => ({ name: t.name, description: t.meta.description, builds: t.containerfile !== undefined })),
+    async (request) =>
+      pageOfList(
+        appTemplates().map((t) => ({ name: t.name, description: t.meta.description, builds: t.containerfile !== undefined })),
+        request.query,
+        (t) => t.name,
+      ),
   );
 
   app.post(
@@ -141,6 +147,7 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const ownerId = request.caller.userId;
         if (await trx('apps').where({ owner_id: ownerId, name }).first('id')) throw conflict(`you already have an app named ${name}`);
+        if (RESERVED_NAMES.includes(name)) throw new InputError('body/name', `is a word of the API (/v1/apps/${name})`);
         if (await trx('containers').where({ owner_id: ownerId, name }).first('id'))
           throw conflict(`you have a container named ${name}: the app's site would route to it`);
         if (spec.container) await enforceLimit(trx, request.caller, 'containers', trx('containers').where({ owner_id: ownerId }), replicas);
@@ -344,9 +351,9 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
             tail: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
             since: Type.Optional(Type.String({ format: 'date-time' })),
           },
-          { additionalProperties: false },
+          { additionalProperties: false, examples: [{ tail: 100, since: '2026-12-06T10:00:00.000Z' }] },
         ),
-        response: { 202: Type.Array(Type.Ref('Job')), ...errorResponses(400, 401, 404, 409) },
+        response: { 202: Type.Ref('AppJobs'), ...errorResponses(400, 401, 404, 409) },
       },
     },
     async (request, reply) => {
@@ -367,7 +374,7 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       }
       if (plans.length === 0) throw conflict(`${row.name} has no serving replica yet: deploy it first`);
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async () => plans);
-      return reply.code(202).send(jobs.map((j) => jobView(j, request.caller)));
+      return reply.code(202).send({ jobs: jobs.map((j) => jobView(j, request.caller)) });
     },
   );
 
@@ -381,7 +388,7 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         summary: 'Delete an app: its replicas, its image builds and its website (names released now).',
         params: Params,
         querystring: OwnerQuery,
-        response: { 202: Type.Object({ jobs: Type.Array(Type.Ref('Job')) }), ...errorResponses(400, 401, 404, 409) },
+        response: { 202: Type.Ref('AppJobs'), ...errorResponses(400, 401, 404, 409) },
       },
     },
     async (request, reply) => {

@@ -116,6 +116,23 @@ export const AppView = Type.Object(
   },
 );
 
+export const AppTemplateView = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.String(),
+    builds: Type.Boolean({ description: 'an app of it is built from uploaded source (up apps deploy)' }),
+  },
+  {
+    $id: 'AppTemplate',
+    examples: [
+      { name: 'django', description: 'A Django project served by gunicorn; nginx serves its collected static files.', builds: true },
+    ],
+  },
+);
+
+/** What a change that only starts jobs answers (a delete, a read of logs). */
+export const AppJobs = Type.Object({ jobs: Type.Array(Type.Ref('Job')) }, { $id: 'AppJobs', examples: [{ jobs: [JOB_EXAMPLE] }] });
+
 export const AppChange = Type.Object(
   { app: Type.Ref('App'), jobs: Type.Array(Type.Ref('Job')) },
   { $id: 'AppChange', examples: [{ app: exampleOf(AppView), jobs: [JOB_EXAMPLE] }] },
@@ -157,4 +174,4 @@ export function appView(
   };
 }
 
-export const appSchemas: TSchema[] = [AppCreate, AppEdit, AppView, AppChange];
+export const appSchemas: TSchema[] = [AppCreate, AppEdit, AppView, AppChange, AppTemplateView, AppJobs];

@@ -93,6 +93,7 @@ export const WebsiteView = Type.Object(
         domains: ['www.example.net', 'example.net'],
         static: true,
         routes: [{ path: '/api/', upstream: '198.51.100.20:8080', websocket: false }],
+        staticPaths: [],
         maxBodySize: '10m',
         basicAuth: null,
         errorPages: [{ code: 404, path: '/404.html' }],

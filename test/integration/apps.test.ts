@@ -312,8 +312,8 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     assert.equal(steal.status, 422, JSON.stringify(steal.body));
     const logs = await alice('POST', '/v1/apps/web/logs', { tail: 10 });
     assert.equal(logs.status, 202, JSON.stringify(logs.body));
-    assert.equal(logs.body.length, 1);
-    assert.equal((await settled(logs.body[0], 'appalice')).status, 'succeeded');
+    assert.equal(logs.body.jobs.length, 1);
+    assert.equal((await settled(logs.body.jobs[0], 'appalice')).status, 'succeeded');
     for (const hostile of [
       { name: 'Web', template: 'container', proxy: 'p1' },
       { name: 'a'.repeat(21), template: 'container', proxy: 'p1' },
