@@ -23,6 +23,7 @@ import * as databases from './migrations/023-databases.ts';
 import * as mail from './migrations/024-mail.ts';
 import * as databaseUserAddresses from './migrations/025-database-user-addresses.ts';
 import * as mailLists from './migrations/026-mail-lists.ts';
+import * as mailDkim from './migrations/028-mail-dkim.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -56,6 +57,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '024-mail': mail,
   '025-database-user-addresses': databaseUserAddresses,
   '026-mail-lists': mailLists,
+  '028-mail-dkim': mailDkim,
 };
 
 const source: Knex.MigrationSource<string> = {
