@@ -14,6 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import pino from 'pino';
+import healthCheckHandler from '../../handlers/mail/health.check.mail-host/handler.ts';
+import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/handler.ts';
+import { HostConnector } from '../../handlers/runtime/connector.ts';
+import type { HostRef } from '../../queues/host-ref.ts';
 import { createUser } from '../../gateway/users/store.ts';
 import { createToken } from '../../gateway/users/token-store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
@@ -422,6 +427,64 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     const lines = (xs: string[]) => xs.sort().join('');
     assert.equal(keyTable, lines(rows.map((d) => `${d.id} ${d.name}:up1:/etc/dkimkeys/up/${d.id}.private\n`)));
     assert.equal(signingTable, lines(rows.map((d) => `${d.name} ${d.id}\n`)));
+  });
+
+  test('a stopped opendkim is a problem of the health check; the repair starts it and mail is signed again', async () => {
+    const db = stack.database!.knex;
+    const last = await db('jobs').where({ op: 'mail.apply', status: 'succeeded' }).orderBy('created_at', 'desc').first('payload');
+    const connector = new HostConnector(host.privateKeyFile);
+    const ctx = {
+      signal: new AbortController().signal,
+      log: pino({ level: 'silent' }),
+      job: { id: randomUUID(), attempt: 1, tenant: null, actor: 'test', target: null },
+      connect: (h: HostRef) => connector.connect(h),
+    };
+    const check = () =>
+      healthCheckHandler.run(
+        {
+          resource: { type: 'mail-host', key: host.name },
+          host: last.payload.host,
+          layout: last.payload.layout,
+          generation: last.payload.generation,
+          queueMax: 500,
+        },
+        ctx,
+      ) as Promise<Json>;
+    try {
+      assert.equal((await check()).healthy, true);
+      const pidFile = join(host.dir, 'private/run/opendkim/opendkim.pid');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      process.kill(pid, 'SIGTERM');
+      await until('opendkim stopped', async () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      });
+      // Mail still flows meanwhile, unsigned (milter_default_action = accept).
+      const unsigned = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'while-opendkim-was-down');
+      assert.match(unsigned.out, /250 2\.0\.0 Ok: queued/, unsigned.out);
+      assert.deepEqual(signatures(await delivered(`bob@${BOB_DOMAIN}`, 'while-opendkim-was-down')), []);
+      const broken = await check();
+      assert.deepEqual(
+        broken.problems.map((p: Json) => p.cause),
+        ['opendkim-stopped'],
+      );
+      const repaired = (await healthRepairHandler.run(last.payload, ctx)) as Json;
+      assert.deepEqual(repaired.started, ['opendkim']);
+      assert.deepEqual(repaired.dkim, [], 'no key was made again: the gateway holds them all');
+      assert.equal((await check()).healthy, true);
+      const signed = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'after-the-repair');
+      assert.match(signed.out, /250 2\.0\.0 Ok: queued/, signed.out);
+      assert.deepEqual(
+        signatures(await delivered(`bob@${BOB_DOMAIN}`, 'after-the-repair')).map((s) => s.get('d')),
+        [BOB_DOMAIN],
+      );
+    } finally {
+      await connector.close();
+    }
   });
 
   test('deleting a domain removes its key from the host and its record from the zone; others keep theirs', async () => {
