@@ -74,6 +74,8 @@ export const DKIM_KEYS_DIR = '/etc/dkimkeys/up';
 export const OPENDKIM_SOCKET_DIR = '/var/spool/postfix/opendkim';
 export const OPENDKIM_PID = '/run/opendkim/opendkim.pid';
 export const OPENDKIM_USER = 'opendkim';
+/** How many of the host's domains still wait for a key (DKIM_KEYS_PER_APPLY): the health check's to repair. */
+export const DKIM_PENDING_FILE = `${OPENDKIM_DIR}/keys-pending`;
 
 export const dkimKeyOf = (domain: { id: string }) => `${DKIM_KEYS_DIR}/${domain.id}.private`;
 export const dkimPublicOf = (domain: { id: string }) => `${DKIM_KEYS_DIR}/${domain.id}.public`;

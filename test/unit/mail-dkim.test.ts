@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dkimRecordName, dkimRecordText, mailDnsRecords } from '../../gateway/mail/views.ts';
-import { parseDkimLines, staleDkimKeys, wantedFiles } from '../../handlers/mail/mail.apply/handler.ts';
+import { DKIM_KEYS_PER_APPLY, parseDkimLines, staleDkimKeys, wantedFiles } from '../../handlers/mail/mail.apply/handler.ts';
 import { renderDkim } from '../../handlers/mail/maps.ts';
 import { mailApply } from '../../queues/mail/ops.ts';
 import { validator } from '../../queues/validate.ts';
@@ -51,6 +51,15 @@ test('opendkim signs for the SASL login only, trusts no address, and is what sub
   // Port 25 takes no milter: nothing arriving from outside is signed.
   assert.doesNotMatch(master.split('\n587 ')[0], /milter/);
   assert.doesNotMatch(files.get('/etc/postfix/main.cf')!.content, /^smtpd_milters/m);
+});
+
+test("opendkim's tables name only domains whose key is on the host (the others wait for the next apply)", () => {
+  const files = new Map(wantedFiles({ layout, state }, new Set([E])).map((f) => [f.path, f.content]));
+  assert.equal(files.get('/etc/opendkim/key.table'), `${E} second.example:up1:/etc/dkimkeys/up/${E}.private\n`);
+  assert.equal(files.get('/etc/opendkim/signing.table'), `second.example ${E}\n`);
+  // postfix still serves every domain.
+  assert.equal(files.get('/etc/postfix/up/domains'), 'example.net OK\nsecond.example OK\n');
+  assert.ok(DKIM_KEYS_PER_APPLY >= 10 && DKIM_KEYS_PER_APPLY * 0.2 < 60, 'one apply makes its keys well within its timeout');
 });
 
 test('only the key files of removed domains are swept, nothing else in the keys directory', () => {

@@ -4,7 +4,7 @@ import { healthCheckMailHost } from '../../../queues/mail/health.ts';
 import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { fields, probe } from '../../runtime/probe.ts';
-import { DOVECOT_PID, GENERATION_FILE, OPENDKIM_PID, SUMS_FILE } from '../maps.ts';
+import { DKIM_PENDING_FILE, DOVECOT_PID, GENERATION_FILE, OPENDKIM_PID, SUMS_FILE } from '../maps.ts';
 
 type Layout = PayloadOf<typeof healthCheckMailHost>['layout'];
 
@@ -23,6 +23,7 @@ export function mailProbe(layout: Layout): Command {
     sh`if postfix status >/dev/null 2>&1; then echo postfix yes; else echo postfix no; fi`,
     sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then echo dovecot yes; else echo dovecot no; fi`,
     sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then echo opendkim yes; else echo opendkim no; fi`,
+    sh`echo dkim-pending $(cat ${DKIM_PENDING_FILE} 2>/dev/null || echo 0)`,
     sh`echo generation $(cat ${GENERATION_FILE} 2>/dev/null || echo none)`,
     sh`if [ -s ${SUMS_FILE} ] && sha256sum -c --quiet ${SUMS_FILE} >/dev/null 2>&1; then echo files ok; else echo files drift; fi`,
     sh`echo queue $(postqueue -j 2>/dev/null | wc -l)`,
@@ -60,6 +61,13 @@ export default defineHandler({
       });
     if (found.get('files') !== 'ok')
       problems.push({ cause: 'maps-drift', message: `the mail configuration or maps on ${exec.host} differ from what up wrote` });
+    const pending = Number(found.get('dkim-pending') ?? 0);
+    // The repair (an apply) makes the next ones.
+    if (pending > 0)
+      problems.push({
+        cause: 'dkim-keys-pending',
+        message: `${pending} mail domains on ${exec.host} wait for their DKIM key (unsigned until then)`,
+      });
     const queue = Number(found.get('queue') ?? 0);
     if (queue > queueMax)
       problems.push({ cause: 'queue-long', message: `${queue} messages wait in the mail queue of ${exec.host} (over ${queueMax})` });

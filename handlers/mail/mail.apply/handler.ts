@@ -16,6 +16,7 @@ import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
 import {
   DKIM_KEYS_DIR,
+  DKIM_PENDING_FILE,
   dkimKeyOf,
   dkimPublicOf,
   DOVECOT_PID,
@@ -57,12 +58,19 @@ type Daemon = 'postfix' | 'dovecot' | 'opendkim';
 /** postfix's milter address of opendkim's socket: relative to its queue directory, as chrooted services would need too. */
 const MILTER = `unix:${OPENDKIM_SOCKET_DIR.replace('/var/spool/postfix/', '')}/opendkim.sock`;
 
+/** Keys one apply makes at most (about 0.2 s each): the rest, unsigned until then, on the next apply. */
+export const DKIM_KEYS_PER_APPLY = 100;
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[] {
-  const { layout } = payload;
+/**
+ * The files the host should hold. `signable`: the domains whose key is on the host (or made by
+ * this apply); opendkim's tables name only those, never a key file that is not there.
+ */
+export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>, signable?: ReadonlySet<string>): Wanted[] {
+  const { layout, state } = payload;
   const maps = renderMaps(payload);
-  const dkim = renderDkim(payload);
+  const dkim = renderDkim({ state: signable ? { ...state, domains: state.domains.filter((d) => signable.has(d.id)) } : state });
   const opendkim = { user: OPENDKIM_USER, dir: OPENDKIM_DIR, socket: `${OPENDKIM_SOCKET_DIR}/opendkim.sock`, pid: OPENDKIM_PID };
   return [
     {
@@ -239,20 +247,24 @@ function listSwitches(payload: Pick<Payload, 'state'>): Command[] {
 export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<ResultOf<typeof mailApply>> {
   const { layout, generation } = payload;
   const exec = ctx.connect(payload.host);
-  const files = wantedFiles(payload);
   return exec.withLock('up-mail', async () => {
-    const seen = await inspect(exec, files, layout);
+    // The paths are the same whatever the tables hold: what is there decides their content.
+    const seen = await inspect(exec, wantedFiles(payload), layout);
     if (seen.generation > generation) throw new SupersededError(`generation ${seen.generation} is already applied on ${exec.host}`);
+    const haveKeys = new Set(seen.keys);
+    // A host taking many domains at once (its first apply after an upgrade) makes their keys over several applies.
+    const missingKeys = payload.state.domains.filter((d) => !haveKeys.has(d.id));
+    const newKeys = missingKeys.slice(0, DKIM_KEYS_PER_APPLY);
+    const signable = new Set([...payload.state.domains.filter((d) => haveKeys.has(d.id)), ...newKeys].map((d) => d.id));
+    const files = wantedFiles(payload, signable);
     const changed = files.filter((f) => seen.sums.get(f.path) !== sha256(f.content) || (f.map && !seen.present.has(`${f.path}.db`)));
     const stale = staleMaildirs(payload, seen.dirs);
     const staleListDirs = staleLists(payload, seen.lists);
     const newLists = payload.state.lists.filter((l) => !seen.lists.includes(l.id));
     const missingCerts = ['postfix', 'dovecot'].filter((s) => !seen.present.has(`${layout.tlsDir}/${s}/fullchain.pem`));
-    const haveKeys = new Set(seen.keys);
-    const newKeys = payload.state.domains.filter((d) => !haveKeys.has(d.id));
     const staleKeys = staleDkimKeys(payload, seen.keyFiles);
     // The public keys the gateway lacks: the new ones, and any it does not hold yet.
-    const report = payload.state.domains.filter((d) => !haveKeys.has(d.id) || !d.dkimKnown);
+    const report = payload.state.domains.filter((d) => signable.has(d.id) && (!haveKeys.has(d.id) || !d.dkimKnown));
 
     await exec.runScript([
       sh`command -v postfix >/dev/null && command -v dovecot >/dev/null && command -v opendkim >/dev/null || { echo 'postfix, dovecot or opendkim is not installed: up hosts prepare' >&2; exit 1; }`,
@@ -306,6 +318,7 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         // What the health check compares the files with (maps edited by hand are drift).
         sh`printf '%s' ${files.map((f) => `${sha256(f.content)}  ${f.path}\n`).join('')} > ${`${SUMS_FILE}${NEW}`}`,
         sh`mv -f ${`${SUMS_FILE}${NEW}`} ${SUMS_FILE}`,
+        sh`echo ${missingKeys.length - newKeys.length} > ${DKIM_PENDING_FILE}`,
         sh`echo ${generation} > ${`${GENERATION_FILE}${NEW}`}`,
         sh`mv -f ${`${GENERATION_FILE}${NEW}`} ${GENERATION_FILE}`,
       ],
@@ -318,6 +331,8 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
     if (stale.length) ctx.log.info({ host: exec.host, removed: stale }, 'Maildirs of removed mailboxes deleted');
     if (staleListDirs.length) ctx.log.info({ host: exec.host, removed: staleListDirs }, 'spools of removed lists deleted');
     if (newKeys.length) ctx.log.info({ host: exec.host, domains: newKeys.map((d) => d.name) }, 'DKIM keys made');
+    if (missingKeys.length > newKeys.length)
+      ctx.log.warn({ host: exec.host, left: missingKeys.length - newKeys.length }, 'DKIM keys left for the next apply');
     if (staleKeys.length) ctx.log.info({ host: exec.host, removed: staleKeys }, 'DKIM keys of removed domains deleted');
     return { host: exec.host, generation, changed: paths, started, placeholderCertificate: missingCerts.length > 0, dkim };
   });
