@@ -298,7 +298,19 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     });
     assert.equal(server.status, 201, JSON.stringify(server.body));
     await applied(await alice('POST', '/v1/dns/zones', { name: ALICE_DOMAIN }));
+    // As on a host where the package started opendkim with its own configuration (its socket in /run).
+    const packaged = join(host.dir, 'packaged-opendkim.conf');
+    writeFileSync(
+      packaged,
+      'UserID opendkim\nUMask 007\nSocket local:/run/opendkim/opendkim.sock\nPidFile /run/opendkim/opendkim.pid\nSyslog no\n',
+    );
+    const first = await onHost(`opendkim -x ${packaged} && sleep 0.5 && cat /run/opendkim/opendkim.pid`);
+    assert.equal(first.code, 0, first.out);
     await applied(await alice('POST', '/v1/mail/domains', { name: ALICE_DOMAIN }));
+    // Restarted with up's configuration: listening where postfix's submission looks.
+    const now = await onHost('cat /run/opendkim/opendkim.pid; stat -c %F /var/spool/postfix/opendkim/opendkim.sock');
+    assert.notEqual(now.out.split('\n')[0], first.out.trim(), 'the packaged opendkim was replaced');
+    assert.match(now.out, /\nsocket\n?$/, now.out);
 
     const db = stack.database!.knex;
     const domain = await until('the public key stored', async () => {

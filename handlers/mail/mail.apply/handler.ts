@@ -285,6 +285,7 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
     ]);
     for (const file of changed) await exec.run(sh`umask 077 && cat > ${`${file.path}${NEW}`}`, { stdin: file.content });
 
+    const restartOpendkim = changed.some((f) => f.path === OPENDKIM_CONF) ? 1 : 0;
     const reload = (daemon: Daemon) =>
       changed.some((f) => f.reload === daemon) || (daemon === 'opendkim' && (newKeys.length > 0 || staleKeys.length > 0)) ? 1 : 0;
     const { stdout } = await exec.runScript(
@@ -308,7 +309,10 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         ...listSwitches(payload),
         // opendkim first, so that postfix's submission finds its milter: its tables no longer name a removed domain's key.
         sh`opendkim -n -x ${OPENDKIM_CONF}`,
-        sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ ${reload('opendkim')} = 1 ]; then kill -USR1 "$(cat ${OPENDKIM_PID})"; fi; else opendkim -x ${OPENDKIM_CONF} </dev/null >/dev/null 2>&1; echo started opendkim; fi`,
+        // A changed opendkim.conf, or one running without the socket postfix uses (the package's own
+        // start under systemd), restarts it: a reload (USR1) rereads the tables but keeps the socket it bound.
+        sh`if { [ ${restartOpendkim} = 1 ] || [ ! -S ${`${OPENDKIM_SOCKET_DIR}/opendkim.sock`} ]; } && [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ -d /run/systemd/system ]; then systemctl stop opendkim; else pid=$(cat ${OPENDKIM_PID}); kill "$pid"; i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; fi; fi`,
+        sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ ${reload('opendkim')} = 1 ]; then kill -USR1 "$(cat ${OPENDKIM_PID})"; fi; else if [ -d /run/systemd/system ]; then systemctl start opendkim; else opendkim -x ${OPENDKIM_CONF} </dev/null >/dev/null 2>&1; fi; echo started opendkim; fi`,
         ...(staleKeys.length ? [sh`rm -f -- ${staleKeys.map((f) => `${DKIM_KEYS_DIR}/${f}`)}`] : []),
         ...report.map((d) => sh`printf 'dkim %s %s\n' ${d.id} "$(cat ${dkimPublicOf(d)})"`),
         sh`postfix check`,
