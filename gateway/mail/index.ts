@@ -22,8 +22,10 @@ export default defineDomain({
   roles: [
     {
       role: 'mail',
-      // mlmmj: mailing lists, delivered by postfix's pipe. opendkim (DKIM signing) is not wired yet.
-      packages: ['postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'mlmmj'],
+      // mlmmj: mailing lists, delivered by postfix's pipe; opendkim: DKIM signing of authenticated
+      // submissions, as postfix's milter (chosen over rspamd: it signs and nothing more, with no
+      // Redis or web UI to run and secure).
+      packages: ['postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'mlmmj', 'opendkim'],
       ports: [25, 143, 465, 587, 993],
       setup: mailSetupOf,
     },

@@ -16,6 +16,8 @@ export interface MailDomainRow {
   owner_id: string;
   host_id: string;
   generation: number;
+  /** The DKIM public key (p=) the mail host reported; null until it made the key. */
+  dkim_public_key: string | null;
   created_at: Date;
 }
 
@@ -78,7 +80,7 @@ export async function hostMailState(db: Knex, hostId: string) {
       .orderBy('address')) as { list_id: string; address: string }[])
       members.set(m.list_id, [...(members.get(m.list_id) ?? []), m.address]);
   return {
-    domains: domains.map((d) => ({ id: d.id, name: d.name })),
+    domains: domains.map((d) => ({ id: d.id, name: d.name, dkimKnown: d.dkim_public_key !== null })),
     boxes: boxes.map((b) => ({
       id: b.id,
       domainId: b.domain_id,

@@ -2,7 +2,7 @@
 import { Type, type TSchema } from 'typebox';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 import { HOST_NAME_PATTERN } from '../../queues/host-ref.ts';
-import { MailListPolicy } from '../../queues/mail/ops.ts';
+import { DKIM_SELECTOR, MailListPolicy } from '../../queues/mail/ops.ts';
 import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
 import { iso } from '../views.ts';
 import type { MailAliasRow, MailBoxRow, MailDomainRow, MailListRow } from './store.ts';
@@ -35,7 +35,10 @@ export const MailDomainView = Type.Object(
     host: Type.String({ description: 'the mail host serving the domain' }),
     mailHost: Type.String({ description: "the host's mail name: the MX target" }),
     status: Status,
-    records: Type.Array(DnsRecord, { description: 'what the zone must publish for mail to reach and be trusted (MX, SPF, DMARC)' }),
+    records: Type.Array(DnsRecord, {
+      description:
+        "what the zone must publish for mail to reach and be trusted (MX, SPF, DMARC, and DKIM once the mail host made the domain's key)",
+    }),
     recordsManaged: Type.Boolean({
       description: 'up keeps these records in your zone here (a zone made before the domain); otherwise you publish them',
     }),
@@ -261,18 +264,26 @@ export const mailSchemas: TSchema[] = [
 const statusOf = (generation: number, applied: number | null): 'pending' | 'ready' =>
   applied !== null && applied >= generation ? 'ready' : 'pending';
 
-/** The records a domain served by `mailHost` needs (managed records when its zone is the owner's here). */
-export function mailDnsRecords(domain: string, mailHost: string) {
+/** The DKIM record's name and text for a domain's public key (made on its mail host). */
+export const dkimRecordName = (domain: string) => `${DKIM_SELECTOR}._domainkey.${domain}`;
+export const dkimRecordText = (publicKey: string) => `v=DKIM1; k=rsa; p=${publicKey}`;
+
+/**
+ * The records a domain served by `mailHost` needs (managed records when its zone is the owner's
+ * here): MX, SPF, DMARC, and DKIM once the mail host made the domain's key.
+ */
+export function mailDnsRecords(domain: string, mailHost: string, dkimPublicKey: string | null = null) {
   return [
     { name: domain, type: 'MX', preference: 10, exchange: `${mailHost}.` },
     { name: domain, type: 'TXT', text: 'v=spf1 mx -all' },
     { name: `_dmarc.${domain}`, type: 'TXT', text: 'v=DMARC1; p=quarantine' },
+    ...(dkimPublicKey ? [{ name: dkimRecordName(domain), type: 'TXT', text: dkimRecordText(dkimPublicKey) }] : []),
   ];
 }
 
 /** The same records as a zone file shows them. */
-export function mailRecords(domain: string, mailHost: string) {
-  return mailDnsRecords(domain, mailHost).map((r) => ({
+export function mailRecords(domain: string, mailHost: string, dkimPublicKey: string | null = null) {
+  return mailDnsRecords(domain, mailHost, dkimPublicKey).map((r) => ({
     name: r.name,
     type: r.type,
     data: r.type === 'MX' ? `${r.preference} ${r.exchange}` : `"${r.text}"`,
@@ -289,7 +300,7 @@ export function mailDomainView(
     host: ctx.host,
     mailHost: ctx.mailHost,
     status: statusOf(row.generation, ctx.applied),
-    records: mailRecords(row.name, ctx.mailHost),
+    records: mailRecords(row.name, ctx.mailHost, row.dkim_public_key),
     recordsManaged: ctx.recordsManaged,
     createdAt: iso(row.created_at)!,
   };

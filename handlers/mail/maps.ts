@@ -6,7 +6,7 @@
  * (lib/validate/mail.ts); Maildir paths are made of ids, never of names.
  */
 import type { PayloadOf } from '../../queues/operation.ts';
-import type { mailApply } from '../../queues/mail/ops.ts';
+import { DKIM_SELECTOR, type mailApply } from '../../queues/mail/ops.ts';
 
 type Payload = PayloadOf<typeof mailApply>;
 
@@ -58,6 +58,38 @@ export function renderMaps({ layout, state }: Pick<Payload, 'layout' | 'state'>)
         (b) => `${b.address}:{SHA512-CRYPT}${b.hash}::::${homeOf(layout.vmailRoot, b)}::userdb_quota_rule=*:storage=${b.quotaMb}M`,
       ),
     ),
+  };
+}
+
+/**
+ * opendkim: its tables in OPENDKIM_DIR, each domain's private key at <DKIM_KEYS_DIR>/<domain id>.private
+ * (0600, owner opendkim: made on the host, never read by up) beside its public half
+ * (<domain id>.public, the p= value), and the socket postfix's submission services reach, in a
+ * directory of group postfix (postfix drops its supplementary groups, so membership of group
+ * opendkim would not do), relative to postfix's queue directory as chrooted services would need.
+ */
+export const OPENDKIM_CONF = '/etc/opendkim.conf';
+export const OPENDKIM_DIR = '/etc/opendkim';
+export const DKIM_KEYS_DIR = '/etc/dkimkeys/up';
+export const OPENDKIM_SOCKET_DIR = '/var/spool/postfix/opendkim';
+export const OPENDKIM_PID = '/run/opendkim/opendkim.pid';
+export const OPENDKIM_USER = 'opendkim';
+/** How many of the host's domains still wait for a key (DKIM_KEYS_PER_APPLY): the health check's to repair. */
+export const DKIM_PENDING_FILE = `${OPENDKIM_DIR}/keys-pending`;
+
+export const dkimKeyOf = (domain: { id: string }) => `${DKIM_KEYS_DIR}/${domain.id}.private`;
+export const dkimPublicOf = (domain: { id: string }) => `${DKIM_KEYS_DIR}/${domain.id}.public`;
+
+/**
+ * opendkim's tables: the key table names each domain's key by the domain's id (d= the domain,
+ * s= the selector, the key's path made of the id); the signing table maps the domain to it.
+ * opendkim looks a signer up by the SASL login (SenderMacro), so only a mailbox of the domain
+ * gets its mail signed with the domain's key.
+ */
+export function renderDkim({ state }: Pick<Payload, 'state'>) {
+  return {
+    keyTable: lines(state.domains.map((d) => `${d.id} ${d.name}:${DKIM_SELECTOR}:${dkimKeyOf(d)}`)),
+    signingTable: lines(state.domains.map((d) => `${d.name} ${d.id}`)),
   };
 }
 

@@ -24,6 +24,7 @@ import * as mail from './migrations/024-mail.ts';
 import * as databaseUserAddresses from './migrations/025-database-user-addresses.ts';
 import * as mailLists from './migrations/026-mail-lists.ts';
 import * as apps from './migrations/027-apps.ts';
+import * as mailDkim from './migrations/028-mail-dkim.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -58,6 +59,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '025-database-user-addresses': databaseUserAddresses,
   '026-mail-lists': mailLists,
   '027-apps': apps,
+  '028-mail-dkim': mailDkim,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -11,7 +11,7 @@ export const MAIL_QUEUE_MAX = 500;
 export const healthCheckMailHost = defineCheck({
   name: 'health.check.mail-host',
   summary:
-    'Are postfix and dovecot running, do 25, 587 and 993 answer with TLS and the installed certificate, is the queue short, are the maps those up wrote at the current generation?',
+    'Are postfix, dovecot and opendkim running, do 25, 587 and 993 answer with TLS and the installed certificate, is the queue short, are the maps those up wrote at the current generation?',
   payload: Type.Object(
     {
       resource: CheckedResource,
@@ -27,7 +27,7 @@ export const healthCheckMailHost = defineCheck({
 /** The same message as mail.apply: the repair re-renders everything and starts what is stopped. */
 export const healthRepairMailHost = defineOperation({
   name: 'health.repair.mail-host',
-  summary: "Re-apply a mail host's configuration and maps from PostgreSQL, starting postfix and dovecot if they are stopped.",
+  summary: "Re-apply a mail host's configuration and maps from PostgreSQL, starting postfix, dovecot and opendkim if they are stopped.",
   payload: Type.Object(mailApply.payload.properties, { additionalProperties: false, $id: 'HealthRepairMailHostPayload' }),
   result: Type.Object(mailApply.result.properties, { additionalProperties: false, $id: 'HealthRepairMailHostResult' }),
   retry: { maxAttempts: 2, tiersMs: [2_000] },

@@ -32,6 +32,15 @@ export const MailLayout = Type.Object(
 
 const Id = Type.String({ pattern: UUID_PATTERN });
 
+/**
+ * The DKIM selector of every domain's key: one key per domain for its life (rotation is not
+ * built), so an apply needs no state to pick it and stays idempotent; a rotation would publish
+ * `up2` beside `up1` before retiring it.
+ */
+export const DKIM_SELECTOR = 'up1';
+/** A DKIM public key as its TXT record's p= carries it: base64 of the DER SubjectPublicKeyInfo. */
+export const DKIM_PUBLIC_KEY = '^[A-Za-z0-9+/]{100,2000}={0,2}$';
+
 /** lib/validate/mail.ts's MAIL_LIST_POLICIES, as a schema. */
 export const MailListPolicy = Type.Union([Type.Literal('members-only'), Type.Literal('moderated'), Type.Literal('announce-only')], {
   description: 'members-only: only members post; moderated: a moderator approves each post; announce-only: only moderators post',
@@ -40,7 +49,16 @@ export const MailListPolicy = Type.Union([Type.Literal('members-only'), Type.Lit
 export const MailState = Type.Object(
   {
     domains: Type.Array(
-      Type.Object({ id: Id, name: Type.String({ pattern: MAIL_DOMAIN, maxLength: 253 }) }, { additionalProperties: false }),
+      Type.Object(
+        {
+          id: Id,
+          name: Type.String({ pattern: MAIL_DOMAIN, maxLength: 253 }),
+          dkimKnown: Type.Optional(
+            Type.Boolean({ description: 'the gateway holds the public key: the handler reports it only when it makes a new one' }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
       {
         maxItems: 100_000,
       },
@@ -89,7 +107,7 @@ export const MailState = Type.Object(
 export const mailApply = defineOperation({
   name: 'mail.apply',
   summary:
-    'Converge one mail host: postfix and dovecot configuration, TLS, and the maps of every domain, mailbox, alias and list it serves.',
+    "Converge one mail host: postfix, dovecot and opendkim configuration, TLS, each domain's DKIM key (made on the host), and the maps of every domain, mailbox, alias and list it serves.",
   payload: Type.Object(
     { host: HostRef, layout: MailLayout, generation: Type.Integer({ minimum: 1 }), state: MailState },
     { additionalProperties: false, $id: 'MailApplyPayload' },
@@ -101,6 +119,22 @@ export const mailApply = defineOperation({
       changed: Type.Array(Type.String(), { description: 'the files that changed' }),
       started: Type.Array(Type.String(), { description: 'the daemons that were not running and were started' }),
       placeholderCertificate: Type.Boolean({ description: 'no service certificate was installed: a self-signed one stands in' }),
+      dkim: Type.Optional(
+        Type.Array(
+          Type.Object(
+            {
+              domainId: Id,
+              selector: Type.String({ pattern: '^[a-z0-9-]{1,63}$' }),
+              publicKey: Type.String({ pattern: DKIM_PUBLIC_KEY }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            description:
+              'the public keys of domains whose key was made now or the gateway does not hold (the private key never leaves the host)',
+          },
+        ),
+      ),
     },
     { additionalProperties: false, $id: 'MailApplyResult' },
   ),

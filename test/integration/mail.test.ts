@@ -40,6 +40,10 @@ const PRIVATE = [
   '/var/spool/mlmmj',
   '/etc/up',
   '/var/log',
+  // opendkim's tables, keys and pid (its /etc/opendkim.conf is the same on every host).
+  '/etc/opendkim',
+  '/etc/dkimkeys',
+  '/run/opendkim',
 ];
 const ALICE_PASSWORD = `alice-${randomUUID()}`;
 const BOB_PASSWORD = `bob-${randomUUID()}`;

@@ -4,7 +4,7 @@ import { healthCheckMailHost } from '../../../queues/mail/health.ts';
 import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { fields, probe } from '../../runtime/probe.ts';
-import { DOVECOT_PID, GENERATION_FILE, SUMS_FILE } from '../maps.ts';
+import { DKIM_PENDING_FILE, DOVECOT_PID, GENERATION_FILE, OPENDKIM_PID, SUMS_FILE } from '../maps.ts';
 
 type Layout = PayloadOf<typeof healthCheckMailHost>['layout'];
 
@@ -16,12 +16,14 @@ function tlsProbe(name: string, port: number, starttls: boolean, installed: stri
   return sh`served=$(${connect} | openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); want=$(openssl x509 -in ${installed} -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); [ -n "$served" ] || served=none; [ -n "$want" ] || want=none; echo ${`tls-${name}`} "$served" "$want"`;
 }
 
-/** One round trip: daemons, TLS on 25/587/993, queue length, generation, and the files against what mail.apply wrote. */
+/** One round trip: daemons (postfix, dovecot, opendkim), TLS on 25/587/993, queue length, generation, and the files against what mail.apply wrote. */
 export function mailProbe(layout: Layout): Command {
   const cert = (service: string) => `${layout.tlsDir}/${service}/fullchain.pem`;
   return script(
     sh`if postfix status >/dev/null 2>&1; then echo postfix yes; else echo postfix no; fi`,
     sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then echo dovecot yes; else echo dovecot no; fi`,
+    sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then echo opendkim yes; else echo opendkim no; fi`,
+    sh`echo dkim-pending $(cat ${DKIM_PENDING_FILE} 2>/dev/null || echo 0)`,
     sh`echo generation $(cat ${GENERATION_FILE} 2>/dev/null || echo none)`,
     sh`if [ -s ${SUMS_FILE} ] && sha256sum -c --quiet ${SUMS_FILE} >/dev/null 2>&1; then echo files ok; else echo files drift; fi`,
     sh`echo queue $(postqueue -j 2>/dev/null | wc -l)`,
@@ -39,7 +41,8 @@ export default defineHandler({
     if (typeof output !== 'string') return output;
     const found = fields(output);
     const problems: Problem[] = [];
-    for (const daemon of ['postfix', 'dovecot'])
+    // opendkim stopped: mail still flows, unsigned (postfix's milter_default_action), so it is a problem of its own.
+    for (const daemon of ['postfix', 'dovecot', 'opendkim'])
       if (found.get(daemon) !== 'yes') problems.push({ cause: `${daemon}-stopped`, message: `${daemon} is not running on ${exec.host}` });
     for (const listener of ['smtp', 'submission', 'imaps']) {
       const [served, installed] = (found.get(`tls-${listener}`) ?? 'none none').split(' ');
@@ -58,6 +61,13 @@ export default defineHandler({
       });
     if (found.get('files') !== 'ok')
       problems.push({ cause: 'maps-drift', message: `the mail configuration or maps on ${exec.host} differ from what up wrote` });
+    const pending = Number(found.get('dkim-pending') ?? 0);
+    // The repair (an apply) makes the next ones.
+    if (pending > 0)
+      problems.push({
+        cause: 'dkim-keys-pending',
+        message: `${pending} mail domains on ${exec.host} wait for their DKIM key (unsigned until then)`,
+      });
     const queue = Number(found.get('queue') ?? 0);
     if (queue > queueMax)
       problems.push({ cause: 'queue-long', message: `${queue} messages wait in the mail queue of ${exec.host} (over ${queueMax})` });

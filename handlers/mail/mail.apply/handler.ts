@@ -11,10 +11,14 @@ import { createHash } from 'node:crypto';
 import { sh, type Command, type Executor } from '../../../lib/exec/index.ts';
 import { SupersededError } from '../../../lib/errors.ts';
 import { render } from '../../../lib/render.ts';
-import { mailApply } from '../../../queues/mail/ops.ts';
+import { DKIM_PUBLIC_KEY, DKIM_SELECTOR, mailApply } from '../../../queues/mail/ops.ts';
 import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
 import {
+  DKIM_KEYS_DIR,
+  DKIM_PENDING_FILE,
+  dkimKeyOf,
+  dkimPublicOf,
   DOVECOT_PID,
   GENERATION_FILE,
   listDir,
@@ -22,6 +26,12 @@ import {
   MLMMJ_SPOOL,
   MLMMJ_USER,
   MLMMJ_WRITABLE,
+  OPENDKIM_CONF,
+  OPENDKIM_DIR,
+  OPENDKIM_PID,
+  OPENDKIM_SOCKET_DIR,
+  OPENDKIM_USER,
+  renderDkim,
   renderList,
   renderMaps,
   SUMS_FILE,
@@ -40,25 +50,39 @@ interface Wanted {
   /** A postfix map: postmapped before it goes live. */
   map?: boolean;
   /** Which daemon must reload when it changes (the passwd-file needs none). */
-  reload?: 'postfix' | 'dovecot';
+  reload?: Daemon;
 }
+
+type Daemon = 'postfix' | 'dovecot' | 'opendkim';
+
+/** postfix's milter address of opendkim's socket: relative to its queue directory, as chrooted services would need too. */
+const MILTER = `unix:${OPENDKIM_SOCKET_DIR.replace('/var/spool/postfix/', '')}/opendkim.sock`;
+
+/** Keys one apply makes at most (about 0.2 s each): the rest, unsigned until then, on the next apply. */
+export const DKIM_KEYS_PER_APPLY = 100;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[] {
-  const { layout } = payload;
+/**
+ * The files the host should hold. `signable`: the domains whose key is on the host (or made by
+ * this apply); opendkim's tables name only those, never a key file that is not there.
+ */
+export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>, signable?: ReadonlySet<string>): Wanted[] {
+  const { layout, state } = payload;
   const maps = renderMaps(payload);
+  const dkim = renderDkim({ state: signable ? { ...state, domains: state.domains.filter((d) => signable.has(d.id)) } : state });
+  const opendkim = { user: OPENDKIM_USER, dir: OPENDKIM_DIR, socket: `${OPENDKIM_SOCKET_DIR}/opendkim.sock`, pid: OPENDKIM_PID };
   return [
     {
       path: '/etc/postfix/main.cf',
-      content: render('nginx', 'mail/main.cf.mustache', layout),
+      content: render('nginx', 'mail/main.cf.mustache', { ...layout, milter: MILTER }),
       mode: '0644',
       group: 'root',
       reload: 'postfix',
     },
     {
       path: '/etc/postfix/master.cf',
-      content: render('nginx', 'mail/master.cf.mustache', layout),
+      content: render('nginx', 'mail/master.cf.mustache', { ...layout, milter: MILTER }),
       mode: '0644',
       group: 'root',
       reload: 'postfix',
@@ -74,6 +98,17 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>): Wanted[
     { path: `${MAPS_DIR}/mailboxes`, content: maps.mailboxes, mode: '0644', group: 'root', map: true, reload: 'postfix' },
     { path: `${MAPS_DIR}/aliases`, content: maps.aliases, mode: '0644', group: 'root', map: true, reload: 'postfix' },
     { path: `${MAPS_DIR}/transport`, content: maps.transport, mode: '0644', group: 'root', map: true, reload: 'postfix' },
+    {
+      path: OPENDKIM_CONF,
+      content: render('nginx', 'mail/opendkim.conf.mustache', opendkim),
+      mode: '0644',
+      group: 'root',
+      reload: 'opendkim',
+    },
+    { path: `${OPENDKIM_DIR}/key.table`, content: dkim.keyTable, mode: '0644', group: 'root', reload: 'opendkim' },
+    { path: `${OPENDKIM_DIR}/signing.table`, content: dkim.signingTable, mode: '0644', group: 'root', reload: 'opendkim' },
+    // No client address is internal: only authenticated submissions are signed.
+    { path: `${OPENDKIM_DIR}/internal-hosts`, content: '', mode: '0644', group: 'root', reload: 'opendkim' },
     // Hashes only, readable by root and dovecot's auth process.
     { path: USERS_FILE, content: maps.users, mode: '0640', group: 'dovecot' },
     // The lists' addresses and members: mlmmj reads them, only up writes them.
@@ -110,11 +145,13 @@ async function inspect(exec: Executor, files: Wanted[], layout: Payload['layout'
     sh`for f in ${[...dbs, ...certs]}; do if [ -s "$f" ]; then echo "present $f"; fi; done`,
     sh`if [ -d ${layout.vmailRoot} ]; then cd ${layout.vmailRoot} && find . -mindepth 1 -maxdepth 2 -type d | sed 's/^/dir /'; fi`,
     sh`if [ -d ${MLMMJ_SPOOL} ]; then cd ${MLMMJ_SPOOL} && find . -mindepth 1 -maxdepth 1 -type d | sed 's/^/list /'; fi`,
+    sh`if [ -d ${DKIM_KEYS_DIR} ]; then cd ${DKIM_KEYS_DIR} && find . -mindepth 1 -maxdepth 1 -type f -size +0 | sed 's/^/key /'; fi`,
   ]);
   const sums = new Map<string, string>();
   const present = new Set<string>();
   const dirs: string[] = [];
   const lists: string[] = [];
+  const keyFiles = new Set<string>();
   let generation = 0;
   for (const line of stdout.split('\n')) {
     const gen = /^generation (\d+)$/.exec(line);
@@ -124,8 +161,13 @@ async function inspect(exec: Executor, files: Wanted[], layout: Payload['layout'
     if (line.startsWith('present ')) present.add(line.slice('present '.length));
     if (line.startsWith('dir ./')) dirs.push(line.slice('dir ./'.length));
     if (line.startsWith('list ./')) lists.push(line.slice('list ./'.length));
+    if (line.startsWith('key ./')) keyFiles.add(line.slice('key ./'.length));
   }
-  return { generation, sums, present, dirs, lists };
+  // A domain has a key when both halves are there (a half-made pair is made again).
+  const keys = [...keyFiles]
+    .filter((f) => f.endsWith('.private') && keyFiles.has(f.replace(/\.private$/, '.public')))
+    .map((f) => f.slice(0, -'.private'.length));
+  return { generation, sums, present, dirs, lists, keys, keyFiles: [...keyFiles] };
 }
 
 /** A self-signed pair where no service certificate is installed yet (up certs create --service replaces it). */
@@ -143,6 +185,7 @@ function placeholderCertificate(layout: Payload['layout'], service: string): Com
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const DOMAIN_DIR = new RegExp(`^${UUID}$`);
 const BOX_DIR = new RegExp(`^${UUID}/${UUID}$`);
+const DKIM_FILE = new RegExp(`^${UUID}\\.(private|public)$`);
 
 /**
  * The Maildirs of mailboxes and domains the state no longer has (deleted, or their domain
@@ -157,6 +200,42 @@ export function staleMaildirs(payload: Pick<Payload, 'state'>, dirs: readonly st
   return [...goneDomains, ...goneBoxes].sort();
 }
 
+/**
+ * A domain's DKIM key, made on the host: RSA 2048 (what every verifier accepts), written under a
+ * new name with umask 077, owned by opendkim and 0600 before it is renamed into place; its public
+ * half (the p= value) beside it. The private key is never read back, logged or sent.
+ */
+function makeDkimKey(domain: { id: string }): Command[] {
+  const key = dkimKeyOf(domain);
+  const pub = dkimPublicOf(domain);
+  return [
+    sh`rm -f -- ${`${key}${NEW}`} ${`${pub}${NEW}`}`,
+    sh`(umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${`${key}${NEW}`} 2>/dev/null)`,
+    sh`chown ${`${OPENDKIM_USER}:${OPENDKIM_USER}`} ${`${key}${NEW}`}`,
+    sh`chmod 0600 ${`${key}${NEW}`}`,
+    sh`openssl pkey -in ${`${key}${NEW}`} -pubout -outform DER | base64 -w0 > ${`${pub}${NEW}`}`,
+    sh`chmod 0644 ${`${pub}${NEW}`}`,
+    sh`mv -f ${`${pub}${NEW}`} ${pub}`,
+    sh`mv -f ${`${key}${NEW}`} ${key}`,
+  ];
+}
+
+/** The key files of domains the state no longer has: `<domain id>.{private,public}` only. */
+export function staleDkimKeys(payload: Pick<Payload, 'state'>, files: readonly string[]): string[] {
+  const domains = new Set(payload.state.domains.map((d) => d.id));
+  return files.filter((f) => DKIM_FILE.test(f) && !domains.has(f.slice(0, 36))).sort();
+}
+
+/** `dkim <domain id> <public key>` lines of the script's output, as the result carries them. */
+export function parseDkimLines(stdout: string): NonNullable<ResultOf<typeof mailApply>['dkim']> {
+  const publicKey = new RegExp(DKIM_PUBLIC_KEY);
+  return stdout
+    .split('\n')
+    .map((line) => /^dkim ([0-9a-f-]{36}) (\S+)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && DOMAIN_DIR.test(m[1]) && publicKey.test(m[2]))
+    .map((m) => ({ domainId: m[1], selector: DKIM_SELECTOR, publicKey: m[2] }));
+}
+
 /** Each list's policy: mlmmj's switch files made or removed (their existence is the setting). */
 function listSwitches(payload: Pick<Payload, 'state'>): Command[] {
   const flags = payload.state.lists.flatMap((list) => renderList(list).flags);
@@ -168,20 +247,34 @@ function listSwitches(payload: Pick<Payload, 'state'>): Command[] {
 export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<ResultOf<typeof mailApply>> {
   const { layout, generation } = payload;
   const exec = ctx.connect(payload.host);
-  const files = wantedFiles(payload);
   return exec.withLock('up-mail', async () => {
-    const seen = await inspect(exec, files, layout);
+    // The paths are the same whatever the tables hold: what is there decides their content.
+    const seen = await inspect(exec, wantedFiles(payload), layout);
     if (seen.generation > generation) throw new SupersededError(`generation ${seen.generation} is already applied on ${exec.host}`);
+    const haveKeys = new Set(seen.keys);
+    // A host taking many domains at once (its first apply after an upgrade) makes their keys over several applies.
+    const missingKeys = payload.state.domains.filter((d) => !haveKeys.has(d.id));
+    const newKeys = missingKeys.slice(0, DKIM_KEYS_PER_APPLY);
+    const signable = new Set([...payload.state.domains.filter((d) => haveKeys.has(d.id)), ...newKeys].map((d) => d.id));
+    const files = wantedFiles(payload, signable);
     const changed = files.filter((f) => seen.sums.get(f.path) !== sha256(f.content) || (f.map && !seen.present.has(`${f.path}.db`)));
     const stale = staleMaildirs(payload, seen.dirs);
     const staleListDirs = staleLists(payload, seen.lists);
     const newLists = payload.state.lists.filter((l) => !seen.lists.includes(l.id));
     const missingCerts = ['postfix', 'dovecot'].filter((s) => !seen.present.has(`${layout.tlsDir}/${s}/fullchain.pem`));
+    const staleKeys = staleDkimKeys(payload, seen.keyFiles);
+    // The public keys the gateway lacks: the new ones, and any it does not hold yet.
+    const report = payload.state.domains.filter((d) => signable.has(d.id) && (!haveKeys.has(d.id) || !d.dkimKnown));
 
     await exec.runScript([
-      sh`command -v postfix >/dev/null && command -v dovecot >/dev/null || { echo 'postfix or dovecot is not installed: up hosts prepare' >&2; exit 1; }`,
+      sh`command -v postfix >/dev/null && command -v dovecot >/dev/null && command -v opendkim >/dev/null || { echo 'postfix, dovecot or opendkim is not installed: up hosts prepare' >&2; exit 1; }`,
       sh`install -d -m 0750 -o ${layout.vmailUid} -g ${layout.vmailUid} ${layout.vmailRoot}`,
-      sh`install -d -m 0755 ${MAPS_DIR}`,
+      sh`install -d -m 0755 ${MAPS_DIR} ${OPENDKIM_DIR}`,
+      // Keys: opendkim's alone. The socket's directory: group postfix (setgid, so the socket is too), nobody else.
+      sh`install -d -m 0700 -o ${OPENDKIM_USER} -g ${OPENDKIM_USER} ${DKIM_KEYS_DIR}`,
+      sh`install -d -m 2750 -o ${OPENDKIM_USER} -g postfix ${OPENDKIM_SOCKET_DIR}`,
+      sh`install -d -m 0750 -o ${OPENDKIM_USER} -g ${OPENDKIM_USER} ${OPENDKIM_PID.slice(0, OPENDKIM_PID.lastIndexOf('/'))}`,
+      ...newKeys.flatMap(makeDkimKey),
       ...(payload.state.lists.length
         ? [
             sh`command -v mlmmj-receive >/dev/null || { echo 'mlmmj is not installed: up hosts prepare' >&2; exit 1; }`,
@@ -192,7 +285,9 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
     ]);
     for (const file of changed) await exec.run(sh`umask 077 && cat > ${`${file.path}${NEW}`}`, { stdin: file.content });
 
-    const reload = (daemon: 'postfix' | 'dovecot') => (changed.some((f) => f.reload === daemon) ? 1 : 0);
+    const restartOpendkim = changed.some((f) => f.path === OPENDKIM_CONF) ? 1 : 0;
+    const reload = (daemon: Daemon) =>
+      changed.some((f) => f.reload === daemon) || (daemon === 'opendkim' && (newKeys.length > 0 || staleKeys.length > 0)) ? 1 : 0;
     const { stdout } = await exec.runScript(
       [
         ...missingCerts.flatMap((service) => placeholderCertificate(layout, service)),
@@ -212,6 +307,14 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         ...stale.map((dir) => sh`rm -rf -- ${`${layout.vmailRoot}/${dir}`}`),
         ...staleListDirs.map((id) => sh`rm -rf -- ${`${MLMMJ_SPOOL}/${id}`}`),
         ...listSwitches(payload),
+        // opendkim first, so that postfix's submission finds its milter: its tables no longer name a removed domain's key.
+        sh`opendkim -n -x ${OPENDKIM_CONF}`,
+        // A changed opendkim.conf, or one running without the socket postfix uses (the package's own
+        // start under systemd), restarts it: a reload (USR1) rereads the tables but keeps the socket it bound.
+        sh`if { [ ${restartOpendkim} = 1 ] || [ ! -S ${`${OPENDKIM_SOCKET_DIR}/opendkim.sock`} ]; } && [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ -d /run/systemd/system ]; then systemctl stop opendkim; else pid=$(cat ${OPENDKIM_PID}); kill "$pid"; i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; fi; fi`,
+        sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ ${reload('opendkim')} = 1 ]; then kill -USR1 "$(cat ${OPENDKIM_PID})"; fi; else if [ -d /run/systemd/system ]; then systemctl start opendkim; else opendkim -x ${OPENDKIM_CONF} </dev/null >/dev/null 2>&1; fi; echo started opendkim; fi`,
+        ...(staleKeys.length ? [sh`rm -f -- ${staleKeys.map((f) => `${DKIM_KEYS_DIR}/${f}`)}`] : []),
+        ...report.map((d) => sh`printf 'dkim %s %s\n' ${d.id} "$(cat ${dkimPublicOf(d)})"`),
         sh`postfix check`,
         sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
         sh`doveconf -n >/dev/null`,
@@ -219,17 +322,23 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         // What the health check compares the files with (maps edited by hand are drift).
         sh`printf '%s' ${files.map((f) => `${sha256(f.content)}  ${f.path}\n`).join('')} > ${`${SUMS_FILE}${NEW}`}`,
         sh`mv -f ${`${SUMS_FILE}${NEW}`} ${SUMS_FILE}`,
+        sh`echo ${missingKeys.length - newKeys.length} > ${DKIM_PENDING_FILE}`,
         sh`echo ${generation} > ${`${GENERATION_FILE}${NEW}`}`,
         sh`mv -f ${`${GENERATION_FILE}${NEW}`} ${GENERATION_FILE}`,
       ],
       { timeoutMs: 60_000 },
     );
-    const started = ['postfix', 'dovecot'].filter((d) => stdout.includes(`started ${d}`));
+    const started = ['postfix', 'dovecot', 'opendkim'].filter((d) => stdout.includes(`started ${d}`));
+    const dkim = parseDkimLines(stdout);
     const paths = changed.map((f) => f.path);
     ctx.log.info({ host: exec.host, generation, changed: paths, started }, 'mail host applied');
     if (stale.length) ctx.log.info({ host: exec.host, removed: stale }, 'Maildirs of removed mailboxes deleted');
     if (staleListDirs.length) ctx.log.info({ host: exec.host, removed: staleListDirs }, 'spools of removed lists deleted');
-    return { host: exec.host, generation, changed: paths, started, placeholderCertificate: missingCerts.length > 0 };
+    if (newKeys.length) ctx.log.info({ host: exec.host, domains: newKeys.map((d) => d.name) }, 'DKIM keys made');
+    if (missingKeys.length > newKeys.length)
+      ctx.log.warn({ host: exec.host, left: missingKeys.length - newKeys.length }, 'DKIM keys left for the next apply');
+    if (staleKeys.length) ctx.log.info({ host: exec.host, removed: staleKeys }, 'DKIM keys of removed domains deleted');
+    return { host: exec.host, generation, changed: paths, started, placeholderCertificate: missingCerts.length > 0, dkim };
   });
 }
 
