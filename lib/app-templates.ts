@@ -60,6 +60,14 @@ export const AppSpec = Type.Object(
      * Django's STATIC_ROOT after collectstatic); null: they come from the site's document root.
      */
     staticDir: Type.Union([Type.Null(), Type.String({ pattern: STATIC_DIR, maxLength: 255 })]),
+    /**
+     * What fills staticDir, run once in a container of the new image after the build (in the
+     * tenant's id range, with no network), never as a RUN step of the build: a build runs as
+     * root on the host, and collecting imports the tenant's code. Null: the image has them.
+     */
+    collect: Type.Optional(
+      Type.Union([Type.Null(), Type.Array(Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), { minItems: 1, maxItems: 64 })]),
+    ),
   },
   { additionalProperties: false },
 );
@@ -125,6 +133,8 @@ export function renderAppSpec(template: AppTemplate, values: { name: string; ima
     throw new Error(`templates/apps/${template.name}/app.json.mustache does not render to JSON: ${(error as Error).message}`);
   }
   if (!specCheck.Check(spec)) throw new Error(`templates/apps/${template.name}/app.json.mustache ${firstError(specCheck.Errors(spec))}`);
+  if (spec.collect && spec.staticDir === null)
+    throw new Error(`templates/apps/${template.name}/app.json.mustache collects static files into no staticDir`);
   if (spec.staticDir !== null && (spec.container === null || template.containerfile === undefined))
     throw new Error(`templates/apps/${template.name}/app.json.mustache has a staticDir but nothing builds its image`);
   return spec;

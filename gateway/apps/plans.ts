@@ -70,6 +70,15 @@ const deployStarted = (cause: string, state: DeployRecord['state'], release: num
   error: null,
 });
 
+/** Where the static files are in the image, and what fills them there (with the app's environment). */
+function collectOf(app: AppRow) {
+  const spec = specOf(app);
+  return {
+    staticDir: spec.staticDir,
+    collect: spec.collect && spec.container ? { command: spec.collect, env: { ...spec.container.env, ...app.env } } : null,
+  };
+}
+
 /**
  * A build of uploaded source: the image is tagged with the hash of what defines it (the source
  * and the rendered Containerfile), so the same upload twice builds once.
@@ -89,7 +98,7 @@ export async function buildJob(trx: Knex.Transaction, app: AppRow, archive: { sh
     ...(await tenantJobs(trx, [app.owner_id], [host])),
     plan({
       op: appBuild,
-      payload: { host: await hostRefOf(trx, host), app: ref, archive, containerfile, image, staticDir: specOf(app).staticDir },
+      payload: { host: await hostRefOf(trx, host), app: ref, archive, containerfile, image, ...collectOf(app) },
       target: targetOf(app),
       resourceId: app.id,
       ownerId: app.owner_id,

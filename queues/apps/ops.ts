@@ -5,7 +5,7 @@
  */
 import { Type } from 'typebox';
 import { UUID_PATTERN } from '../../lib/ids.ts';
-import { CONTAINER_KEY, IMAGE_REF } from '../../lib/validate/containers.ts';
+import { CONTAINER_KEY, ENV_KEY, IMAGE_REF } from '../../lib/validate/containers.ts';
 import { ContainerSpec, ContainerTenant } from '../containers/ops.ts';
 import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
@@ -46,6 +46,19 @@ export const appBuild = defineOperation({
       /** The tag: the content hash of the source and the Containerfile, so an unchanged deploy builds nothing. */
       image: Type.String({ pattern: IMAGE_REF, maxLength: 255 }),
       staticDir: Type.Union([Type.String({ pattern: IMAGE_PATH, maxLength: 1024 }), Type.Null()]),
+      /** What fills staticDir: run once in a container of the new image, in the tenant's id range, with no network. */
+      collect: Type.Union([
+        Type.Object(
+          {
+            command: Type.Array(Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), { minItems: 1, maxItems: 64 }),
+            env: Type.Record(Type.String({ pattern: ENV_KEY }), Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), {
+              maxProperties: 100,
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ]),
     },
     { additionalProperties: false, $id: 'AppBuildPayload' },
   ),

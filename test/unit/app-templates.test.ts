@@ -57,8 +57,10 @@ test('django is built from the source: gunicorn on 8000, collectstatic into its 
 
   const containerfile = renderContainerfile(django, { name: 'blog' })!;
   assert.match(containerfile, /^FROM localhost\/up-django-base:latest$/m);
-  assert.match(containerfile, /collectstatic --noinput/);
-  assert.match(containerfile, /STATIC_ROOT = "\/app\/staticfiles"/);
+  // No RUN: the build runs as root; collecting imports the tenant's project, so it runs after, in their id range.
+  assert.doesNotMatch(containerfile, /^RUN /m);
+  assert.match(spec.collect!.join(' '), /collectstatic/);
+  assert.match(spec.collect!.join(' '), /STATIC_ROOT = '\/app\/staticfiles'/);
   assert.match(containerfile, /gunicorn --bind 0\.0\.0\.0:8000 --workers 2/);
   assert.doesNotMatch(containerfile, /pip install/);
   assert.match(

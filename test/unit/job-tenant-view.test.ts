@@ -310,6 +310,7 @@ const EXAMPLES: Record<string, unknown[]> = {
       containerfile: 'FROM localhost/up-django-base:latest\nCOPY . /app\n',
       image: 'localhost/up-app-blog-alice:0123456789abcdef',
       staticDir: '/app/staticfiles',
+      collect: { command: ['python3', '-m', 'django', 'collectstatic', '--noinput'], env: { DJANGO_SETTINGS_MODULE: 'app.settings' } },
     },
   ],
   'app.rollout': [

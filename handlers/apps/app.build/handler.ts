@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { contentStoreDir } from '../../../lib/config.ts';
 import { PermanentError } from '../../../lib/errors.ts';
 import { CommandError } from '../../../lib/exec/errors.ts';
-import { script, sh, type Executor } from '../../../lib/exec/index.ts';
+import { script, sh, type ExecResult, type Executor } from '../../../lib/exec/index.ts';
 import { appBuild, LOG_TAIL_BYTES } from '../../../queues/apps/ops.ts';
 import type { PayloadOf, ResultOf } from '../../../queues/operation.ts';
 import { DEFAULT_CAPABILITIES, LABEL_MANAGED } from '../../containers/podman.ts';
@@ -38,9 +38,15 @@ export async function buildApp(payload: PayloadOf<typeof appBuild>, ctx: Handler
     const exists = (await exec.run(sh`podman image exists ${image}`, { okExitCodes: [0, 1], signal: ctx.signal })).exitCode === 0;
     let log = `image ${image} is already built`;
     if (!exists) log = await build(exec, payload, dir, source, ctx);
-    const staticArchive = payload.staticDir ? await collectStatic(exec, image, payload.staticDir, dir, ctx) : null;
+    const collected = payload.staticDir ? await collectStatic(exec, payload, dir, ctx) : null;
     ctx.log.info({ host: exec.host, app: app.key, image, built: !exists }, 'app built');
-    return { host: exec.host, image, built: !exists, staticArchive, log };
+    return {
+      host: exec.host,
+      image,
+      built: !exists,
+      staticArchive: collected?.archive ?? null,
+      log: tail(`${log}${collected?.log ?? ''}`),
+    };
   });
 }
 
@@ -62,7 +68,7 @@ async function build(
   await exec.putFile(`${dir}/Containerfile`, containerfile, { mode: 0o600 });
   try {
     const out = await exec.run(
-      sh`podman build --pull=never --network none --userns-uid-map ${map} --userns-gid-map ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
+      sh`podman build --pull=never --isolation chroot --network none --userns-uid-map ${map} --userns-gid-map ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
       { signal: ctx.signal, timeoutMs: 840_000 },
     );
     return tail(out.stdout);
@@ -75,20 +81,50 @@ async function build(
   }
 }
 
-/** The image's static directory as `static/…` in a tar.gz, written to the content store under a temporary name. */
-async function collectStatic(exec: Executor, image: string, staticDir: string, dir: string, ctx: HandlerContext) {
+/**
+ * The image's static directory as `static/…` in a tar.gz, written to the content store under a
+ * temporary name. When the template collects them (Django's collectstatic imports the project:
+ * the tenant's code), that runs first in a container of the image as the app's replicas run:
+ * the tenant's id range, capabilities dropped, no network, limits; the files are copied out of it.
+ */
+async function collectStatic(exec: Executor, payload: PayloadOf<typeof appBuild>, dir: string, ctx: HandlerContext) {
+  const { image, app, collect } = payload;
+  const staticDir = payload.staticDir!.replace(/\/$/, '');
   const out = `${dir}/static-out`;
-  const copied = await exec.runScript(
-    script(
-      sh`rm -rf ${out} && install -d -m 0700 ${out}`,
-      sh`cid=$(podman create --pull=never ${image} true)`,
-      sh`trap 'podman rm -f "$cid" >/dev/null 2>&1' EXIT`,
-      sh`if podman cp "$cid":${`${staticDir.replace(/\/$/, '')}/.`} ${`${out}/static`} 2>/dev/null; then :; else install -d ${`${out}/static`}; fi`,
-      sh`find ${out} -mindepth 1 ! -type f ! -type d -delete`,
-      sh`du -sb ${out} | cut -f1`,
-    ),
-    { signal: ctx.signal, timeoutMs: 120_000 },
-  );
+  const name = `up-collect-${app.key}`;
+  const map = `0:${app.tenant.subidStart}:${RANGE}`;
+  const env = Object.entries(collect?.env ?? {}).map(([k, v]) => sh`--env ${`${k}=${v}`}`);
+  await exec.run(sh`podman rm -f ${name} >/dev/null 2>&1 || true`, { signal: ctx.signal });
+  let collected = '';
+  let copied: ExecResult;
+  try {
+    if (collect) {
+      const ran = await exec
+        .run(
+          sh`podman run --name ${name} --pull=never --network none --uidmap ${map} --gidmap ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --memory 512m --pids-limit 256 --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} ${env.length ? env.reduce((all, e) => sh`${all} ${e}`) : sh``} ${image} ${collect.command} 2>&1`,
+          { signal: ctx.signal, timeoutMs: 300_000 },
+        )
+        .catch((error: unknown) => {
+          if (error instanceof CommandError)
+            throw new PermanentError(`collecting the static files failed:\n${tail(`${error.stdout ?? ''}${error.stderr ?? ''}`)}`, {
+              code: 'COLLECT_FAILED',
+            });
+          throw error;
+        });
+      collected = ran.stdout;
+    } else await exec.run(sh`podman create --name ${name} --pull=never ${image} true >/dev/null`, { signal: ctx.signal });
+    copied = await exec.runScript(
+      script(
+        sh`rm -rf ${out} && install -d -m 0700 ${out}`,
+        sh`if podman cp ${`${name}:${staticDir}/.`} ${`${out}/static`} 2>/dev/null; then :; else install -d ${`${out}/static`}; fi`,
+        sh`find ${out} -mindepth 1 ! -type f ! -type d -delete`,
+        sh`du -sb ${out} | cut -f1`,
+      ),
+      { signal: ctx.signal, timeoutMs: 120_000 },
+    );
+  } finally {
+    await exec.run(sh`podman rm -f ${name} >/dev/null 2>&1 || true`).catch(() => undefined);
+  }
   const expandedBytes = Number(copied.stdout.trim().split('\n').at(-1)) || 0;
   if (expandedBytes > MAX_STATIC_BYTES)
     throw new PermanentError(`the static files in ${staticDir} take ${expandedBytes} bytes, more than ${MAX_STATIC_BYTES}`);
@@ -101,7 +137,10 @@ async function collectStatic(exec: Executor, image: string, staticDir: string, d
   const temp = `.upload-${randomUUID()}.tmp`;
   await mkdir(contentStoreDir(), { recursive: true, mode: 0o700 });
   await writeFile(join(contentStoreDir(), temp), gz, { mode: 0o600, flag: 'wx' });
-  return { temp, sha256: createHash('sha256').update(gz).digest('hex'), bytes: gz.length, expandedBytes };
+  return {
+    archive: { temp, sha256: createHash('sha256').update(gz).digest('hex'), bytes: gz.length, expandedBytes },
+    log: collected ? `\n${collected}` : '',
+  };
 }
 
 export default defineHandler({ op: appBuild, run: buildApp });
