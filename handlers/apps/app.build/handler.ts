@@ -68,7 +68,7 @@ async function build(
   await exec.putFile(`${dir}/Containerfile`, containerfile, { mode: 0o600 });
   try {
     const out = await exec.run(
-      sh`podman build --pull=never --isolation chroot --network none --userns-uid-map ${map} --userns-gid-map ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
+      sh`podman build --pull=never --network none --userns-uid-map ${map} --userns-gid-map ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
       { signal: ctx.signal, timeoutMs: 840_000 },
     );
     return tail(out.stdout);
