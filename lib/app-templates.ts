@@ -99,6 +99,9 @@ export function loadAppTemplate(name: string, dir = APPS_DIR): AppTemplate {
   if (existsSync(`${dir}${name}/Containerfile.mustache`)) {
     const containerfile = readFileSync(`${dir}${name}/Containerfile.mustache`, 'utf8');
     if (/\{\{[{&]/.test(containerfile)) throw new Error(`templates/apps/${name}/Containerfile.mustache uses an unescaped tag`);
+    // A build runs as root on the host: no step of it may run anything (app.json's collect runs code, in the tenant's id range).
+    if (/^\s*(RUN|ONBUILD)\b/im.test(containerfile))
+      throw new Error(`templates/apps/${name}/Containerfile.mustache runs a command at build time (RUN, ONBUILD): use app.json's collect`);
     template.containerfile = containerfile;
   } else if (meta.baseImage !== undefined)
     throw new Error(`templates/apps/${name}/template.json has a baseImage but no Containerfile.mustache`);

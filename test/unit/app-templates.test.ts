@@ -59,6 +59,18 @@ test('django is built from the source: gunicorn on 8000, collectstatic into its 
   assert.match(containerfile, /^FROM localhost\/up-django-base:latest$/m);
   // No RUN: the build runs as root; collecting imports the tenant's project, so it runs after, in their id range.
   assert.doesNotMatch(containerfile, /^RUN /m);
+  const dir = mkdtempSync(join(tmpdir(), 'up-app-templates-'));
+  try {
+    mkdirSync(join(dir, 'runs'));
+    writeFileSync(join(dir, 'runs', 'template.json'), '{ "description": "runs at build time", "needs": [] }');
+    writeFileSync(join(dir, 'runs', 'app.json.mustache'), '{ "container": null, "static": ["/"], "staticDir": null }');
+    for (const step of ['RUN make', '  run make', 'ONBUILD RUN make']) {
+      writeFileSync(join(dir, 'runs', 'Containerfile.mustache'), `FROM scratch\n${step}\n`);
+      assert.throws(() => loadAppTemplate('runs', `${dir}/`), /runs a command at build time/, step);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   assert.match(spec.collect!.join(' '), /collectstatic/);
   assert.match(spec.collect!.join(' '), /STATIC_ROOT = '\/app\/staticfiles'/);
   assert.match(containerfile, /gunicorn --bind 0\.0\.0\.0:8000 --workers 2/);

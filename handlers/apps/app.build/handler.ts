@@ -20,11 +20,12 @@ const tail = (text: string) => (text.length > LOG_TAIL_BYTES ? `…${text.slice(
 /**
  * The build: the source (checked by the gateway: files and directories only, safe names) goes on
  * stdin to tar into a fresh context directory, the template's Containerfile beside it, and
- * `podman build` runs with no network, no image pulls (the base is on the host), the tenant's id
- * range as the build containers' (root in a RUN step is the tenant's subordinate id, not root),
- * and the capabilities tenants' containers get. An image of this content already here is kept:
- * its tag is the content hash. Then the static directory is copied out of the image, stripped to
- * files and directories, and handed to the gateway as a tar.gz in the content store.
+ * `podman build` runs with no network and no image pulls (the base is on the host). Templates'
+ * Containerfiles have no RUN step: a build runs as root, so nothing of the tenant's executes in
+ * it (what must run their code, collecting static files, runs after it in their id range). An
+ * image of this content already here is kept: its tag is the content hash. Then the static
+ * directory is collected and copied out, stripped to files and directories, and handed to the
+ * gateway as a tar.gz in the content store.
  */
 export async function buildApp(payload: PayloadOf<typeof appBuild>, ctx: HandlerContext): Promise<ResultOf<typeof appBuild>> {
   const { host, app, archive, image } = payload;
@@ -59,7 +60,6 @@ async function build(
 ): Promise<string> {
   const { app, image, containerfile } = payload;
   const context = `${dir}/context`;
-  const map = `0:${app.tenant.subidStart}:${RANGE}`;
   await exec.run(
     sh`rm -rf ${dir} && install -d -m 0700 ${dir} ${context} && tar -xzf - -C ${context} --no-same-owner --no-same-permissions`,
     { stdin: source, signal: ctx.signal, timeoutMs: 120_000 },
@@ -68,7 +68,7 @@ async function build(
   await exec.putFile(`${dir}/Containerfile`, containerfile, { mode: 0o600 });
   try {
     const out = await exec.run(
-      sh`podman build --pull=never --network none --userns-uid-map ${map} --userns-gid-map ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
+      sh`podman build --pull=never --network none --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} --label ${`up.app=${app.id}`} --tag ${image} --file ${`${dir}/Containerfile`} ${context} 2>&1`,
       { signal: ctx.signal, timeoutMs: 840_000 },
     );
     return tail(out.stdout);
