@@ -27,8 +27,8 @@ const SQL_TYPES = ['application/gzip', 'application/x-gzip', 'application/sql', 
 export const SqlUpload = {
   content: {
     'application/sql': {
+      // No `type`: the body reaches the route as a stream, which a string schema would refuse.
       schema: {
-        type: 'string',
         description: 'plain SQL (what `pg_dump` or `mariadb-dump` writes)',
         examples: ['CREATE TABLE items (n integer);\nINSERT INTO items VALUES (7);\n'],
       },
