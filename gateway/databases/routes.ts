@@ -503,14 +503,16 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
   app.get(
     '/v1/databases/:database/dumps/:sha256',
     {
-      config: ownedDatabases('database'),
+      // Scoped by the handler (owned(): another user's database is a 404, as for the routes
+      // declared owned), not by declaration: the dump is a second key under the database, which
+      // a route's `owned` declaration has no room for.
+      config: { access: 'caller' as const },
       schema: {
         operationId: 'downloadDatabaseDump',
         tags: ['databases'],
         summary: "A dump of the database that a database.dump job made (its result's sha256): gzip-compressed SQL, kept 24 hours.",
         params: Type.Object({ database: DatabaseParams.properties.database, sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
         querystring: OwnerQuery,
-        produces: ['application/gzip'],
         response: {
           200: {
             description: 'the dump, gzip-compressed SQL',
