@@ -419,6 +419,23 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
     }
   });
 
+  test('bad input is a 4xx naming it: too big for the plan, not SQL, hostile names', async () => {
+    const patched = await admin('PATCH', '/v1/users/ddalice', { limits: { databaseMb: 0 } });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    try {
+      const big = await raw('ddalice', 'POST', '/v1/databases/dstp/import', Buffer.from('SELECT 1;\n'));
+      assert.equal(big.status, 413, big.bytes.toString());
+      assert.match(big.bytes.toString(), /databaseMb/);
+    } finally {
+      await admin('PATCH', '/v1/users/ddalice', { limits: { databaseMb: 1024 } });
+    }
+    const json = await alice('POST', '/v1/databases/dstp/import', { sql: 'SELECT 1' });
+    assert.equal(json.status, 415, JSON.stringify(json.body));
+    for (const name of ['dstp;drop', "dstp'", '..%2fdstp', 'DSTP'])
+      assert.equal((await raw('ddalice', 'POST', `/v1/databases/${name}/import`, Buffer.from('SELECT 1;'))).status, 400, name);
+    assert.equal((await alice('POST', '/v1/databases/nosuch/dump')).status, 404);
+  });
+
   test('dumps and uploads are collected after a day; then the download is 404', async () => {
     const started = await alice('POST', '/v1/databases/srcp/dump');
     const [dump] = await settle([started.body], 'ddalice');
