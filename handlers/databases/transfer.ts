@@ -10,12 +10,13 @@
  *   backslash command (`\connect`, `\!`, `\o`, `\copy`) is refused by the client; the file's own
  *   `\restrict`/`\unrestrict` lines (pg_dump writes them) are dropped. One transaction: a
  *   failed import changes nothing.
- * - MariaDB: an account `up_imp_<random>`@localhost granted ALL on the one schema only (no
+ * - MariaDB: an account `up_imp_<hash of the database>`@localhost granted ALL on the one schema only (no
  *   FILE, no SUPER), the client in `--sandbox` with LOAD DATA LOCAL off.
  * The temporary password goes in a 0600 file on the host (never in argv or a message) and
- * both the file and the login go when the import ends, whatever happened.
+ * both the file and the login go when the import ends, whatever happened. One import runs at a
+ * time per database (a host lock).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -120,6 +121,20 @@ export async function importDatabase(
   signal?: AbortSignal,
 ): Promise<{ bytes: number }> {
   const db = checkedName(name, server.engine, 'database');
+  // One import at a time per database: its temporary login has one name, and a second import
+  // would drop the first one's (what a crashed handler left is dropped the same way).
+  const key = createHash('sha256').update(`${server.engine}:${server.port}:${db}`).digest('hex').slice(0, 24);
+  return exec.withLock(`db-import-${key}`, () => importLocked(exec, server, db, key, file, signal));
+}
+
+async function importLocked(
+  exec: Executor,
+  server: DbServerRef,
+  db: string,
+  key: string,
+  file: { path: string; gzip: boolean },
+  signal?: AbortSignal,
+): Promise<{ bytes: number }> {
   const password = secret();
   const secretFile = `${SECRETS_DIR}/${randomBytes(8).toString('hex')}`;
   await exec.run(sh`install -d -m 0700 ${SECRETS_DIR}`);
@@ -147,11 +162,11 @@ ALTER ROLE :"login" IN DATABASE :"db" SET role = :'owner';
     );
     try {
       await exec.putFile(secretFile, `*:*:*:${login}:${password}\n`, { mode: 0o600 });
-      const key = secret();
+      const restrictKey = secret();
       await exec
         .run(
           sh`PGPASSFILE=${secretFile} psql -X -q -v ON_ERROR_STOP=1 --single-transaction -h ${PG_SOCKET_DIR} -p ${server.port} -U ${login} -d ${db} -f -`,
-          { stdin: sqlStream(file.path, file.gzip, `\\restrict ${key}\n`, counter), signal, timeoutMs: COMMAND_TIMEOUT_MS },
+          { stdin: sqlStream(file.path, file.gzip, `\\restrict ${restrictKey}\n`, counter), signal, timeoutMs: COMMAND_TIMEOUT_MS },
         )
         .catch((error) => {
           throw importError('postgresql', db, error);
@@ -161,12 +176,12 @@ ALTER ROLE :"login" IN DATABASE :"db" SET role = :'owner';
       await pgDropLogin(exec, server, db, login);
     }
   } else {
-    const login = `up_imp_${randomBytes(6).toString('hex')}`;
+    const login = `up_imp_${key.slice(0, 16)}`;
     const account = `${quoteText(login)}@'localhost'`;
     await mariadb(
       exec,
       server,
-      `CREATE USER ${account} IDENTIFIED BY ${quoteText(password)};\nGRANT ALL PRIVILEGES ON ${quoteGrantSchema(db)}.* TO ${account};`,
+      `DROP USER IF EXISTS ${account};\nCREATE USER ${account} IDENTIFIED BY ${quoteText(password)};\nGRANT ALL PRIVILEGES ON ${quoteGrantSchema(db)}.* TO ${account};`,
       signal,
     );
     try {
