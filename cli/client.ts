@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
 import { isAbsolute, join } from 'node:path';
 import { homedir } from 'node:os';
 import { readStoredAdminToken } from '../lib/admin-token.ts';
@@ -106,7 +107,15 @@ export class UpClient {
   async request<T>(
     method: string,
     path: string,
-    options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+    options: {
+      body?: unknown;
+      headers?: Record<string, string>;
+      timeoutMs?: number;
+      /** Sent as it is, piped (with its own content-type in `headers`): an upload. */
+      stream?: Readable;
+      /** Where a 2xx body goes (a download); `body` of the answer is then null. */
+      sink?: Writable;
+    } = {},
   ): Promise<ApiResponse<T>> {
     if (!this.token) throw new CliError(`no token for ${this.url}: run \`up login\`, or set UP_TOKEN`);
     // What the gateway accepts after `Bearer`; anything else could not even be sent as a header.
@@ -125,7 +134,8 @@ export class UpClient {
           ...(this.as !== undefined ? { 'x-up-as': this.as } : {}),
           ...options.headers,
         },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.stream ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+        sink: options.sink,
         timeoutMs: options.timeoutMs ?? 30_000,
       });
     } catch (error) {

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Readable, Writable } from 'node:stream';
 
 export interface HttpResponse {
   status: number;
@@ -20,13 +21,29 @@ export class HttpUnreachable extends Error {
  */
 export function send(
   url: URL,
-  options: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number },
+  options: {
+    method: string;
+    headers: Record<string, string>;
+    /** A stream is piped (a file to upload): never held in memory. */
+    body?: string | Readable;
+    /** Where a 2xx answer's body goes instead of `text` (a download); other answers stay text. */
+    sink?: Writable;
+    timeoutMs: number;
+  },
 ): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
       url,
       { method: options.method, headers: options.headers, timeout: options.timeoutMs },
       (response) => {
+        const status = response.statusCode ?? 0;
+        if (options.sink && status >= 200 && status < 300) {
+          response.pipe(options.sink);
+          options.sink.once('finish', () => resolve({ status, headers: response.headers, text: '' }));
+          options.sink.once('error', (error: NodeJS.ErrnoException) => reject(new HttpUnreachable(error.code ?? error.message)));
+          response.on('error', (error: NodeJS.ErrnoException) => reject(new HttpUnreachable(error.code ?? error.message)));
+          return;
+        }
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
@@ -39,6 +56,9 @@ export function send(
     request.on('error', (error: NodeJS.ErrnoException) =>
       reject(error instanceof HttpUnreachable ? error : new HttpUnreachable(error.code ?? error.message)),
     );
-    request.end(options.body);
+    if (options.body !== undefined && typeof options.body !== 'string') {
+      options.body.once('error', (error: NodeJS.ErrnoException) => request.destroy(new HttpUnreachable(error.code ?? error.message)));
+      options.body.pipe(request);
+    } else request.end(options.body);
   });
 }

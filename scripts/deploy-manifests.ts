@@ -38,6 +38,8 @@ interface Pool {
   tsig: boolean;
   /** Reads uploaded site archives (website.deploy): the content volume the gateway writes. */
   content: boolean;
+  /** Also writes there (database.dump puts its dumps in the content store). */
+  contentWrites?: boolean;
   maxReplicas: number;
   /** Its metrics port where several pools share a machine (systemd). */
   systemdMetricsPort: number;
@@ -58,7 +60,8 @@ export const POOLS: Pool[] = [
     ops: ['database.*'],
     ssh: true,
     tsig: false,
-    content: false,
+    content: true,
+    contentWrites: true,
     maxReplicas: 4,
     systemdMetricsPort: 9488,
   },
@@ -341,8 +344,9 @@ function poolManifests(pool: Pool): Manifest[] {
   }
   if (pool.content) {
     env.push({ name: 'UP_CONTENT_DIR', value: '/var/lib/up/content' });
-    volumes.push({ name: 'content', persistentVolumeClaim: { claimName: 'up-content', readOnly: true } });
-    mounts.push({ name: 'content', mountPath: '/var/lib/up/content', readOnly: true });
+    const readOnly = !pool.contentWrites;
+    volumes.push({ name: 'content', persistentVolumeClaim: { claimName: 'up-content', readOnly } });
+    mounts.push({ name: 'content', mountPath: '/var/lib/up/content', readOnly });
   }
   return [
     deployment({

@@ -1,10 +1,13 @@
 /** `up databases`, `up database-users` and `up db-servers` (admin). */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { CliError, UpClient } from '../client.ts';
+import { UsageError } from '../errors.ts';
 import { group } from '../command.ts';
 import { confirm, yesOption } from '../confirm.ts';
-import { reportFanOut, type Job } from '../follow.ts';
-import { emit, table, when } from '../output.ts';
+import { describeJob, followJob, reportFanOut, type Job } from '../follow.ts';
+import { elapsed, emit, machineReadable, table, when } from '../output.ts';
 import { waitOptions } from './jobs.ts';
 
 type Common = Record<string, unknown>;
@@ -154,7 +157,70 @@ const dbRevoke: CommandModule<Common, Args> = {
   },
 };
 
-export const databases = group('up databases', [dbCreate, dbList, dbShow, dbDelete, dbGrant, dbRevoke]);
+/** Follows a dump or import job, its changes of status on stderr; fails unless it succeeded. */
+async function finish(client: UpClient, job: Job, argv: Args, what: string): Promise<Job> {
+  const started = Date.now();
+  const done = await followJob(client, job.id, {
+    timeoutMs: argv.timeout * 1000,
+    stepMs: 2_000,
+    status: job.status,
+    onChange: machineReadable() ? undefined : (j) => process.stderr.write(`${what}: ${j.status} ${elapsed(Date.now() - started)}\n`),
+  });
+  if (done.status !== 'succeeded') {
+    process.exitCode = done.status === 'failed' || done.status === 'dead' ? 1 : 2;
+    throw new CliError(describeJob(done), process.exitCode);
+  }
+  return done;
+}
+
+const transferOptions = (y: any, timeout: number) =>
+  ownerOption(y).option('timeout', { type: 'number', default: timeout, describe: 'seconds to wait for the job' });
+
+const dbDump: CommandModule<Common, Args> = {
+  command: 'dump <name>',
+  describe: 'dump a database (gzip-compressed SQL) to stdout, or to --out FILE',
+  builder: (y: any) => transferOptions(y, 900).option('out', { type: 'string', describe: 'write the dump to this file' }),
+  handler: async (argv) => {
+    if (!argv.out && process.stdout.isTTY)
+      throw new UsageError('refusing to write a gzip dump to a terminal: redirect stdout or give --out FILE', 'up databases dump <name>');
+    const client = UpClient.fromEnvironment();
+    const { body: job } = await client.request<Job>('POST', `${path('/v1/databases', argv.name, argv).replace(/(\?|$)/, '/dump$1')}`);
+    const done = await finish(client, job, argv, `dump ${argv.name}`);
+    const { sha256, bytes } = done.result as { sha256: string; bytes: number };
+    const sink = argv.out ? createWriteStream(argv.out, { flags: 'w', mode: 0o600 }) : process.stdout;
+    try {
+      await client.request('GET', path(`/v1/databases/${encodeURIComponent(argv.name)}/dumps`, sha256, argv), {
+        sink,
+        timeoutMs: 300_000,
+      });
+    } catch (error) {
+      if (argv.out) await rm(argv.out, { force: true });
+      throw error;
+    }
+    if (!machineReadable()) process.stderr.write(`dump ${argv.name}: ${bytes} bytes, sha256 ${sha256}\n`);
+  },
+};
+
+const dbImport: CommandModule<Common, Args> = {
+  command: 'import <name> [file]',
+  describe: 'run an SQL file (plain or gzip) in a database, from FILE or stdin',
+  builder: (y: any) => transferOptions(y, 900).positional('file', { type: 'string', describe: 'the SQL file (default: stdin)' }),
+  handler: async (argv) => {
+    const fromStdin = !argv.file || argv.file === '-';
+    if (fromStdin && process.stdin.isTTY)
+      throw new UsageError('no SQL on stdin: redirect a file (`< dump.sql`) or name one', 'up databases import <name> [file]');
+    const client = UpClient.fromEnvironment();
+    const { body: job } = await client.request<Job>('POST', `${path('/v1/databases', argv.name, argv).replace(/(\?|$)/, '/import$1')}`, {
+      stream: fromStdin ? process.stdin : createReadStream(argv.file),
+      headers: { 'content-type': 'application/octet-stream' },
+      timeoutMs: 300_000,
+    });
+    const done = await finish(client, job, argv, `import ${argv.name}`);
+    emit(done, () => `import ${argv.name}: ${(done.result as { bytes: number }).bytes} bytes of SQL applied`);
+  },
+};
+
+export const databases = group('up databases', [dbCreate, dbList, dbShow, dbDelete, dbGrant, dbRevoke, dbDump, dbImport]);
 
 // ---------------------------------------------------------------- database users
 

@@ -21,6 +21,8 @@ export default defineDomain({
     'database.delete': 'the row went when the deletion was asked for',
     'database.user.delete': 'the row went when the deletion was asked for',
     'health.repair.database': 'the next check sees what the repair did',
+    'database.dump': "the dump is the job's result (its sha256, read back from the content store); nothing is stored on the row",
+    'database.import': 'the data went into the database; the job row says how much and the first error lines',
   },
   checks: [databaseChecks],
   owned: [OWNED_DATABASE_KIND, OWNED_DATABASE_USER_KIND],

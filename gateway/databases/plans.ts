@@ -1,6 +1,14 @@
 /** The jobs of the databases domain, with snapshots of the server (never a password). */
 import type { Knex } from 'knex';
-import { databaseApply, databaseDelete, databaseUserApply, databaseUserDelete, dbServerSetup } from '../../queues/databases/ops.ts';
+import {
+  databaseApply,
+  databaseDelete,
+  databaseDump,
+  databaseImport,
+  databaseUserApply,
+  databaseUserDelete,
+  dbServerSetup,
+} from '../../queues/databases/ops.ts';
 import { serviceDirs } from '../certificates/service.ts';
 import type { OwnedKind } from '../domain.ts';
 import type { HostRow } from '../hosts/store.ts';
@@ -56,6 +64,28 @@ export async function databaseDeleteJob(db: Knex, database: DatabaseRow): Promis
   return plan({
     op: databaseDelete,
     payload: { server: await serverRefOf(db, server), database: { id: database.id, name: database.full_name } },
+    target: `database/${database.full_name}@${server.name}`,
+  });
+}
+
+export async function databaseDumpJob(db: Knex, database: DatabaseRow): Promise<JobPlan> {
+  const server = await serverOf(db, database.server_id);
+  return plan({
+    op: databaseDump,
+    payload: { server: await serverRefOf(db, server), database: { id: database.id, name: database.full_name } },
+    target: `database/${database.full_name}@${server.name}`,
+  });
+}
+
+export async function databaseImportJob(
+  db: Knex,
+  database: DatabaseRow,
+  file: { sha256: string; bytes: number; gzip: boolean },
+): Promise<JobPlan> {
+  const server = await serverOf(db, database.server_id);
+  return plan({
+    op: databaseImport,
+    payload: { server: await serverRefOf(db, server), database: { id: database.id, name: database.full_name }, file },
     target: `database/${database.full_name}@${server.name}`,
   });
 }

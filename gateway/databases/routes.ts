@@ -24,7 +24,8 @@ import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { DATABASE_RESOURCE, databaseKey, usedDatabaseMb } from './health.ts';
 import { generatePassword, verifierFor } from './passwords.ts';
-import { databaseApplyJob, databaseRemoval, setupJob, userApplyJob, userRemoval } from './plans.ts';
+import { databaseApplyJob, databaseDumpJob, databaseImportJob, databaseRemoval, setupJob, userApplyJob, userRemoval } from './plans.ts';
+import { SqlUpload, acceptSqlStreams, collectDatabaseFiles, dumpFile, importLimit, readDump, receiveImport } from './transfer.ts';
 import { DEFAULT_PORTS, fullName, type DatabaseRow, type DatabaseUserRow, type DbServerRow } from './store.ts';
 import {
   DatabaseCreate,
@@ -80,6 +81,7 @@ function allowFromOf(raw: readonly string[], engine: DbEngine): string[] {
 
 export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   const jobsOf = (jobs: JobRow[], caller: Caller) => jobs.map((j) => jobView(j, caller));
+  acceptSqlStreams(app);
 
   async function tenantName(userId: string): Promise<string> {
     const user: { name: string } | undefined = await db('users').where({ id: userId }).first('name');
@@ -466,6 +468,102 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
         return [await databaseApplyJob(trx, database)];
       });
       return databaseChange(reply, database, jobs, request.caller);
+    },
+  );
+
+  // ---------------------------------------------------------------- dumps and imports
+
+  const accepted = (reply: { code(n: number): any }, job: JobRow, caller: Caller) =>
+    reply.code(202).header('location', `/v1/jobs/${job.id}`).send(jobView(job, caller));
+  const collect = (log: { warn(o: unknown, m: string): void }) =>
+    collectDatabaseFiles().catch((error) => log.warn({ err: error }, 'collecting database dumps and uploads failed'));
+
+  app.post(
+    '/v1/databases/:database/dump',
+    {
+      config: ownedDatabases('database'),
+      schema: {
+        operationId: 'dumpDatabase',
+        tags: ['databases'],
+        summary:
+          'Dump a database (pg_dump / mariadb-dump, gzip): a job whose result names the file (sha256); download it from /v1/databases/{database}/dumps/{sha256} within 24 hours.',
+        params: DatabaseParams,
+        querystring: OwnerQuery,
+        response: { 202: Type.Ref('Job'), ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const database = await owned<DatabaseRow>('databases', 'database', request.caller, request.params.database, request.query.owner);
+      const [job] = await outbox.submitPlans(requesterOf(request.caller), async (trx) => [await databaseDumpJob(trx, database)]);
+      collect(request.log);
+      return accepted(reply, job, request.caller);
+    },
+  );
+
+  app.get(
+    '/v1/databases/:database/dumps/:sha256',
+    {
+      // Scoped by the handler (owned(): another user's database is a 404, as for the routes
+      // declared owned), not by declaration: the dump is a second key under the database, which
+      // a route's `owned` declaration has no room for.
+      config: { access: 'caller' as const },
+      schema: {
+        operationId: 'downloadDatabaseDump',
+        tags: ['databases'],
+        summary: "A dump of the database that a database.dump job made (its result's sha256): gzip-compressed SQL, kept 24 hours.",
+        params: Type.Object({ database: DatabaseParams.properties.database, sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+        querystring: OwnerQuery,
+        response: {
+          200: {
+            description: 'the dump, gzip-compressed SQL',
+            content: {
+              'application/gzip': {
+                schema: Type.String({ contentMediaType: 'application/gzip', examples: ['(gzip-compressed SQL)'] }),
+              },
+            },
+          },
+          ...errorResponses(400, 401, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const database = await owned<DatabaseRow>('databases', 'database', request.caller, request.params.database, request.query.owner);
+      const file = await dumpFile(db, database, request.params.sha256);
+      if (!file) throw notFound('dump (dumps are kept 24 hours)');
+      return (
+        reply
+          .type('application/gzip')
+          .header('content-length', file.bytes)
+          .header('content-disposition', `attachment; filename="${database.full_name}-${request.params.sha256.slice(0, 12)}.sql.gz"`)
+          // A stream: fastify pipes it as it is (the schema's string type documents the bytes).
+          .send(readDump(file.path) as unknown as string)
+      );
+    },
+  );
+
+  app.post(
+    '/v1/databases/:database/import',
+    {
+      config: ownedDatabases('database'),
+      schema: {
+        operationId: 'importDatabase',
+        tags: ['databases'],
+        summary:
+          'Run an SQL file in the database (plain or gzip-compressed), as a login limited to this database (never a superuser): a job that fails with the first error lines.',
+        description:
+          "At most the owner's plan databaseMb (4 GiB whatever the plan) per upload (413 beyond). PostgreSQL runs it in one transaction with psql's backslash commands refused; MariaDB sandboxed, statement by statement.",
+        params: DatabaseParams,
+        querystring: OwnerQuery,
+        body: SqlUpload,
+        response: { 202: Type.Ref('Job'), ...errorResponses(400, 401, 404, 408, 409, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const database = await owned<DatabaseRow>('databases', 'database', request.caller, request.params.database, request.query.owner);
+      const upload = await receiveImport(request.body, await importLimit(db, database));
+      const [job] = await outbox.submitPlans(requesterOf(request.caller), async (trx) => [await databaseImportJob(trx, database, upload)]);
+      collect(request.log);
+      return accepted(reply, job, request.caller);
     },
   );
 

@@ -1,6 +1,8 @@
 import type { Handler } from '../runtime/define.ts';
 import databaseApply from './database.apply/handler.ts';
 import databaseDelete from './database.delete/handler.ts';
+import databaseDump from './database.dump/handler.ts';
+import databaseImport from './database.import/handler.ts';
 import databaseUserApply from './database.user.apply/handler.ts';
 import databaseUserDelete from './database.user.delete/handler.ts';
 import healthCheckDatabase from './health.check.database/handler.ts';
@@ -14,6 +16,8 @@ export const databasesHandlers: readonly Handler[] = [
   databaseDelete,
   databaseUserApply,
   databaseUserDelete,
+  databaseDump,
+  databaseImport,
   healthCheckDatabase,
   healthRepairDatabase,
 ];

@@ -9,7 +9,7 @@ import { CommandError, sh, type Executor } from '../../lib/exec/index.ts';
 import { RetryableError } from '../../lib/errors.ts';
 import type { DbServerRef } from '../../queues/databases/ops.ts';
 import { HBA_USERS_BEGIN, HBA_USERS_END, hbaUserLines } from './hba.ts';
-import { MARIADB_SOCKET, PG_CONTROL_ROLE, PG_SOCKET_DIR } from './sql.ts';
+import { MARIADB_SOCKET, PG_CONTROL_ROLE, PG_IMPORT_GROUP, PG_SOCKET_DIR } from './sql.ts';
 
 export interface Tls {
   cert: string;
@@ -36,7 +36,8 @@ export function pgConf(listen: string, port: number, tls: Tls): string {
 
 /**
  * First match wins: up's control role and postgres only over the local socket (peer), tenants'
- * users never locally and never without TLS; over TLS with SCRAM. Which databases each may
+ * users never locally (but temporary import logins, members of up_import, with a password) and
+ * never without TLS; over TLS with SCRAM. Which databases each may
  * reach is CONNECT privileges' business (REVOKE … FROM PUBLIC on every database). Users limited
  * to networks have their lines between the markers (database.user.apply keeps them; setup too).
  */
@@ -45,6 +46,7 @@ export function pgHba(userLines: readonly string[] = []): string {
     `# ${HEADER}`,
     `local all ${PG_CONTROL_ROLE} peer map=up`,
     'local all postgres peer',
+    `local all +${PG_IMPORT_GROUP} scram-sha-256`,
     'local all all reject',
     `host all ${PG_CONTROL_ROLE},postgres all reject`,
     'hostnossl all all all reject',

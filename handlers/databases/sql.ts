@@ -11,6 +11,8 @@ import { PermanentError, RetryableError } from '../../lib/errors.ts';
 import { DB_IDENTIFIER, NAME_LIMITS, VERIFIER_PATTERNS, type DbEngine, type DbServerRef } from '../../queues/databases/ops.ts';
 
 export const PG_CONTROL_ROLE = 'up';
+/** Temporary import logins are members of it: pg_hba lets them (and only them) in over the socket with a password. */
+export const PG_IMPORT_GROUP = 'up_import';
 export const PG_SOCKET_DIR = '/var/run/postgresql';
 export const MARIADB_SOCKET = '/run/mysqld/mysqld.sock';
 

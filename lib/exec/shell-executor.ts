@@ -4,7 +4,8 @@
  * installation and host-wide locks are built here once.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { Readable, type Writable } from 'node:stream';
 import { PermanentError } from '../errors.ts';
 import { script, sh, type Command } from './command.ts';
 import { CommandError, TransientExecError } from './errors.ts';
@@ -198,10 +199,16 @@ export abstract class ShellExecutor implements Executor {
     proc.exited.catch(() => undefined); // it may lose the race below
     const stdoutChunks: Buffer[] = [];
     const stderrChunks: Buffer[] = [];
-    proc.stdout.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
+    // Piped output is complete when the destination has taken it all (backpressure included).
+    const piped = opts.stdout ? finished(proc.stdout.pipe(opts.stdout)) : null;
+    piped?.catch(() => undefined);
+    if (!opts.stdout) proc.stdout.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
     proc.stderr.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
     proc.stdin.on('error', () => undefined); // a command may exit without reading its stdin
-    proc.stdin.end(opts.stdin);
+    if (opts.stdin instanceof Readable) {
+      opts.stdin.on('error', () => proc.kill());
+      opts.stdin.pipe(proc.stdin);
+    } else proc.stdin.end(opts.stdin);
 
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
@@ -223,6 +230,7 @@ export abstract class ShellExecutor implements Executor {
     let exit: ProcessExit;
     try {
       exit = await Promise.race([proc.exited, interrupted]);
+      if (piped) await Promise.race([piped, interrupted]);
     } finally {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);

@@ -1,6 +1,8 @@
 /** What every handler acts on a machine through: the same interface over SSH and locally. */
 import type { Command } from './command.ts';
 
+import type { Readable, Writable } from 'node:stream';
+
 export type { Command } from './command.ts';
 export {
   CommandError,
@@ -12,8 +14,13 @@ export {
 } from './errors.ts';
 
 export interface RunOptions {
-  /** Written to the command's stdin, which is then closed. */
-  stdin?: string | Buffer;
+  /** Written (or, a stream, piped) to the command's stdin, which is then closed. */
+  stdin?: string | Buffer | Readable;
+  /**
+   * Where stdout goes instead of the result (which then has stdout ''): for output too big to
+   * hold, such as a database dump. The run settles once the stream has taken all of it.
+   */
+  stdout?: Writable;
   /** The command is killed after this long (TransientExecError code TIMEOUT). */
   timeoutMs?: number;
   /** Aborting kills the command and rejects with the signal's reason. */

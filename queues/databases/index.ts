@@ -1,6 +1,14 @@
 import type { Operation } from '../operation.ts';
 import { healthCheckDatabase, healthRepairDatabase } from './health.ts';
-import { databaseApply, databaseDelete, databaseUserApply, databaseUserDelete, dbServerSetup } from './ops.ts';
+import {
+  databaseApply,
+  databaseDelete,
+  databaseDump,
+  databaseImport,
+  databaseUserApply,
+  databaseUserDelete,
+  dbServerSetup,
+} from './ops.ts';
 
 /** The operations of the databases domain. */
 export const databasesOperations: readonly Operation[] = [
@@ -9,6 +17,8 @@ export const databasesOperations: readonly Operation[] = [
   databaseDelete,
   databaseUserApply,
   databaseUserDelete,
+  databaseDump,
+  databaseImport,
   healthCheckDatabase,
   healthRepairDatabase,
 ];

@@ -171,3 +171,46 @@ export const databaseUserDelete = defineOperation({
   concurrency: 8,
   tenantView: ({ server, user }) => ({ server: serverView(server), user }),
 });
+
+const SHA256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+export const databaseDump = defineOperation({
+  name: 'database.dump',
+  summary:
+    "Dump one database on its host (pg_dump / mariadb-dump as up's control account, gzip on the host) into the content store as <sha256>.sql.gz.",
+  payload: Type.Object({ server: DbServerRef, database: DatabaseIdentity }, { additionalProperties: false, $id: 'DatabaseDumpPayload' }),
+  result: Type.Object(
+    { database: Type.String(), sha256: SHA256, bytes: Type.Integer({ minimum: 0 }) },
+    { additionalProperties: false, $id: 'DatabaseDumpResult' },
+  ),
+  retry: { maxAttempts: 3, tiersMs: [2_000, 10_000] },
+  timeoutMs: 900_000,
+  concurrency: 2,
+  tenantView: ({ server, database }) => ({ server: serverView(server), database }),
+});
+
+export const databaseImport = defineOperation({
+  name: 'database.import',
+  summary:
+    "Feed an uploaded SQL file (from the content store) to psql / mariadb connected as a temporary account that may use this database only, never as a superuser; psql's backslash commands are refused, mariadb runs sandboxed.",
+  payload: Type.Object(
+    {
+      server: DbServerRef,
+      database: DatabaseIdentity,
+      file: Type.Object(
+        { sha256: SHA256, bytes: Type.Integer({ minimum: 0 }), gzip: Type.Boolean() },
+        { additionalProperties: false, description: 'the upload in the content store' },
+      ),
+    },
+    { additionalProperties: false, $id: 'DatabaseImportPayload' },
+  ),
+  result: Type.Object(
+    { database: Type.String(), bytes: Type.Integer({ minimum: 0, description: 'SQL bytes applied' }) },
+    { additionalProperties: false, $id: 'DatabaseImportResult' },
+  ),
+  // An import is not idempotent (its INSERTs would run twice): it is never retried by itself.
+  retry: { maxAttempts: 1, tiersMs: [10_000] },
+  timeoutMs: 900_000,
+  concurrency: 2,
+  tenantView: ({ server, database, file }) => ({ server: serverView(server), database, file }),
+});

@@ -195,6 +195,19 @@ const EXAMPLES: Record<string, unknown[]> = {
   'database.delete': [
     { server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3307, cluster: 'main' }, database: { id: SITE.id, name: 'alice_shop' } },
   ],
+  'database.dump': [
+    {
+      server: { name: 'pg1', engine: 'postgresql', host: HOST, port: 5432, cluster: 'main' },
+      database: { id: SITE.id, name: 'alice_shop' },
+    },
+  ],
+  'database.import': [
+    {
+      server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3306, cluster: 'main' },
+      database: { id: SITE.id, name: 'alice_shop' },
+      file: { sha256: 'a'.repeat(64), bytes: 1234, gzip: true },
+    },
+  ],
   'database.user.apply': [
     {
       server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3307, cluster: 'main' },
