@@ -15,7 +15,7 @@ import { plan, requesterOf, type JobPlan } from '../plan.ts';
 import type { Caller } from '../plugins/auth.ts';
 import { conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
-import { scopeToCaller } from '../plugins/scope.ts';
+import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { USER_NAME_PATTERN } from '../users/store.ts';
 import { jobView } from '../views.ts';
@@ -56,16 +56,7 @@ type Reply = { request: { caller: Caller }; code(n: number): any };
 export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   acceptArchiveStreams(app);
 
-  async function appOf(caller: Caller, name: string, owner?: string): Promise<AppRow> {
-    const query = scopeToCaller(db('apps as a').join('users as u', 'u.id', 'a.owner_id').where('a.name', name), caller, 'a.owner_id');
-    if (owner !== undefined) query.where('u.name', owner);
-    const rows: (AppRow & { owner_name: string })[] = await query.select('a.*', 'u.name as owner_name').orderBy('u.name');
-    if (rows.length === 0) throw notFound('app');
-    if (rows.length > 1)
-      throw conflict(`several users have an app named ${name} (${rows.map((r) => r.owner_name).join(', ')}): add ?owner=<user>`);
-    const { owner_name: _, ...row } = rows[0];
-    return row;
-  }
+  const appOf = (caller: Caller, name: string, owner?: string) => ownedByName<AppRow>(db, 'apps', 'app', caller, name, owner);
 
   async function view(row: AppRow) {
     const site: WebsiteRow = await db('websites').where({ id: row.website_id }).first();

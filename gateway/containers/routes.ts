@@ -10,7 +10,7 @@ import { keyset, mapPage, pageOf } from '../pages.ts';
 import { plan, requesterOf, type JobPlan } from '../plan.ts';
 import { conflict, HttpError, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
-import { scopeToCaller } from '../plugins/scope.ts';
+import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import type { Caller } from '../plugins/auth.ts';
@@ -119,16 +119,8 @@ async function enforceContainerLimits(
 
 export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   /** A container by name: users address their own (another user's is 404), admins anyone's (?owner= when ambiguous). */
-  async function containerOf(caller: Caller, name: string, owner?: string): Promise<ContainerRow> {
-    const query = scopeToCaller(db('containers as c').join('users as u', 'u.id', 'c.owner_id').where('c.name', name), caller, 'c.owner_id');
-    if (owner !== undefined) query.where('u.name', owner);
-    const rows: (ContainerRow & { owner_name: string })[] = await query.select('c.*', 'u.name as owner_name').orderBy('u.name');
-    if (rows.length === 0) throw notFound('container');
-    if (rows.length > 1)
-      throw conflict(`several users have a container named ${name} (${rows.map((r) => r.owner_name).join(', ')}): add ?owner=<user>`);
-    const { owner_name: _, ...row } = rows[0];
-    return row;
-  }
+  const containerOf = (caller: Caller, name: string, owner?: string) =>
+    ownedByName<ContainerRow>(db, 'containers', 'container', caller, name, owner);
 
   /** An app's replica changes with its app (a deploy, a scale), never on its own: it would drift from the app. */
   async function ownContainerOf(caller: Caller, name: string, owner?: string): Promise<ContainerRow> {

@@ -19,7 +19,7 @@ import { requesterOf } from '../plan.ts';
 import type { Caller } from '../plugins/auth.ts';
 import { HttpError, conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
-import { scopeToCaller } from '../plugins/scope.ts';
+import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView } from '../views.ts';
 import { DATABASE_RESOURCE, databaseKey, usedDatabaseMb } from './health.ts';
@@ -110,22 +110,8 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       throw badRequest('body/name', `makes the ${engine} ${kind} name ${full} longer than ${limit} characters: choose a shorter name`);
   }
 
-  async function owned<T extends { owner_id: string }>(
-    table: string,
-    what: string,
-    caller: Caller,
-    name: string,
-    owner?: string,
-  ): Promise<T> {
-    const query = scopeToCaller(db(`${table} as r`).join('users as u', 'u.id', 'r.owner_id').where('r.name', name), caller, 'r.owner_id');
-    if (owner !== undefined) query.where('u.name', owner);
-    const rows: (T & { owner_name: string })[] = await query.select('r.*', 'u.name as owner_name').orderBy('u.name');
-    if (rows.length === 0) throw notFound(what);
-    if (rows.length > 1)
-      throw conflict(`several users have a ${what} named ${name} (${rows.map((r) => r.owner_name).join(', ')}): add ?owner=<user>`);
-    const { owner_name: _, ...row } = rows[0];
-    return row as unknown as T;
-  }
+  const owned = <T extends { owner_id: string }>(table: string, what: string, caller: Caller, name: string, owner?: string) =>
+    ownedByName<T>(db, table, what, caller, name, owner);
 
   async function showDatabase(row: DatabaseRow) {
     const server: DbServerRow = await db('db_servers').where({ id: row.server_id }).first();

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { Caller } from './auth.ts';
 import { guardApiRoutes, isApiRoute } from './api-routes.ts';
-import { HttpError, notFound } from './errors.ts';
+import { conflict, HttpError, notFound } from './errors.ts';
 
 /**
  * How a route declares who may call it (fastify route `config`):
@@ -62,6 +62,30 @@ export function scopeToCaller<Q extends Knex.QueryBuilder>(query: Q, caller: Cal
 
 /** The owner of anything the caller creates: always the caller. */
 export const ownerOf = (request: FastifyRequest): string => request.caller.userId;
+
+/**
+ * One of `table`'s rows by name, as the caller may address it. Names are unique per owner: a
+ * user finds only their own (another user's name answers 404, as a name nobody has); an admin
+ * finds anyone's and adds `?owner=<user>` when several users have one of that name (409 names
+ * them: admins see all).
+ */
+export async function ownedByName<T extends { owner_id: string }>(
+  db: Knex,
+  table: string,
+  what: string,
+  caller: Caller,
+  name: string,
+  owner?: string,
+): Promise<T> {
+  const query = scopeToCaller(db(`${table} as r`).join('users as u', 'u.id', 'r.owner_id').where('r.name', name), caller, 'r.owner_id');
+  if (owner !== undefined) query.where('u.name', owner);
+  const rows: (T & { owner_name: string })[] = await query.select('r.*', 'u.name as owner_name').orderBy('u.name');
+  if (rows.length === 0) throw notFound(what);
+  if (rows.length > 1)
+    throw conflict(`several users have a ${what} named ${name} (${rows.map((r) => r.owner_name).join(', ')}): add ?owner=<user>`);
+  const { owner_name: _, ...row } = rows[0];
+  return row as unknown as T;
+}
 
 /** Admin-only routes answer 403 to users: the route is public knowledge, the resource is not. */
 export function requireAdmin(request: FastifyRequest): void {

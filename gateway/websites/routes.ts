@@ -5,8 +5,8 @@ import { replaceClaims, type WebsiteRow } from './store.ts';
 import { proxyMembers, type ProxyGroupRow } from '../proxies/store.ts';
 import { SITE_NAME, USER_NAME } from '../../lib/validate/web.ts';
 import type { GatewayContext } from '../context.ts';
-import { conflict, notFound } from '../plugins/errors.ts';
-import { scopeToCaller } from '../plugins/scope.ts';
+import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
+import type { Caller } from '../plugins/auth.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { jobView, type Viewer } from '../views.ts';
@@ -40,21 +40,8 @@ const owned = (idParam?: string) => ({ owned: { kind: 'websites', table: 'websit
 export const websiteRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   acceptArchiveStreams(app);
 
-  /**
-   * A site by name. Names are unique per owner: a user addresses only their own sites (another
-   * user's name answers 404, as a name nobody has); an admin addresses anyone's and adds
-   * `?owner=<user>` when several users have a site of that name (409 names them: admins see all).
-   */
-  async function siteOf(caller: Parameters<typeof scopeToCaller>[1], name: string, owner?: string): Promise<WebsiteRow> {
-    const query = scopeToCaller(db('websites as w').join('users as u', 'u.id', 'w.owner_id').where('w.name', name), caller, 'w.owner_id');
-    if (owner !== undefined) query.where('u.name', owner);
-    const sites: (WebsiteRow & { owner_name: string })[] = await query.select('w.*', 'u.name as owner_name').orderBy('u.name');
-    if (sites.length === 0) throw notFound('website');
-    if (sites.length > 1)
-      throw conflict(`several users have a website named ${name} (${sites.map((s) => s.owner_name).join(', ')}): add ?owner=<user>`);
-    const { owner_name: _, ...site } = sites[0];
-    return site;
-  }
+  /** A site by name, as the caller may address it (ownedByName). */
+  const siteOf = (caller: Caller, name: string, owner?: string) => ownedByName<WebsiteRow>(db, 'websites', 'website', caller, name, owner);
 
   async function view(site: WebsiteRow) {
     const proxy: ProxyGroupRow = await db('proxy_groups').where({ id: site.proxy_group_id }).first();

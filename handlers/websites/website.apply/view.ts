@@ -22,11 +22,11 @@ function routesView(site: VhostSite) {
   const upstreams: { name: string; servers: string[] }[] = [];
   const routes = site.routes.map((route, i) => {
     const base = { path: route.path, websocket: route.websocket };
-    if ('upstream' in route) return { ...base, upstream: route.upstream, unavailable: false };
-    if (route.endpoints.length === 0) return { ...base, upstream: null, unavailable: true };
+    if ('upstream' in route) return { ...base, upstream: route.upstream, unavailable: false, balanced: false };
+    if (route.endpoints.length === 0) return { ...base, upstream: null, unavailable: true, balanced: false };
     const name = `up_${site.key.replace(/-/g, '_')}_${i}`;
     upstreams.push({ name, servers: route.endpoints });
-    return { ...base, upstream: name, unavailable: false };
+    return { ...base, upstream: name, unavailable: false, balanced: true };
   });
   return { upstreams, routes };
 }
