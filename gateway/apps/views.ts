@@ -8,6 +8,7 @@ import { APP_NAME, MAX_REPLICAS, type AppRow } from './store.ts';
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 const Env = Type.Record(Type.String({ pattern: ENV_KEY }), Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), {
+  additionalProperties: false,
   maxProperties: 100,
   description: "variables over the template's own (a value replaces the template's)",
 });

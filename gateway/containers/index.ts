@@ -39,6 +39,8 @@ export default defineDomain({
         'netavark',
         'aardvark-dns',
         'iptables',
+        // conntrack: a new container's address may be a removed one's; its old flows are forgotten at start.
+        'conntrack',
         'uidmap',
         'golang-github-containers-common',
       ],

@@ -71,12 +71,14 @@ export function clearStaleForwards(spec: ContainerSpec): Command[] {
 
 /**
  * After a start: the host forgets what it knew of the container's addresses. IPAM hands a
- * removed container's address to the next one, and a host that still holds the old MAC in its
- * neighbour table sends a published port's traffic nowhere until the entry goes stale (seconds
- * of hanging connections through the proxy).
+ * removed container's address to the next one, and what the host remembers of the old one
+ * sends the new one's traffic nowhere: a neighbour entry with the old MAC (seconds of hanging
+ * connections), and connection-tracking entries of the old flows (a new flow whose reply tuple
+ * matches one of them is dropped until it expires, minutes later). `conntrack` may be missing on
+ * a host prepared before it was a package of the role: then only the neighbours go.
  */
 export const forgetNeighbours = (key: string) =>
-  sh`for a in $(podman container inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' ${key} 2>/dev/null); do ip neigh flush to "$a" 2>/dev/null || true; done`;
+  sh`for a in $(podman container inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' ${key} 2>/dev/null); do ip neigh flush to "$a" 2>/dev/null || true; if command -v conntrack >/dev/null 2>&1; then conntrack -D --reply-src "$a" >/dev/null 2>&1 || true; fi; done`;
 
 /** Held while a tenant's network on the host is created, used by a new container, or removed with its last one. */
 export const networkLock = (tenant: ContainerSpec['tenant']) => `network-${tenant.network}`;
