@@ -64,7 +64,8 @@ describe('a Django app from its template, deployed from source', { timeout: 600_
     const css = await eventually(
       () => blog('/static/up.css', ['-D', '-']),
       (r) => r.status === 200,
-      30_000,
+      // The static files go to the proxies beside the rollout, as jobs of their own.
+      120_000,
     );
     assert.equal(css.status, 200);
     assert.ok(css.body.includes((await import('node:fs')).readFileSync(join(FIXTURE, 'static/up.css'), 'utf8').trim()));

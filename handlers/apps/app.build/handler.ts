@@ -99,19 +99,21 @@ async function collectStatic(exec: Executor, payload: PayloadOf<typeof appBuild>
   let copied: ExecResult;
   try {
     if (collect) {
-      const ran = await exec
-        .run(
-          sh`podman run --name ${name} --pull=never --network none --uidmap ${map} --gidmap ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --memory 512m --pids-limit 256 --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} ${env.length ? env.reduce((all, e) => sh`${all} ${e}`) : sh``} ${image} ${collect.command} 2>&1`,
-          { signal: ctx.signal, timeoutMs: 300_000 },
-        )
-        .catch((error: unknown) => {
-          if (error instanceof CommandError)
-            throw new PermanentError(`collecting the static files failed:\n${tail(`${error.stdout ?? ''}${error.stderr ?? ''}`)}`, {
-              code: 'COLLECT_FAILED',
-            });
-          throw error;
+      // The output goes through a file: what explains a failure is its last lines (a traceback's error).
+      const log = `${dir}/collect.log`;
+      const ran = await exec.runScript(
+        script(
+          sh`rc=0; podman run --name ${name} --pull=never --network none --uidmap ${map} --gidmap ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --memory 512m --pids-limit 256 --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} ${env.length ? env.reduce((all, e) => sh`${all} ${e}`) : sh``} ${image} ${collect.command} > ${log} 2>&1 || rc=$?`,
+          sh`tail -c 8000 ${log}; rm -f ${log}; echo; echo "exit $rc"`,
+        ),
+        { signal: ctx.signal, timeoutMs: 300_000 },
+      );
+      const exit = /exit (\d+)\s*$/.exec(ran.stdout);
+      if (!exit || exit[1] !== '0')
+        throw new PermanentError(`collecting the static files failed:\n${tail(ran.stdout.replace(/\nexit \d+\s*$/, ''))}`, {
+          code: 'COLLECT_FAILED',
         });
-      collected = ran.stdout;
+      collected = ran.stdout.replace(/\nexit \d+\s*$/, '');
     } else await exec.run(sh`podman create --name ${name} --pull=never ${image} true >/dev/null`, { signal: ctx.signal });
     copied = await exec.runScript(
       script(
