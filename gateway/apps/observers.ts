@@ -48,16 +48,20 @@ async function built(db: Knex, job: ObservedJob<typeof appBuild>, event: Outcome
       return [];
     }
     const { image, staticArchive, log } = event.result;
-    await recordDeploy(trx, app.id, { log });
     const plans: JobPlan[] = [];
     if (staticArchive) {
       const { temp, ...archive } = staticArchive;
       await placeArchive(trx, join(contentStoreDir(), temp), app.website_id, archive);
       const site: WebsiteRow = await trx('websites').where({ id: app.website_id }).first();
       const group: ProxyGroupRow = await trx('proxy_groups').where({ id: site.proxy_group_id }).first();
-      plans.push(...(await deployJobs(trx, group, await proxyMembers(trx, group.id), site, archive)));
+      plans.push(
+        ...(await deployJobs(trx, group, await proxyMembers(trx, group.id), site, { sha256: archive.sha256, bytes: archive.bytes })),
+      );
     }
-    return [...plans, ...(await releaseJobs(trx, app, image, 'upload'))];
+    plans.push(...(await releaseJobs(trx, app, image, 'upload')));
+    // The release starts a new deploy record: the build's log stays on it.
+    await recordDeploy(trx, app.id, { log });
+    return plans;
   });
 }
 
