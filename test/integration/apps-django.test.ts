@@ -78,7 +78,7 @@ describe('a Django app from its template, deployed from source', { timeout: 600_
     // And the page itself from Django in the tenant's replica (nginx proxies it: no file time).
     const dynamic = await blog('/', ['-D', '-']);
     assert.doesNotMatch(dynamic.body, /^last-modified: /im);
-    assert.match(await onHost(lab.host, "podman ps --format '{{.Names}} {{.Command}}'"), /blog-r1-1-djalice .*gunicorn/);
+    assert.match(await onHost(lab.host, "podman ps --no-trunc --format '{{.Names}} {{.Command}}'"), /blog-r1-1-djalice .*gunicorn/);
 
     const shown = await runUp(['apps', 'show', 'blog', '-o', 'json'], env);
     const app = JSON.parse(shown.stdout);
@@ -94,7 +94,7 @@ describe('a Django app from its template, deployed from source', { timeout: 600_
     assert.match((await eventually(blog, (r) => r.body.includes('django fixture v2'), 30_000)).body, /django fixture v2/);
 
     const broken = await runUp(
-      ['apps', 'deploy', 'blog', source('v3', (dir) => writeFileSync(join(dir, 'app/settings.py'), 'this is not python\n'))],
+      ['apps', 'deploy', 'blog', source('v3', (dir) => writeFileSync(join(dir, 'app/settings.py'), 'def broken(:\n'))],
       env,
     );
     assert.equal(broken.code, 1, broken.stderr + broken.stdout);
@@ -102,7 +102,7 @@ describe('a Django app from its template, deployed from source', { timeout: 600_
     assert.equal(shown.deploy.state, 'failed');
     // The project is imported first by collectstatic, after the build: that is where it fails.
     assert.match(shown.deploy.error, /collecting the static files failed/);
-    assert.match(shown.deploy.error, /SyntaxError/);
+    assert.match(shown.deploy.error, /SyntaxError/, shown.deploy.error.slice(-600));
     assert.match((await blog()).body, /django fixture v2/);
   });
 
