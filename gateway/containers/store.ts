@@ -82,7 +82,9 @@ export async function portsOf(db: Knex, containerId: string): Promise<{ containe
 
 /**
  * Gives each published container port a host port: kept where the container already had one
- * for it, else the lowest free one on the host. The primary key (host, port) makes two
+ * for it, else a free one on the host picked at random: a port freed a moment ago comes back
+ * rarely, and a host remembers a removed container's port for a while (netavark rules, tracked
+ * connections that sent a new container's first requests nowhere). The primary key (host, port) makes two
  * concurrent allocations of one port fail rather than share it.
  */
 export async function allocatePorts(trx: Knex.Transaction, container: Pick<ContainerRow, 'id' | 'host'>, wanted: number[]): Promise<void> {
@@ -94,9 +96,10 @@ export async function allocatePorts(trx: Knex.Transaction, container: Pick<Conta
   const had = new Set((await portsOf(trx, container.id)).map((p) => p.container));
   for (const containerPort of wanted.filter((p) => !had.has(p))) {
     const row = await trx
-      .select(trx.raw('min(p) as port'))
+      .select(trx.raw('p as port'))
       .from(trx.raw('generate_series(?::int, ?::int) as p', [PORT_RANGE.first, PORT_RANGE.last]))
       .whereNotExists(trx('container_ports').where({ host: container.host }).whereRaw('port = p'))
+      .orderByRaw('random()')
       .first();
     if (!row?.port) throw new Error(`no free port left on ${container.host} (${PORT_RANGE.first}-${PORT_RANGE.last})`);
     await trx('container_ports').insert({
