@@ -78,7 +78,8 @@ export function minimalCalls(doc: Json): MinimalCall[] {
         template,
         path,
         query,
-        body: requestBody?.required && media ? sample(media.schema ?? {}) : undefined,
+        // A required body with no JSON form (an SQL or gzip stream): the client must still pass one.
+        body: requestBody?.required ? (media ? sample(media.schema ?? {}) : '') : undefined,
       });
     }
   }
