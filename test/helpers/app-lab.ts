@@ -5,13 +5,12 @@
  * (or 'admin'); `succeeded` waits for a change's jobs.
  */
 import assert from 'node:assert/strict';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser } from '../../gateway/users/store.ts';
 import { labHosts, type Lab, type LabHost } from './lab-hosts.ts';
 import { labNginx, type LabNginx } from './lab-nginx.ts';
 import { importBusybox, PODMAN_PRIVATE_DIRS, removeContainers } from './podman-lab.ts';
 import { startStack } from './stack.ts';
 import { isolateSubids, removeUnixUsers } from './unix-users.ts';
+import { tenantsWithTokens } from './tenants.ts';
 
 export type Json = Record<string, any>;
 export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Json }>;
@@ -109,19 +108,7 @@ export async function appLab(options: {
       host_key_sha256: host.hostKeySha256,
       roles: ['proxy', 'containers'],
     });
-    for (const name of options.tenants) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
+    Object.assign(tokens, await tenantsWithTokens(db, options.tenants));
     await isolateSubids(db, options.tenants);
 
     const admin = api('admin');

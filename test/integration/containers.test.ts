@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser, setUserLimits } from '../../gateway/users/store.ts';
+import { setUserLimits } from '../../gateway/users/store.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
+import { tenantsWithTokens } from '../helpers/tenants.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['ctralice', 'ctrbob'];
@@ -101,19 +101,7 @@ describe('containers on real podman', { timeout: 300_000 }, () => {
       host_key_sha256: host.hostKeySha256,
       roles: ['containers'],
     });
-    for (const name of TENANTS) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
+    Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
     await isolateSubids(db, TENANTS);
     for (const name of TENANTS) subids[name] = Number((await db('users').where({ name }).first('subid_start')).subid_start);
 

@@ -17,11 +17,10 @@ import { collectDatabaseFiles } from '../../gateway/databases/transfer.ts';
 import { DATABASE_FILES_TTL_MS } from '../../queues/databases/files.ts';
 import { installServiceCertificate } from '../../handlers/certificates/service.ts';
 import { LocalExecutor } from '../../lib/exec/index.ts';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser } from '../../gateway/users/store.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
+import { tenantsWithTokens } from '../helpers/tenants.ts';
 
 const run = promisify(execFile);
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
@@ -196,19 +195,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
         labels: JSON.stringify({ 'certs.deploy-dir': join(host.dir, 'tls') }),
       });
     }
-    for (const name of TENANTS) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
+    Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
     await Promise.all(
       ENGINES.map(async (engine) =>
         succeeded(

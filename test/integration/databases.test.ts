@@ -13,11 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { installServiceCertificate } from '../../handlers/certificates/service.ts';
 import { LocalExecutor } from '../../lib/exec/index.ts';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser } from '../../gateway/users/store.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
+import { tenantsWithTokens } from '../helpers/tenants.ts';
 
 const run = promisify(execFile);
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
@@ -190,19 +189,7 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
         labels: JSON.stringify({ 'certs.deploy-dir': join(host.dir, 'tls') }),
       });
     }
-    for (const name of TENANTS) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
+    Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
     await Promise.all(
       ENGINES.map(async (engine) =>
         succeeded(
