@@ -3,15 +3,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
 import { appTemplates, loadAppTemplate, renderAppSpec } from '../../lib/app-templates.ts';
-import { containerLogs } from '../../queues/containers/ops.ts';
 import { InputError } from '../../lib/errors.ts';
 import type { GatewayContext } from '../context.ts';
-import { containerKey, DEFAULT_CONTAINER_LIMITS, ownerOf, portsOf, type ContainerRow } from '../containers/store.ts';
+import { DEFAULT_CONTAINER_LIMITS, ownerOf, portsOf, type ContainerRow } from '../containers/store.ts';
 import { placeContainer } from '../containers/placement.ts';
-import { getHostByName, hostRefOf } from '../hosts/store.ts';
+import { logsJob } from '../containers/plans.ts';
 import type { JobRow } from '../jobs-store.ts';
 import { keyset, mapPage, pageOf, pageOfList } from '../pages.ts';
-import { plan, requesterOf, type JobPlan } from '../plan.ts';
+import { requesterOf, type JobPlan } from '../plan.ts';
 import type { Caller } from '../plugins/auth.ts';
 import { conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
@@ -350,18 +349,10 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     async (request, reply) => {
       const row = await appOf(request.caller, request.params.app, request.query.owner);
       const replicas: ContainerRow[] = await db('containers').where({ app_id: row.id, service: row.name }).orderBy('name');
-      const owner = await ownerOf(db, row.owner_id);
       const plans: JobPlan[] = [];
       for (const replica of replicas) {
-        const host = await getHostByName(db, replica.host);
-        if (!host) continue;
-        const payload = {
-          host: await hostRefOf(db, host),
-          container: { id: replica.id, key: containerKey(replica.name, owner.name) },
-          tail: request.body.tail,
-          ...(request.body.since ? { since: request.body.since } : {}),
-        };
-        plans.push(plan({ op: containerLogs, payload, target: `container/${replica.name}@${replica.host}`, ownerId: row.owner_id }));
+        const read = await logsJob(db, replica, request.body);
+        if (read) plans.push(read);
       }
       if (plans.length === 0) throw conflict(`${row.name} has no serving replica yet: deploy it first`);
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async () => plans);

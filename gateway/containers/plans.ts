@@ -4,7 +4,14 @@
  * jobs wait for), then the container's own job on the one host it is placed on.
  */
 import type { Knex } from 'knex';
-import { containerApply, containerDelete, containerRestart, containerStart, containerStop } from '../../queues/containers/ops.ts';
+import {
+  containerApply,
+  containerDelete,
+  containerLogs,
+  containerRestart,
+  containerStart,
+  containerStop,
+} from '../../queues/containers/ops.ts';
 import type { OwnedKind } from '../domain.ts';
 import { getHostByName, hostRefOf, type HostRow } from '../hosts/store.ts';
 import { plan, type JobPlan } from '../plan.ts';
@@ -47,6 +54,24 @@ export async function powerJob(db: Knex, row: ContainerRow, verb: PowerVerb): Pr
     payload: { host: await hostRefOf(db, host), container: await containerRefOf(db, row) },
     target: targetOf(row),
     generation: row.generation,
+    ownerId: row.owner_id,
+  });
+}
+
+/** A read of a container's last log lines on its host, as its owner's job; null when its host is not registered. */
+export async function logsJob(db: Knex, row: ContainerRow, read: { tail: number; since?: string }): Promise<JobPlan | null> {
+  const host = await getHostByName(db, row.host);
+  if (!host) return null;
+  const owner = await ownerOf(db, row.owner_id);
+  return plan({
+    op: containerLogs,
+    payload: {
+      host: await hostRefOf(db, host),
+      container: { id: row.id, key: containerKey(row.name, owner.name) },
+      tail: read.tail,
+      ...(read.since ? { since: read.since } : {}),
+    },
+    target: targetOf(row),
     ownerId: row.owner_id,
   });
 }

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
 import { CONTAINER_NAME, ContainerCreate, ContainerEdit } from '../../lib/validate/containers.ts';
-import { containerLogs, containerStats } from '../../queues/containers/ops.ts';
+import { containerStats } from '../../queues/containers/ops.ts';
 import type { GatewayContext } from '../context.ts';
 import { getHostByName, hostRefOf } from '../hosts/store.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
@@ -17,7 +17,7 @@ import type { Caller } from '../plugins/auth.ts';
 import { USER_NAME_PATTERN } from '../users/store.ts';
 import type { JobRow } from '../jobs-store.ts';
 import { placeContainer } from './placement.ts';
-import { applyJobs, containerRemoval, POWER_OPS, powerJob, targetOf, type PowerVerb } from './plans.ts';
+import { applyJobs, containerRemoval, logsJob, POWER_OPS, powerJob, targetOf, type PowerVerb } from './plans.ts';
 import {
   allocatePorts,
   containerKey,
@@ -383,14 +383,9 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
     },
     async (request, reply) => {
       const row = await containerOf(request.caller, request.params.container, request.query.owner);
-      const { host, key, job } = await readOf(row);
-      const payload = {
-        host,
-        container: { id: row.id, key },
-        tail: request.body.tail,
-        ...(request.body.since ? { since: request.body.since } : {}),
-      };
-      return accepted(reply, await submitRead(request.caller, plan({ op: containerLogs, payload, ...job })));
+      const read = await logsJob(db, row, request.body);
+      if (!read) throw notFound('host');
+      return accepted(reply, await submitRead(request.caller, read));
     },
   );
 
