@@ -56,14 +56,17 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   const get = async (url: string, token = TEST_TOKEN) => (await api('GET', url, undefined, token)).body;
   const health = async (type: string) => (await get(`/v1/health?type=${type}&history=true`)).items[0] as Json | undefined;
   /**
-   * The states since `since` (an ISO time), oldest first, led by the one the resource was in then.
-   * By time, not by count: the history the API shows is the last 20 transitions.
+   * When the resource last changed state: the mark a test takes before it breaks something.
+   * A check is dated when it started looking, so one that began just before the break and saw it
+   * is dated earlier than any clock reading the test could take; the last transition is not.
    */
-  const statesSince = (entry: Json, since: string) => {
-    const oldestFirst = [...entry.history].reverse() as Json[];
-    const first = oldestFirst.findIndex((h) => h.at >= since);
-    return (first < 0 ? oldestFirst.slice(-1) : oldestFirst.slice(Math.max(0, first - 1))).map((h) => h.state);
-  };
+  const lastTransition = async (type: string): Promise<string> => (await health(type))!.history[0].at;
+  /** The states since the transition at `mark`, oldest first, led by that one. */
+  const statesSince = (entry: Json, mark: string) =>
+    [...entry.history]
+      .reverse()
+      .filter((h: Json) => h.at >= mark)
+      .map((h: Json) => h.state);
   const site = () => curlSite(`shop-hcalice.${WILDCARD}`, lab.hosts[0].address, PORT);
 
   const until = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000) =>
@@ -82,12 +85,12 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   }
 
   /** Healthy, and everything its history says since it was last healthy, oldest first. */
-  const healthyAgain = (type: string, since: string) =>
+  const healthyAgain = (type: string, mark: string) =>
     until(
       `${type} healthy again`,
       async () => {
         const entry = await health(type);
-        return entry && entry.state === 'healthy' && entry.history.some((h: Json) => h.at >= since) && entry;
+        return entry && entry.state === 'healthy' && entry.history.some((h: Json) => h.at > mark) && entry;
       },
       40_000,
     );
@@ -168,12 +171,12 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   });
 
   test('nginx stopped behind our back: degraded, repaired by a job (nginx started), healthy', async () => {
-    const since = new Date().toISOString();
+    const mark = await lastTransition('proxy');
     await nginx.down();
     assert.equal((await site().catch(() => ({ status: 0 }))).status, 0, 'nothing answers while nginx is down');
 
-    const entry = await healthyAgain('proxy', since);
-    assert.deepEqual(statesSince(entry, since), ['healthy', 'degraded', 'repairing', 'healthy']);
+    const entry = await healthyAgain('proxy', mark);
+    assert.deepEqual(statesSince(entry, mark), ['healthy', 'degraded', 'repairing', 'healthy']);
     assert.match(entry.history[1].note, /repair job .* \(health\.repair\.proxy\)/);
     const cli = await runUp(['health', '--type', 'proxy', '--history'], { UP_URL: stack.url!, UP_TOKEN: TEST_TOKEN });
     assert.equal(cli.code, 0, cli.stderr);
@@ -204,13 +207,13 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
   });
 
   test('a vhost deleted behind our back is put back by a repair job its owner sees; the site answers again', async () => {
-    const since = new Date().toISOString();
+    const mark = await lastTransition('website');
     unlinkSync(`${nginx.dir}/vhosts/shop-hcalice.conf`);
     await run('sh', ['-c', 'kill -HUP "$(cat "$1")"', 'sh', `${nginx.dir}/nginx.pid`]);
     await until('the default server answering', async () => (await site()).status === 404);
 
-    const entry = await healthyAgain('website', since);
-    assert.deepEqual(statesSince(entry, since), ['healthy', 'degraded', 'repairing', 'healthy']);
+    const entry = await healthyAgain('website', mark);
+    assert.deepEqual(statesSince(entry, mark), ['healthy', 'degraded', 'repairing', 'healthy']);
     assert.match(entry.history[2].note, /vhost of shop-hcalice\.hc\.web\.test on up-hc-h1 is missing/);
     assert.deepEqual(await site(), { status: 200, body: PAGE });
     assert.deepEqual((await get('/v1/alarms?status=all')).items, [], 'repaired in time: no alarm');
@@ -230,7 +233,7 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
 
   test('a proxy that cannot be repaired: exactly one alarm, delivered once, counted, cleared when healthy', async () => {
     const broken = `${nginx.dir}/vhosts/zz-broken.conf`;
-    const since = new Date().toISOString();
+    const mark = await lastTransition('proxy');
     writeFileSync(broken, 'this is not nginx configuration;\n');
     await nginx.down();
 
@@ -239,7 +242,7 @@ describe('health checks repair proxies and websites', { timeout: 240_000 }, () =
     assert.equal(alarm.cause, 'nginx-stopped');
     assert.match(alarm.message, /nginx of proxy group p1 is not running on up-hc-h1 \(nginx -t fails on up-hc-h1: .*zz-broken\.conf/);
     const entry = (await health('proxy'))!;
-    assert.deepEqual(statesSince(entry, since), ['healthy', 'degraded', 'repairing', 'failed']);
+    assert.deepEqual(statesSince(entry, mark), ['healthy', 'degraded', 'repairing', 'failed']);
     const repairs = (await get('/v1/jobs?op=health.repair.proxy')).items;
     assert.equal(repairs.length, 2, 'one more repair for this episode, and only one');
     assert.equal(repairs[0].status, 'failed');
