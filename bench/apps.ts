@@ -7,7 +7,7 @@
  *   collectstatic), start (until app.rollout found the new replica ready) and switch (until nginx
  *   answers with the new version); next to the same steps by hand over SSH on the same host:
  *   the context copied over, `podman build` of it with the same Containerfile, collectstatic into
- *   nginx's document root, `podman run`, waiting for it to answer, a vhost and `nginx -s reload`,
+ *   nginx's document root, `podman run` with the replicas' limits, waiting for it to answer, a vhost and `nginx -s reload`,
  *   waiting for nginx to answer with the new version. Target: within 1.3× the raw steps.
  * - requests per second of the app's page through nginx to one and to two replicas, next to the
  *   same requests to the replicas' published ports directly (keep-alive, N workers, a fixed
@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { DEFAULT_CONTAINER_LIMITS } from '../gateway/containers/store.ts';
 import { loadAppTemplate, renderContainerfile } from '../lib/app-templates.ts';
 import { appLab, type AppLab, type Json } from '../test/helpers/app-lab.ts';
 import { buildDjangoBaseImage } from '../test/helpers/django-image.ts';
@@ -167,6 +168,8 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
         await sleep(100);
       }
     };
+    /** Inside up's build and start: the handlers' own time (the rest is queues, the recorder, planning). */
+    const details: Record<string, number>[] = [];
     /** `up apps deploy` of version `version` until nginx answers with it; its phases from its jobs. */
     const deployUp = async (version: string): Promise<Phases> => {
       const dir = source(work, version);
@@ -185,6 +188,11 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
         .orderBy('created_at', 'desc')
         .first();
       const at = (d: Date) => new Date(d).getTime();
+      details.push({
+        buildHandler: build.duration_ms,
+        rolloutPlanned: at(rollout.created_at) - at(build.finished_at),
+        rolloutHandler: rollout.duration_ms,
+      });
       return {
         upload: at(build.created_at) - started,
         build: at(build.finished_at) - at(build.created_at),
@@ -198,6 +206,9 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
     const rawDir = `${host.dir}/raw-app`;
     const containerfile = renderContainerfile(loadAppTemplate('django'), { name: APP })!;
     const collect = 'python3 manage.py collectstatic --noinput >/dev/null && rm -rf /out/static && cp -r /app/staticfiles /out/static';
+    // The limits up gives each replica (a CPU share slows gunicorn's start): the same container, started by hand.
+    const { memoryMb, cpus, pids } = DEFAULT_CONTAINER_LIMITS;
+    const limits = `--memory ${memoryMb}m --cpus ${cpus} --pids-limit ${pids}`;
     const deployRaw = async (version: string, n: number): Promise<Phases> => {
       const dir = source(work, version);
       const image = `${RAW_IMAGE}:${version}`;
@@ -218,7 +229,7 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
         120_000,
       );
       const built = Date.now();
-      await onHost(host, `podman run -d --name raw-app-${n} -p ${host.address}:${port}:8000 ${image} >/dev/null`);
+      await onHost(host, `podman run -d --name raw-app-${n} ${limits} -p ${host.address}:${port}:8000 ${image} >/dev/null`);
       const ready = await answers(host.address, port, RAW_SITE, `django fixture ${version}`);
       const vhost = [
         'server {',
@@ -264,8 +275,10 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
     console.log(
       line(`up apps deploy → answers via nginx (p50 of ${runs})`, { ms: up.total, ...Object.fromEntries(PHASES.map((k) => [k, up[k]])) }),
     );
+    const detail = Object.fromEntries(Object.keys(details[0]).map((k) => [k, percentiles(details.slice(1).map((d) => d[k])).p50]));
+    console.log(line('  of which up handlers / recorder (p50)', detail));
     console.log(
-      line('raw: copy, podman build+collect, run, reload', { ms: raw.total, ...Object.fromEntries(PHASES.map((k) => [k, raw[k]])) }),
+      line(`raw: copy, build+collect, run (${cpus} CPU), reload`, { ms: raw.total, ...Object.fromEntries(PHASES.map((k) => [k, raw[k]])) }),
     );
     console.log(line('deploy ratio (target ≤ 1.3× raw)', { ratio: deployRatio, target: 1.3, result: meets(deployRatio <= 1.3) }));
 
@@ -296,6 +309,7 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
     return {
       runs,
       deployMs: up,
+      deployDetailMs: detail,
       rawDeployMs: raw,
       deployRatio,
       deployTarget: 1.3,
