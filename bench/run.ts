@@ -1,3 +1,4 @@
+import { benchApps } from './apps.ts';
 import { benchCli } from './cli.ts';
 import { benchContainers } from './containers.ts';
 import { benchDatabases } from './databases.ts';
@@ -22,6 +23,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   cli: benchCli,
   containers: () => benchContainers(),
   databases: () => benchDatabases(),
+  apps: () => benchApps(),
 };
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);
