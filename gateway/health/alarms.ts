@@ -167,7 +167,10 @@ export const alarmRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app
           ? (
               await db('health_history')
                 .where({ resource_type: r.resource_type, resource_key: r.resource_key })
-                .orderBy('at', 'desc')
+                .orderBy([
+                  { column: 'at', order: 'desc' },
+                  { column: 'id', order: 'desc' },
+                ])
                 .limit(20)
             ).map((h) => ({
               state: h.state,

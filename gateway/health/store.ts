@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { newJobId } from '../../lib/ids.ts';
-import type { CheckResult } from '../../queues/health/checks.ts';
+import type { CheckResult, Problem } from '../../queues/health/checks.ts';
 import { isFinal, type JobStatus } from '../../queues/job-status.ts';
 import { system, writePlans, type JobPlan } from '../plan.ts';
 
@@ -48,7 +48,8 @@ export interface RepairPolicy {
  * A repairable resource goes `repairing` after `repair.after` failures, with its repair job
  * written in the same transaction (once per episode); checks that ran before that job
  * finished change nothing, and the first one after it decides: `healthy`, or `failed`.
- * Raised and cleared alarms are queued for delivery in the same transaction.
+ * Raised and cleared alarms are queued for delivery in the same transaction. A check that
+ * started looking before the last one recorded changes nothing.
  */
 export async function recordCheck(
   db: Knex,
@@ -59,10 +60,13 @@ export async function recordCheck(
 ): Promise<HealthState> {
   return db.transaction(async (trx) => {
     const key = { resource_type: check.resource.type, resource_key: check.resource.key };
-    const before: { state: HealthState; failures: number; repair_job_id: string | null } | undefined = await trx('health')
+    const before: { state: HealthState; failures: number; repair_job_id: string | null; checked_at: Date } | undefined = await trx('health')
       .where(key)
       .forUpdate()
       .first();
+    // Checks overlap when one is slow (a probe waiting out its timeout): one that started looking
+    // before the last one recorded is older news, and would reorder the history.
+    if (before && at < new Date(before.checked_at)) return before.state;
     const findings = { checked_at: at, problems: JSON.stringify(check.problems), measurements: JSON.stringify(check.measurements) };
     const repair = before?.state === 'repairing' && before.repair_job_id ? await repairOutcome(trx, before.repair_job_id) : null;
     if (!check.healthy && repair && (!repair.done || at <= repair.finishedAt!)) {
@@ -105,7 +109,7 @@ export async function recordCheck(
 
     const open: AlarmRow[] = await trx('alarms').where({ ...key, status: 'open' });
     const own = check.problems.filter((p) => !policy.causedElsewhere?.includes(p.cause));
-    const failing = state === 'failed' || failures >= policy.failAfter ? own : [];
+    const failing = byCause(state === 'failed' || failures >= policy.failAfter ? own : []);
     // A repair is not tried again within the episode: the alarm says why it failed and how to run it again.
     const repairNote = failing.length && repairJobId ? await failedRepairNote(trx, repairJobId) : '';
     for (const alarm of open.filter((a) => !failing.some((p) => p.cause === a.cause))) {
@@ -136,6 +140,16 @@ export async function recordCheck(
     }
     return state;
   });
+}
+
+/** One problem per cause (one alarm each): an app's replicas missing alike are one alarm, its message naming each. */
+function byCause(problems: readonly Problem[]): Problem[] {
+  const merged = new Map<string, Problem>();
+  for (const p of problems) {
+    const seen = merged.get(p.cause);
+    merged.set(p.cause, seen ? { cause: p.cause, message: `${seen.message}; ${p.message}`.slice(0, 2000) } : p);
+  }
+  return [...merged.values()];
 }
 
 /**

@@ -119,4 +119,30 @@ describe('an alarm carries the failed repair', () => {
     assert.equal(await failedRepairNote(database.knex, repair), note(repair, `${'x'.repeat(299)}…`));
     assert.equal(await failedRepairNote(database.knex, '00000000-0000-4000-8000-000000000000'), '', 'a repair job since purged');
   });
+
+  test('two problems of one cause (two replicas missing alike) are one alarm naming both; a check older than the last one changes nothing', async () => {
+    const key = 'twice@walk-h1';
+    const both: CheckResult = {
+      resource: { type: 'proxy', key },
+      healthy: false,
+      problems: [
+        { cause: 'nginx-stopped', message: 'r1 does not exist' },
+        { cause: 'nginx-stopped', message: 'r2 does not exist' },
+      ],
+      measurements: {},
+    };
+    const noRepair: HealthPolicy = { failAfter: 2 };
+    assert.equal(await recordCheck(database.knex, both, at(1), noRepair), 'degraded');
+    assert.equal(await recordCheck(database.knex, both, at(2), noRepair), 'failed');
+    assert.equal(await recordCheck(database.knex, both, at(3), noRepair), 'failed');
+    const alarms = await alarmsOf(key);
+    assert.deepEqual(
+      alarms.map((a) => [a.cause, a.message, a.count]),
+      [['nginx-stopped', 'r1 does not exist; r2 does not exist', 2]],
+    );
+    // A slow check that started before the last one recorded: older news, not a transition.
+    assert.equal(await recordCheck(database.knex, check(key, true), at(2), noRepair), 'failed');
+    assert.equal((await alarmsOf(key))[0].status, 'open');
+    assert.equal(await recordCheck(database.knex, check(key, true), at(4), noRepair), 'healthy');
+  });
 });
