@@ -11,6 +11,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { TSchema } from 'typebox';
+import type { ManagedRecord } from './dns/managed.ts';
+import type { ManagedBy } from './dns/managed-store.ts';
 import type { HealthPolicy } from './health/store.ts';
 import type { HostRow } from './hosts/store.ts';
 import type { Bus } from '../queues/bus.ts';
@@ -128,6 +130,17 @@ export interface RecordManager {
   label: string;
   /** What a user changes instead of such a record: "the website's domains". */
   change: string;
+  /**
+   * The records this kind's resources keep in the zones of `zoneOwner`: what a zone created after
+   * them takes in with its first file (gateway/dns/managed.ts, adoptedRecords).
+   */
+  wanted(db: Knex, zoneOwner: { id: string; admin: boolean }): Promise<WantedRecords[]>;
+}
+
+/** One resource's managed records, by absolute name. */
+export interface WantedRecords {
+  by: ManagedBy;
+  records: ManagedRecord[];
 }
 
 /** Work the active scheduler runs every `everyMs`, never overlapping itself. */

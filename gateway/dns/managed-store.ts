@@ -71,7 +71,7 @@ export async function managerChange(m: Manager): Promise<string> {
  * domain list holds the domains whose plans call into here.
  */
 let managerKinds: Promise<Map<string, RecordManager>> | undefined;
-function recordManagers(): Promise<Map<string, RecordManager>> {
+export function recordManagers(): Promise<Map<string, RecordManager>> {
   managerKinds ??= import('../domains.ts').then(
     ({ domains }) => new Map(domains.flatMap((d) => d.recordManagers ?? []).map((m) => [m.kind, m])),
   );

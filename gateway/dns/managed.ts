@@ -8,7 +8,8 @@
 import { isIPv6 } from 'node:net';
 import type { Knex } from 'knex';
 import { recordRow, specOf, type DnsRecordRow, type DnsZoneRow } from './store.ts';
-import { describeManager, hostingZone, managedRecords, managersOf, type ManagedBy } from './managed-store.ts';
+import { describeManager, hostingZone, managedRecords, managersOf, recordManagers, type ManagedBy } from './managed-store.ts';
+import type { WantedRecords } from '../domain.ts';
 import { claimedNames, type WebsiteRow } from '../websites/store.ts';
 import type { ProxyGroupRow } from '../proxies/store.ts';
 import { isUnderDomain } from '../../lib/validate/web.ts';
@@ -129,42 +130,25 @@ export async function inOwnZone(db: Knex, name: string, ownerId: string): Promis
 }
 
 /**
- * A zone created after the sites or groups whose names it holds: their records, to go into the new
- * zone's first file (dns.zone.create) and in as managed rows (`write`, with the zone row). Only the
- * owner's sites (and, for an admin's zone, the proxy groups); a name that already has a more
- * specific zone here stays there.
+ * A zone created after the resources whose names it holds: their records, to go into the new
+ * zone's first file (dns.zone.create) and in as managed rows (`write`, with the zone row). Every
+ * kind of manager says what its resources want in the zone owner's zones (`wanted`); a name that
+ * already has a more specific zone here stays there.
  */
 export async function adoptedRecords(
   db: Knex,
   zone: string,
   ownerId: string,
 ): Promise<{ specs: RecordSpec[]; write(trx: Knex, zoneId: string): Promise<void> }> {
+  const owner = { id: ownerId, admin: (await db('users').where({ id: ownerId }).first('role'))?.role === 'admin' };
   const rows: { spec: RecordSpec; by: ManagedBy }[] = [];
-  const adopt = async (records: ManagedRecord[], by: ManagedBy) => {
-    for (const { name, ...rest } of records) {
-      if (!isUnderDomain(name, zone) || ((await hostingZone(db, name))?.name.length ?? 0) > zone.length) continue;
-      rows.push({ spec: validateRecord({ ...rest, name: `${name}.`, ttl: MANAGED_TTL }, zone, 'body/name'), by });
+  for (const manager of (await recordManagers()).values()) {
+    for (const { by, records } of await manager.wanted(db, owner)) {
+      for (const { name, ...rest } of records) {
+        if (!isUnderDomain(name, zone) || ((await hostingZone(db, name))?.name.length ?? 0) > zone.length) continue;
+        rows.push({ spec: validateRecord({ ...rest, name: `${name}.`, ttl: MANAGED_TTL }, zone, 'body/name'), by });
+      }
     }
-  };
-  const sites: (WebsiteRow & { addresses: string[] })[] = await db('websites as w')
-    .join('proxy_groups as g', 'g.id', 'w.proxy_group_id')
-    .where('w.owner_id', ownerId)
-    .select('w.*', 'g.addresses');
-  for (const site of sites)
-    await adopt(
-      addressRecords(
-        claimedNames(site.spec).filter((n) => n !== site.temp_domain),
-        site.addresses,
-      ),
-      { manager_kind: 'website', manager_id: site.id },
-    );
-  if ((await db('users').where({ id: ownerId }).first('role'))?.role === 'admin') {
-    const groups: ProxyGroupRow[] = await db('proxy_groups');
-    for (const group of groups)
-      await adopt(addressRecords([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses), {
-        manager_kind: 'proxy',
-        manager_id: group.id,
-      });
   }
   return {
     specs: rows.map((r) => r.spec),
@@ -172,6 +156,31 @@ export async function adoptedRecords(
       if (rows.length) await trx('dns_records').insert(rows.map((r) => recordRow(zoneId, r.spec, presentValue(r.spec), r.by)));
     },
   };
+}
+
+/** What the owner's sites keep: their domains (not the temporary one) to their group's addresses. */
+export async function wantedSiteRecords(db: Knex, owner: { id: string }): Promise<WantedRecords[]> {
+  const sites: (WebsiteRow & { addresses: string[] })[] = await db('websites as w')
+    .join('proxy_groups as g', 'g.id', 'w.proxy_group_id')
+    .where('w.owner_id', owner.id)
+    .select('w.*', 'g.addresses');
+  return sites.map((site) => ({
+    by: { manager_kind: 'website', manager_id: site.id },
+    records: addressRecords(
+      claimedNames(site.spec).filter((n) => n !== site.temp_domain),
+      site.addresses,
+    ),
+  }));
+}
+
+/** What the proxy groups keep, in an admin's zones only: their wildcard domains. */
+export async function wantedProxyRecords(db: Knex, owner: { admin: boolean }): Promise<WantedRecords[]> {
+  if (!owner.admin) return [];
+  const groups: ProxyGroupRow[] = await db('proxy_groups');
+  return groups.map((group) => ({
+    by: { manager_kind: 'proxy', manager_id: group.id },
+    records: addressRecords([group.wildcard_domain, `*.${group.wildcard_domain}`], group.addresses),
+  }));
 }
 
 /** Converges the rows of `m.by` to the wanted set; one dns.records.apply job per zone that changes. */

@@ -1,4 +1,5 @@
 /** Mail: tenants' domains, mailboxes, aliases and lists on postfix + dovecot hosts, rendered from PostgreSQL. */
+import { wantedMailRecords } from './plans.ts';
 import { defineDomain } from '../domain.ts';
 import { mailChecks } from './health.ts';
 import { mailObservers } from './observers.ts';
@@ -18,7 +19,9 @@ export default defineDomain({
   observers: mailObservers,
   checks: [mailChecks],
   owned: OWNED_MAIL_KINDS,
-  recordManagers: [{ kind: 'mail-domain', table: 'mail_domains', label: 'mail domain', change: 'the mail domain' }],
+  recordManagers: [
+    { kind: 'mail-domain', table: 'mail_domains', label: 'mail domain', change: 'the mail domain', wanted: wantedMailRecords },
+  ],
   roles: [
     {
       role: 'mail',

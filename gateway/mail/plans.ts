@@ -11,12 +11,13 @@ import type { PayloadOf } from '../../queues/operation.ts';
 import { BASE_DIR } from '../../lib/validate/web.ts';
 import { MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 import { DEPLOY_DIR_LABEL } from '../certificates/service.ts';
-import type { OwnedKind } from '../domain.ts';
+import type { OwnedKind, WantedRecords } from '../domain.ts';
 import { hostRefOf, type HostRow } from '../hosts/store.ts';
 import { conflict } from '../plugins/errors.ts';
 import { plan, type JobPlan } from '../plan.ts';
 import { hostMailState, mailHostRow, type MailDomainRow, type MailHostRow } from './store.ts';
 import { removeMailDomainRecordJobs } from '../dns/managed.ts';
+import { mailDnsRecords } from './views.ts';
 
 export const MAIL_ROLE = 'mail';
 export const HOSTNAME_LABEL = 'mail.hostname';
@@ -108,3 +109,15 @@ export const OWNED_MAIL_KINDS: OwnedKind[] = [
     },
   },
 ];
+
+/** What the owner's mail domains keep in their zones (MX, SPF, DMARC, and DKIM once their host made the key). */
+export async function wantedMailRecords(db: Knex, owner: { id: string }): Promise<WantedRecords[]> {
+  const domains: (MailDomainRow & { host: HostRow })[] = await db('mail_domains as d')
+    .join('hosts as h', 'h.id', 'd.host_id')
+    .where('d.owner_id', owner.id)
+    .select('d.*', db.raw('to_jsonb(h) as host'));
+  return domains.map((domain) => ({
+    by: { manager_kind: 'mail-domain', manager_id: domain.id },
+    records: mailDnsRecords(domain.name, mailLayoutOf(domain.host).hostname, domain.dkim_public_key),
+  }));
+}

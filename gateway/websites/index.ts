@@ -1,4 +1,5 @@
 /** Websites: static sites and upstream routes of users, served by every member of a proxy group. */
+import { wantedSiteRecords } from '../dns/managed.ts';
 import { defineDomain } from '../domain.ts';
 import { collectContent } from './content-store.ts';
 import { websiteChecks } from './health.ts';
@@ -34,5 +35,5 @@ export default defineDomain({
   ],
   roles: [{ role: 'web', packages: ['nginx'], ports: [80, 443] }],
   // A site's domains in its owner's zones point at its group (gateway/dns/managed.ts).
-  recordManagers: [{ kind: 'website', table: 'websites', label: 'website', change: "the website's domains" }],
+  recordManagers: [{ kind: 'website', table: 'websites', label: 'website', change: "the website's domains", wanted: wantedSiteRecords }],
 });

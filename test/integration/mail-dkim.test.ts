@@ -358,6 +358,35 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     assert.ok(jobs.includes(domain.dkim_public_key), 'the public key is what travelled');
   });
 
+  test('a zone created after the mail domain starts with its MX, SPF, DMARC and DKIM records', async () => {
+    const later = 'later-dkim.test';
+    await applied(await alice('POST', '/v1/mail/domains', { name: later }));
+    const domain = await until('the later domain key stored', async () => {
+      const row = await stack.database!.knex('mail_domains').where({ name: later }).first();
+      return row.dkim_public_key ? row : undefined;
+    });
+    assert.deepEqual(await bind.dig(later, 'MX'), [], 'no zone here yet: nothing published');
+
+    await applied(await alice('POST', '/v1/dns/zones', { name: later }));
+    assert.deepEqual(await bind.dig(later, 'MX'), [`10 ${MX}.`]);
+    assert.deepEqual(await bind.dig(later, 'TXT'), ['"v=spf1 mx -all"']);
+    assert.deepEqual(await bind.dig(`_dmarc.${later}`, 'TXT'), ['"v=DMARC1; p=quarantine"']);
+    const txt = await bind.dig(`up1._domainkey.${later}`, 'TXT');
+    assert.equal(txt[0]?.replace(/^"|"$/g, '').split('" "').join(''), `v=DKIM1; k=rsa; p=${domain.dkim_public_key}`);
+    const records = (await alice('GET', `/v1/dns/zones/${later}/records`)).body.items as Json[];
+    assert.deepEqual(records.map((r) => `${r.name} ${r.type} ${r.managedBy?.kind}:${r.managedBy?.name}`).sort(), [
+      '@ MX mail-domain:later-dkim.test',
+      '@ TXT mail-domain:later-dkim.test',
+      '_dmarc TXT mail-domain:later-dkim.test',
+      'up1._domainkey TXT mail-domain:later-dkim.test',
+    ]);
+    assert.equal((await alice('GET', `/v1/mail/domains/${later}`)).body.recordsManaged, true);
+
+    await applied(await alice('DELETE', `/v1/mail/domains/${later}?force=true`));
+    assert.deepEqual(await bind.dig(later, 'MX'), [], 'the records go with the domain');
+    await applied(await alice('DELETE', `/v1/dns/zones/${later}`));
+  });
+
   test('mail a mailbox submits is signed d=<domain> s=up1, and verifies against the zone', async () => {
     await applied(await alice('POST', '/v1/mail/boxes', { address: `alice@${ALICE_DOMAIN}`, password: ALICE_PASSWORD }));
     const sent = await submit(`alice@${ALICE_DOMAIN}`, ALICE_PASSWORD, `alice@${ALICE_DOMAIN}`, 'dkim-signed');
