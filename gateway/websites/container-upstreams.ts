@@ -8,7 +8,7 @@
 import type { Knex } from 'knex';
 import type { Static } from 'typebox';
 import type { ContainerUpstream } from '../../lib/validate/web.ts';
-import { parseEndpoint, upstreamRefusal, type UpstreamPolicy } from '../../lib/validate/upstream.ts';
+import { parseEndpoint, publishedEndpoint, upstreamRefusal, type UpstreamPolicy } from '../../lib/validate/upstream.ts';
 import type { SiteContainers } from '../../queues/websites/ops.ts';
 import { containerKey, publishAddress } from '../containers/store.ts';
 import type { HostRow } from '../hosts/store.ts';
@@ -24,10 +24,6 @@ export const namesContainer = (route: Route): route is Route & { upstream: Conta
 export const namedContainers = (spec: Pick<StoredSpec, 'routes'>): string[] => [
   ...new Set(spec.routes.filter(namesContainer).map((r) => r.upstream.container)),
 ];
-
-/** `address:port` (`[v6]:port`) of one allocated port, as the upstream checks parse it. */
-export const publishedEndpoint = (p: { address: string; host: number }) =>
-  p.address.includes(':') ? `[${p.address}]:${p.host}` : `${p.address}:${p.host}`;
 
 /**
  * The owner's containers of these names with their published ports, as the allocation table says

@@ -80,6 +80,22 @@ export function clearStaleForwards(spec: ContainerSpec): Command[] {
 export const forgetNeighbours = (key: string) =>
   sh`for a in $(podman container inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' ${key} 2>/dev/null); do ip neigh flush to "$a" 2>/dev/null || true; if command -v conntrack >/dev/null 2>&1; then conntrack -D --reply-src "$a" >/dev/null 2>&1 || true; fi; done`;
 
+/**
+ * A Linux bridge without an address of its own takes the lowest of its ports' MAC addresses, so
+ * it changes when a container's veth leaves (a replica stops or is removed). The containers that
+ * stay still send to their gateway's old MAC, which nobody has any more: every reply is lost
+ * until their neighbour entry expires (connections hang for seconds to minutes). Once the
+ * bridge's address is set explicitly (addr_assign_type 3), the kernel keeps it: this pins the
+ * one it has, after every start (netavark makes the bridge again when a network's first
+ * container starts).
+ */
+export const pinBridgeAddress = (tenant: ContainerSpec['tenant']) =>
+  sh`br=$(podman network inspect --format '{{.NetworkInterface}}' ${tenant.network} 2>/dev/null); if [ -n "$br" ] && [ -e "/sys/class/net/$br" ] && [ "$(cat "/sys/class/net/$br/addr_assign_type")" != 3 ]; then ip link set dev "$br" address "$(cat "/sys/class/net/$br/address")"; fi`;
+
+/** What follows every start of a container: its address's old flows forgotten, its bridge's address pinned. */
+export const afterStart = (spec: Pick<ContainerSpec, 'key' | 'tenant'>) =>
+  script(forgetNeighbours(spec.key), pinBridgeAddress(spec.tenant));
+
 /** Held while a tenant's network on the host is created, used by a new container, or removed with its last one. */
 export const networkLock = (tenant: ContainerSpec['tenant']) => `network-${tenant.network}`;
 

@@ -3,7 +3,7 @@ import { PermanentError, SupersededError } from '../../lib/errors.ts';
 import type { containerStart } from '../../queues/containers/ops.ts';
 import type { PayloadOf, ResultOf } from '../../queues/operation.ts';
 import type { HandlerContext } from '../runtime/define.ts';
-import { parseState, stateProbe, writeGeneration } from './podman.ts';
+import { afterStart, parseState, stateProbe, writeGeneration } from './podman.ts';
 
 type Verb = 'start' | 'stop' | 'restart';
 
@@ -26,10 +26,14 @@ export async function power(
     if (before.status === 'missing' || before.id !== container.id)
       throw new PermanentError(`${container.key} does not exist on ${exec.host}: apply it first`);
     const noop = (verb === 'start' && before.status === 'running') || (verb === 'stop' && before.status !== 'running');
-    await exec.runScript(script(...(noop ? [] : [COMMANDS[verb](container.key)]), writeGeneration(container.id, container.generation)), {
-      signal: ctx.signal,
-      timeoutMs: 60_000,
-    });
+    const started = !noop && verb !== 'stop' ? [afterStart(container)] : [];
+    await exec.runScript(
+      script(...(noop ? [] : [COMMANDS[verb](container.key)]), ...started, writeGeneration(container.id, container.generation)),
+      {
+        signal: ctx.signal,
+        timeoutMs: 60_000,
+      },
+    );
     const after = parseState((await exec.runScript(stateProbe(container.key, container.id), { signal: ctx.signal })).stdout);
     return { host: exec.host, generation: container.generation, changed: !noop, status: after.status };
   });

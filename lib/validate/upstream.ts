@@ -37,6 +37,10 @@ export const formatEndpoint = ({ address, port }: Endpoint) =>
 /** The address itself and every IPv4 address it embeds (NAT64, 6to4, Teredo, ...). */
 const reachable = (address: Address): string[] => [address.text, ...embeddedIPv4(address).ipv4];
 
+/** `address:port` (`[v6]:port`) of a container's published port: where nginx, and the app check, reach it. */
+export const publishedEndpoint = (p: { address: string; host: number }) =>
+  p.address.includes(':') ? `[${p.address}]:${p.host}` : `${p.address}:${p.host}`;
+
 /** Networks and single endpoints that are the control plane's own (UP_UPSTREAM_DENY, managed hosts' SSH). */
 export class DenyList {
   readonly networks = new NetworkSet();

@@ -8,7 +8,7 @@ import {
   clearStaleForwards,
   createCommand,
   ensureNetwork,
-  forgetNeighbours,
+  afterStart,
   networkLock,
   ensureVolumes,
   parseState,
@@ -52,7 +52,7 @@ export async function convergeContainer(
   const current = before.status !== 'missing' && before.spec === specHash(spec) && !options.force;
   const commands = current
     ? [
-        ...(spec.running && before.status !== 'running' ? [sh`podman start ${spec.key} >/dev/null`, forgetNeighbours(spec.key)] : []),
+        ...(spec.running && before.status !== 'running' ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
         ...(!spec.running && before.status === 'running' ? [sh`podman stop -t 10 ${spec.key} >/dev/null`] : []),
       ]
     : [
@@ -61,7 +61,7 @@ export async function convergeContainer(
         ...(before.status === 'missing' ? [] : [sh`podman rm -f -t 10 ${spec.key} >/dev/null`]),
         ...clearStaleForwards(spec),
         createCommand(spec),
-        ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, forgetNeighbours(spec.key)] : []),
+        ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
       ];
   const changed = commands.length > 0;
   const run = () =>
