@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { contentStoreDir } from '../../lib/config.ts';
+import { healthRepairApp } from '../../queues/apps/health.ts';
 import { appBuild, appRetire, appRollout } from '../../queues/apps/ops.ts';
 import { observe, type ObservedJob, type ObserverContext, type Outcome } from '../observe.ts';
 import { writePlans, type JobPlan } from '../plan.ts';
@@ -99,4 +100,22 @@ async function retired(db: Knex, job: ObservedJob<typeof appRetire>, event: Outc
   });
 }
 
-export const appObservers = [observe(appBuild, built), observe(appRollout, rolledOut), observe(appRetire, retired)];
+/** What the app's repair did to its replicas: the ones it restarted or recreated run their generation again. */
+async function repaired(db: Knex, job: ObservedJob<typeof healthRepairApp>, event: Outcome<typeof healthRepairApp>): Promise<void> {
+  if (event.status !== 'succeeded' || !event.result) return;
+  for (const { key, status } of event.result.replicas) {
+    const spec = job.payload.replicas.find((r) => r.key === key);
+    if (!spec) continue;
+    await db('containers')
+      .where({ id: spec.id })
+      .where('generation', '<=', spec.generation)
+      .update({ applied_generation: spec.generation, status, last_error: null });
+  }
+}
+
+export const appObservers = [
+  observe(appBuild, built),
+  observe(appRollout, rolledOut),
+  observe(appRetire, retired),
+  observe(healthRepairApp, repaired),
+];

@@ -43,6 +43,8 @@ export const containerChecks: CheckKind = {
   async plan(db, round) {
     const rows: (ContainerRow & { owner_name: string; restarts: string | null })[] = await db('containers as c')
       .join('users as u', 'u.id', 'c.owner_id')
+      // An app's replicas are checked with their app (gateway/apps/health.ts): one alarm for one app.
+      .whereNull('c.app_id')
       .leftJoin('health as h', (j) =>
         j.on('h.resource_type', db.raw('?', ['container'])).andOn('h.resource_key', db.raw("c.name || '-' || u.name || '@' || c.host")),
       )

@@ -2,7 +2,8 @@
  * Every site is checked on every member of its group: its vhost in place and current, its
  * deployed content there, the site answering. A failing one is repaired by the website.apply
  * the API plans (as health.repair.website), with the site's current archive when the content is gone;
- * a stopped nginx or an unreachable host is the proxy's or the host's to alarm.
+ * a stopped nginx or an unreachable host is the proxy's or the host's to alarm, an app's replicas
+ * that do not answer (502) the app's.
  */
 import type { Knex } from 'knex';
 import type { CheckResult } from '../../queues/health/checks.ts';
@@ -51,7 +52,9 @@ export const websiteChecks: CheckKind = {
   op: healthCheckWebsite,
   async plan(db, round) {
     const members = await proxyTargets(db);
-    const sites: WebsiteRow[] = await db('websites').orderBy('temp_domain');
+    const sites: (WebsiteRow & { app: boolean })[] = await db('websites as w')
+      .select('w.*', db.raw('exists (select 1 from apps a where a.website_id = w.id) as app'))
+      .orderBy('w.temp_domain');
     const planned: JobPlan[] = [];
     for (const site of sites) {
       for (const { group, member } of members.filter((m) => m.group.id === site.proxy_group_id)) {
@@ -62,6 +65,7 @@ export const websiteChecks: CheckKind = {
           generation: site.generation,
           tempDomain: site.temp_domain,
           content: Boolean(site.content_sha256),
+          ...(site.app ? { app: true } : {}),
         };
         const payload = {
           resource: { type: 'website', key },
@@ -74,6 +78,6 @@ export const websiteChecks: CheckKind = {
     }
     return planned;
   },
-  policy: { failAfter: FAIL_AFTER, causedElsewhere: ON_PROXY, repair: { after: REPAIR_AFTER, plan: repairWebsite } },
+  policy: { failAfter: FAIL_AFTER, causedElsewhere: [...ON_PROXY, 'app-down'], repair: { after: REPAIR_AFTER, plan: repairWebsite } },
   owner: async (db, key) => (await websiteTarget(db, key))?.site.owner_id ?? null,
 };

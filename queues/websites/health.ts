@@ -23,6 +23,11 @@ export const healthCheckWebsite = defineCheck({
           content: Type.Optional(
             Type.Boolean({ description: 'content was deployed: an empty document root is a finding (content-missing)' }),
           ),
+          app: Type.Optional(
+            Type.Boolean({
+              description: "the site is an app's: its 502 is the app's replicas not answering (app-down, the app's to alarm)",
+            }),
+          ),
         },
         { additionalProperties: false },
       ),

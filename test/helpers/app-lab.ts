@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { labHosts, type Lab, type LabHost } from './lab-hosts.ts';
 import { labNginx, type LabNginx } from './lab-nginx.ts';
-import { importBusybox, PODMAN_PRIVATE_DIRS, removeContainers } from './podman-lab.ts';
+import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from './podman-lab.ts';
 import { startStack } from './stack.ts';
 import { isolateSubids, removeUnixUsers } from './unix-users.ts';
 import { tenantsWithTokens } from './tenants.ts';
@@ -32,6 +32,10 @@ export interface AppLab {
   succeeded(response: { status: number; body: Json }, who?: string): Promise<Json>;
   /** What the CLI needs to act as a tenant. */
   env(who: string): Record<string, string>;
+  /** A busybox web server image built on the host, answering `text` on port 8080 (or, `broken`, exiting at once). */
+  webImage(tag: string, text: string, broken?: boolean): Promise<string>;
+  /** Polls the app until its deploy ends; returns the app. */
+  deployed(who: string, name: string, timeoutMs?: number): Promise<Json>;
   down(): Promise<void>;
 }
 
@@ -41,6 +45,8 @@ export async function appLab(options: {
   bridge: string;
   tenants: string[];
   wildcard: string;
+  /** The stack's environment, e.g. a short health interval. */
+  env?: Record<string, string>;
 }): Promise<AppLab> {
   const port = 80;
   const tokens: Record<string, string> = {};
@@ -64,7 +70,7 @@ export async function appLab(options: {
   try {
     nginx = await labNginx(lab.hosts, port);
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
-    stack = await startStack();
+    stack = await startStack({ env: options.env });
     const started = stack;
     const api =
       (who: string): Api =>
@@ -140,6 +146,25 @@ export async function appLab(options: {
       settled,
       succeeded,
       env: (who) => ({ UP_URL: started.url!, UP_TOKEN: tokens[who], UP_LOG_LEVEL: 'silent' }),
+      async webImage(tag, text, broken = false) {
+        const image = `localhost/web:${tag}`;
+        const cmd = broken ? '["sh", "-c", "echo cannot start >&2; exit 3"]' : '["httpd", "-f", "-p", "8080", "-h", "/www"]';
+        await onHost(
+          host,
+          `d=$(mktemp -d) && printf '%s\\n' 'FROM ${BUSYBOX_IMAGE}' 'RUN mkdir -p /www && echo ${text} > /www/index.html' 'CMD ${cmd}' > $d/Containerfile && podman build --pull=never -q -t ${image} $d >/dev/null && rm -rf $d`,
+          120_000,
+        );
+        return image;
+      },
+      async deployed(who, name, timeoutMs = 180_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const { body } = await api(who)('GET', `/v1/apps/${name}`);
+          if (['succeeded', 'failed'].includes(body.deploy?.state)) return body;
+          assert.ok(Date.now() < deadline, `the deploy of ${name} did not end: ${JSON.stringify(body.deploy)}`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      },
       down,
     };
   } catch (error) {

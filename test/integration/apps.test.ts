@@ -140,31 +140,11 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
   });
 
   /** An image of busybox's httpd answering `text` on 8080 (or exiting at once: `broken`), built on the lab host. */
-  async function webImage(tag: string, text: string, broken = false): Promise<string> {
-    const image = `localhost/web:${tag}`;
-    const cmd = broken ? '["sh", "-c", "echo cannot start >&2; exit 3"]' : '["httpd", "-f", "-p", "8080", "-h", "/www"]';
-    await onHost(
-      host,
-      `d=$(mktemp -d) && printf '%s\\n' 'FROM ${BUSYBOX_IMAGE}' 'RUN mkdir -p /www && echo ${text} > /www/index.html' 'CMD ${cmd}' > $d/Containerfile && podman build --pull=never -q -t ${image} $d >/dev/null && rm -rf $d`,
-      120_000,
-    );
-    return image;
-  }
+  const webImage = (tag: string, text: string, broken = false) => lab.webImage(tag, text, broken);
 
   const appSite = (path = '/') => curlSite(`web-appalice.${WILDCARD}`, host.address, PORT, path);
   /** The same, a request that got no answer in time (see the rollout test) counted as status 0. */
   const appAnswer = (path = '/') => appSite(path).catch((error: Error) => ({ status: 0, body: error.message }));
-
-  /** Polls the app until its deploy ends; returns the app. */
-  async function deployed(who: typeof alice, name: string, timeoutMs = 180_000): Promise<Json> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { body } = await who('GET', `/v1/apps/${name}`);
-      if (['succeeded', 'failed'].includes(body.deploy?.state)) return body;
-      assert.ok(Date.now() < deadline, `the deploy of ${name} did not end: ${JSON.stringify(body.deploy)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 
   let v1 = '';
   let v2 = '';
@@ -182,7 +162,7 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     const app = await alice('POST', '/v1/apps', { name: 'web', template: 'container', proxy: 'p1', image: v1, replicas: 2 });
     assert.equal(app.status, 202, JSON.stringify(app.body));
     assert.deepEqual(app.body.app.urls, [`http://web-appalice.${WILDCARD}/`]);
-    const done = await deployed(alice, 'web');
+    const done = await lab.deployed('appalice', 'web');
     assert.equal(done.deploy.state, 'succeeded', JSON.stringify(done.deploy));
     assert.equal(done.image, v1);
     assert.deepEqual(
@@ -214,7 +194,7 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     try {
       const changed = await alice('PATCH', '/v1/apps/web', { image: v2 });
       assert.equal(changed.status, 202, JSON.stringify(changed.body));
-      done = await deployed(alice, 'web');
+      done = await lab.deployed('appalice', 'web');
       await eventually(appAnswer, (r) => r.body.trim() === 'v2', 30_000);
     } catch (error) {
       // What the host's networking looked like, for whoever reads a failure.
@@ -258,7 +238,7 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     assert.equal(changed.status, 202, JSON.stringify(changed.body));
     const busy = await alice('PATCH', '/v1/apps/web', { replicas: 1 });
     assert.equal(busy.status, 409, 'one deploy at a time');
-    const done = await deployed(alice, 'web');
+    const done = await lab.deployed('appalice', 'web');
     assert.equal(done.deploy.state, 'failed');
     assert.match(done.deploy.error, /cannot start/);
     assert.equal(done.image, v2);

@@ -344,6 +344,27 @@ const EXAMPLES: Record<string, unknown[]> = {
       replicas: [{ id: CONTAINER.id, key: 'blog-r1-1-alice', generation: 1 }],
     },
   ],
+  'health.check.app': [
+    {
+      resource: CHECKED,
+      host: HOST,
+      app: {
+        key: 'blog-alice',
+        replicas: [
+          {
+            id: CONTAINER.id,
+            key: 'blog-r1-1-alice',
+            generation: 1,
+            running: true,
+            healthcheck: true,
+            restarts: 0,
+            endpoint: '192.0.2.10:20001',
+          },
+        ],
+      },
+    },
+  ],
+  'health.repair.app': [{ host: HOST, app: APP, replicas: [{ ...CONTAINER, name: 'blog-r1-1', key: 'blog-r1-1-alice' }] }],
   'cert.issue': [dnsCert, { ...dnsCert, challenge: 'http-01', dns: null }, serviceCert],
   'cert.renew': [dnsCert, serviceCert],
   'health.check.host': [{ resource: CHECKED, host: HOST, thresholds: { diskPercent: 90, memoryPercent: 95, loadPerCpu: 4 } }],

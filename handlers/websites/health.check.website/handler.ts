@@ -9,6 +9,9 @@ import { sitePaths } from '../website.apply/view.ts';
 
 type Payload = PayloadOf<typeof healthCheckWebsite>;
 
+/** What nginx answers when no upstream does. */
+const GATEWAY_ERRORS = [502, 503, 504];
+
 /** What the default server answers for a name no vhost claims (templates/nginx/nginx.conf.mustache). */
 const DEFAULT_SERVER_BODY = 'no such site';
 
@@ -61,6 +64,8 @@ export function judgeWebsite(
     });
   if (found.get('running') === 'yes') {
     if (status === 0) problems.push({ cause: 'not-answering', message: `${where} does not answer HTTP` });
+    else if (site.app && GATEWAY_ERRORS.includes(status))
+      problems.push({ cause: 'app-down', message: `${where} answers ${status}: its app's replicas do not answer nginx` });
     else if (status >= 500) problems.push({ cause: 'server-error', message: `${where} answers ${status}` });
     else if (status === 404 && body === DEFAULT_SERVER_BODY)
       problems.push({ cause: 'not-served', message: `${where} answers with nginx's default server (no such site)` });

@@ -1,0 +1,38 @@
+import { publishedEndpoint } from '../../../lib/validate/upstream.ts';
+import { healthRepairApp } from '../../../queues/apps/health.ts';
+import { repairContainer } from '../../containers/health.repair.container/handler.ts';
+import { defineHandler } from '../../runtime/define.ts';
+import { judgeReplicas, replicasProbe } from '../replicas.ts';
+
+/**
+ * The replicas are looked at again first: the check that planned this may be a round old, and
+ * a replica that serves now is left alone. A failing one is repaired as any container is
+ * (restart, then recreate); its port is its own, so nginx's upstream needs no change.
+ */
+export default defineHandler({
+  op: healthRepairApp,
+  async run({ host, replicas }, ctx) {
+    const exec = ctx.connect(host);
+    const looked = replicas.map((spec) => ({
+      id: spec.id,
+      key: spec.key,
+      generation: spec.generation,
+      running: spec.running,
+      healthcheck: spec.healthcheck !== null,
+      // Restarts are not a reason to act here: only a replica that fails now is.
+      restarts: Number.MAX_SAFE_INTEGER,
+      endpoint: spec.ports[0] ? publishedEndpoint(spec.ports[0]) : null,
+    }));
+    const findings = judgeReplicas((await exec.runScript(replicasProbe(looked), { signal: ctx.signal })).stdout, looked, exec.host);
+    const repaired = [];
+    for (const [i, spec] of replicas.entries()) {
+      if (findings[i].problems.length === 0) {
+        repaired.push({ key: spec.key, repair: 'none' as const, status: 'running' });
+        continue;
+      }
+      const { repair, status } = await repairContainer(exec, spec, ctx);
+      repaired.push({ key: spec.key, repair, status, found: findings[i].problems.map((p) => p.message).join('; ') });
+    }
+    return { host: exec.host, replicas: repaired };
+  },
+});
