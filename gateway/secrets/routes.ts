@@ -32,6 +32,8 @@ const OwnerQuery = Type.Object(
 );
 const KIND = { kind: 'secrets', table: 'secrets', idColumn: 'name' };
 const TAGS = ['secrets'];
+/** Per user: each may hold 64 KiB, and every one travels (sealed) with each container that reads it. */
+const MAX_SECRETS = 200;
 
 export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   const secretOf = (caller: Caller, name: string, owner?: string) => ownedByName<SecretRow>(db, 'secrets', 'secret', caller, name, owner);
@@ -53,7 +55,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
           'Create a secret, or give it a new value: sealed at rest, never shown again. The containers that read it are applied again with the new value (their jobs are in the answer).',
         params: Params,
         body: refTo(SecretValue),
-        response: { 200: Type.Ref('SecretChange'), 201: Type.Ref('SecretChange'), ...errorResponses(400, 401, 503) },
+        response: { 200: Type.Ref('SecretChange'), 201: Type.Ref('SecretChange'), ...errorResponses(400, 401, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -69,6 +71,9 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const row: SecretRow | undefined = await trx('secrets').where({ owner_id: ownerId, name }).forUpdate().first();
         if (!row) {
+          const [{ count }] = await trx('secrets').where({ owner_id: ownerId }).count({ count: '*' });
+          if (Number(count) >= MAX_SECRETS)
+            throw new HttpError(422, 'limit_reached', `you have ${MAX_SECRETS} secrets, the most one user may keep: delete one first`);
           created = true;
           await trx('secrets').insert({ id: randomUUID(), owner_id: ownerId, name, ciphertext: sealFor(ownerId, name, value) });
           return [];
