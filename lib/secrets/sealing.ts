@@ -61,7 +61,7 @@ function assertKey(key: Buffer): Buffer {
 /**
  * The key in UP_SECRETS_KEY_FILE: 32 raw bytes, or one line of their base64 or hex. Null when
  * the variable is not set (the caller says what that means); a file that is unreadable, or
- * readable by others than its owner, is an error that names the file, never its content.
+ * readable by others, is an error that names the file, never its content.
  */
 export function loadSecretsKey(env: NodeJS.ProcessEnv = process.env): Buffer | null {
   const file = env.UP_SECRETS_KEY_FILE?.trim();
@@ -70,7 +70,8 @@ export function loadSecretsKey(env: NodeJS.ProcessEnv = process.env): Buffer | n
   if (cached) return cached;
   let raw: Buffer;
   try {
-    if (statSync(file).mode & 0o077) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must be readable by its owner only (chmod 600)`);
+    // Others must not read it; its group may (a Kubernetes secret volume is readable by the pod's fsGroup).
+    if (statSync(file).mode & 0o007) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must not be readable by others (chmod 600)`);
     raw = readFileSync(file);
   } catch (error) {
     if (error instanceof SealError) throw error;

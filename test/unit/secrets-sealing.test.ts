@@ -60,7 +60,7 @@ test('the key file: made once 0600 by the embedded default, read raw, base64 or 
     writeFileSync(join(dir, 'short'), 'too short', { mode: 0o600 });
     assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'short') }), /must hold 32 bytes/);
     writeFileSync(join(dir, 'open'), k.toString('hex'), { mode: 0o644 });
-    assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'open') }), /readable by its owner only/);
+    assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'open') }), /must not be readable by others/);
     assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'missing') }), /cannot read .*ENOENT/);
     assert.equal(loadSecretsKey({}), null);
   } finally {
