@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../lib/config.ts';
 import { ensureAdminToken } from '../lib/admin-token.ts';
+import { ensureSecretsKeyFile, loadSecretsKey } from '../lib/secrets/sealing.ts';
 import { serveMetrics } from '../lib/metrics-server.ts';
 import { openDatabase, type Database } from '../lib/db/connect.ts';
 import { migrateLatest } from '../lib/db/migrate.ts';
@@ -77,6 +78,16 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
     stops.unshift(() => database!.close());
     const applied = await migrateLatest(database.knex);
     if (applied.length > 0) log.info({ migrations: applied }, 'database migrated');
+  }
+
+  // Secrets: the embedded default (everything in this process, nothing configured) keeps its key
+  // in the data directory; elsewhere the gateway and the containers handlers share the file.
+  if (!process.env.UP_SECRETS_KEY_FILE?.trim() && !config.databaseUrl && !config.amqpUrl && roles.has('gateway') && roles.has('handlers')) {
+    process.env.UP_SECRETS_KEY_FILE = ensureSecretsKeyFile(config.dataDir);
+  }
+  // A key file that is there but wrong stops the start; none at all only disables secrets, said by the gateway.
+  if (!loadSecretsKey() && roles.has('gateway')) {
+    log.warn('UP_SECRETS_KEY_FILE is not set: secrets cannot be stored (503) or delivered to containers (their jobs fail)');
   }
 
   const outbox = database ? new Outbox(database.knex, bus, log.child({ component: 'outbox' })) : null;

@@ -12,6 +12,7 @@ import users from './users/index.ts';
 import websites from './websites/index.ts';
 import databases from './databases/index.ts';
 import mail from './mail/index.ts';
+import secrets from './secrets/index.ts';
 import type { Domain } from './domain.ts';
 
-export const domains: readonly Domain[] = [users, hosts, proxies, apps, websites, certificates, dns, containers, databases, mail];
+export const domains: readonly Domain[] = [users, hosts, proxies, apps, websites, certificates, dns, containers, secrets, databases, mail];

@@ -36,6 +36,8 @@ interface Pool {
   ssh: boolean;
   /** Signs DNS updates or transfers (UP_TSIG_KEYS_DIR). */
   tsig: boolean;
+  /** Delivers tenants' secrets to containers (UP_SECRETS_KEY_FILE): container.apply, and the repair that recreates one. */
+  secretsKey?: boolean;
   /** Reads uploaded site archives (website.deploy): the content volume the gateway writes. */
   content: boolean;
   /** Also writes there (database.dump puts its dumps in the content store). */
@@ -53,8 +55,17 @@ export const POOLS: Pool[] = [
   { name: 'dns', ops: ['dns.*'], ssh: true, tsig: true, content: false, maxReplicas: 4, systemdMetricsPort: 9483 },
   { name: 'web', ops: ['proxy.*', 'website.*'], ssh: true, tsig: false, content: true, maxReplicas: 10, systemdMetricsPort: 9484 },
   { name: 'certs', ops: ['cert.*'], ssh: true, tsig: true, content: false, maxReplicas: 4, systemdMetricsPort: 9485 },
-  { name: 'health', ops: ['health.*'], ssh: true, tsig: true, content: false, maxReplicas: 10, systemdMetricsPort: 9486 },
-  { name: 'containers', ops: ['container.*'], ssh: true, tsig: false, content: false, maxReplicas: 6, systemdMetricsPort: 9487 },
+  { name: 'health', ops: ['health.*'], ssh: true, tsig: true, secretsKey: true, content: false, maxReplicas: 10, systemdMetricsPort: 9486 },
+  {
+    name: 'containers',
+    ops: ['container.*'],
+    ssh: true,
+    tsig: false,
+    secretsKey: true,
+    content: false,
+    maxReplicas: 6,
+    systemdMetricsPort: 9487,
+  },
   {
     name: 'databases',
     ops: ['database.*'],
@@ -126,6 +137,7 @@ function secretFiles(keys: string[]): { env: IEnvVar[]; volume: IVolume; mount: 
     'admin-token': 'UP_ADMIN_TOKEN_FILE',
     'database-url': 'UP_DATABASE_URL_FILE',
     'amqp-url': 'UP_AMQP_URL_FILE',
+    'secrets-key': 'UP_SECRETS_KEY_FILE',
   };
   return {
     env: keys.map((key) => ({ name: variable[key], value: `/run/secrets/up/${key}` })),
@@ -204,7 +216,7 @@ function deployment(options: {
 }
 
 function coreManifests(): Manifest[] {
-  const gatewaySecrets = secretFiles(['admin-token', 'database-url', 'amqp-url']);
+  const gatewaySecrets = secretFiles(['admin-token', 'database-url', 'amqp-url', 'secrets-key']);
   const dbSecrets = secretFiles(['database-url', 'amqp-url']);
   const metricsPort = { name: 'metrics', containerPort: METRICS_PORT };
   const content: IVolume = { name: 'content', persistentVolumeClaim: { claimName: 'up-content' } };
@@ -306,7 +318,7 @@ function coreManifests(): Manifest[] {
 
 function poolManifests(pool: Pool): Manifest[] {
   const name = `up-handler-${pool.name}`;
-  const secrets = secretFiles(['amqp-url']);
+  const secrets = secretFiles(['amqp-url', ...(pool.secretsKey ? ['secrets-key'] : [])]);
   const env = [...secrets.env];
   const volumes: IVolume[] = [secrets.volume, tmp.volume];
   const mounts: IVolumeMount[] = [secrets.mount, tmp.mount];
@@ -391,6 +403,7 @@ const secretExamples: ISecret[] = [
       'database-url': 'postgres://up:CHANGE-ME@postgres/up',
       'amqp-url': 'amqp://up:CHANGE-ME@rabbitmq/up',
       'admin-token': 'CHANGE-ME-to-at-least-24-random-characters',
+      'secrets-key': 'CHANGE-ME: openssl rand -base64 32',
     },
   },
   {
@@ -434,7 +447,7 @@ ${GENERATED}`,
     ),
     'deploy/kubernetes/secrets.example.yaml': yamlDocuments(
       `The secrets up.yaml and handlers.yaml mount as files. Create them with your values, e.g.
-  kubectl -n up create secret generic up-secrets --from-file=database-url --from-file=amqp-url --from-file=admin-token
+  kubectl -n up create secret generic up-secrets --from-file=database-url --from-file=amqp-url --from-file=admin-token --from-file=secrets-key
   kubectl -n up create secret generic up-ssh --from-file=ssh-key=./id_ed25519
   kubectl -n up create secret generic up-tsig --from-file=./tsig/   (one file per key name)
 ${GENERATED}`,

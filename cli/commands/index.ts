@@ -117,6 +117,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./containers.ts')).containers,
   },
   {
+    command: 'secrets',
+    describe: 'values your containers read (a file or a variable), stored sealed and never shown again',
+    load: async () => (await import('./secrets.ts')).secrets,
+  },
+  {
     command: 'databases',
     describe: 'your PostgreSQL and MariaDB databases, and which users may use them',
     load: async () => (await import('./databases.ts')).databases,

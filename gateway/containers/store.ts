@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { PUBLISHED_PORT_RANGE, type ContainerLimits } from '../../lib/validate/containers.ts';
 import type { ContainerSpec } from '../../queues/containers/ops.ts';
 import type { HostRow } from '../hosts/store.ts';
+import { containerSecretsOf } from '../secrets/store.ts';
 
 /** What the owner asked for, normalized: limits filled in from the defaults. */
 export interface StoredContainerSpec {
@@ -17,6 +18,8 @@ export interface StoredContainerSpec {
   limits: ContainerLimits;
   restart: ContainerSpec['restart'];
   healthcheck: ContainerSpec['healthcheck'];
+  /** The owner's secrets it reads (absent in specs written before secrets existed). */
+  secrets?: { name: string; env?: string }[];
 }
 
 export interface ContainerRow {
@@ -130,5 +133,7 @@ export async function containerSpecOf(db: Knex, row: ContainerRow, host: HostRow
     restart: row.spec.restart,
     healthcheck: row.spec.healthcheck,
     running: row.running,
+    // Only when it has some: an older spec's message (and fingerprint on the host) stays as it was.
+    ...(row.spec.secrets?.length ? { secrets: await containerSecretsOf(db, row.owner_id, row.spec.secrets) } : {}),
   };
 }

@@ -25,6 +25,9 @@ export const ContainerView = Type.Object(
     limits: Type.Object({ memoryMb: Type.Integer(), cpus: Type.Number(), pids: Type.Integer() }),
     restart: Type.String(),
     healthcheck: Nullable(Type.Object({ command: Type.Array(Type.String()), intervalSeconds: Type.Integer(), retries: Type.Integer() })),
+    secrets: Type.Array(Type.Object({ name: Type.String(), env: Type.Optional(Type.String()) }), {
+      description: 'the secrets it reads, by name (their values are never shown)',
+    }),
     running: Type.Boolean({ description: 'the desired state' }),
     status: Nullable(
       Type.String({ description: "podman's state the host last reported (running, exited, created), or null before the first report" }),
@@ -51,6 +54,7 @@ export const ContainerView = Type.Object(
         limits: { memoryMb: 256, cpus: 0.5, pids: 256 },
         restart: 'on-failure',
         healthcheck: null,
+        secrets: [{ name: 'db-password', env: 'DB_PASSWORD' }],
         running: true,
         status: 'running',
         generation: 2,
@@ -87,6 +91,7 @@ export function containerView(
     limits: row.spec.limits,
     restart: row.spec.restart,
     healthcheck: row.spec.healthcheck,
+    secrets: row.spec.secrets ?? [],
     running: row.running,
     status: row.status,
     generation: row.generation,

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { script, sh, type Command } from '../../lib/exec/index.ts';
+import { podmanSecretName } from '../../lib/validate/secrets.ts';
 import type { ContainerSpec } from '../../queues/containers/ops.ts';
 
 /** Per-container generation files: kept after a delete, so a late older message cannot bring it back. */
@@ -23,7 +24,10 @@ const RANGE = 65536;
  * it should run): a container whose label matches is left as it is.
  */
 export function specHash(spec: ContainerSpec): string {
-  const { generation: _g, running: _r, ...defining } = spec;
+  const { generation: _g, running: _r, secrets, ...rest } = spec;
+  // A secret counts by name, use and digest (a new value is a new container), not by its sealed
+  // text; a spec without secrets hashes as before secrets existed.
+  const defining = secrets?.length ? { ...rest, secrets: secrets.map(({ sealed: _s, owner: _o, ...use }) => use) } : rest;
   return createHash('sha256').update(canonicalJson(defining)).digest('hex').slice(0, 32);
 }
 
@@ -99,8 +103,17 @@ export const afterStart = (spec: Pick<ContainerSpec, 'key' | 'tenant'>) =>
 /** Held while a tenant's network on the host is created, used by a new container, or removed with its last one. */
 export const networkLock = (tenant: ContainerSpec['tenant']) => `network-${tenant.network}`;
 
-/** `podman create` of the spec: nothing the tenant says can become an option (the command comes after the image). */
-export function createCommand(spec: ContainerSpec): Command {
+/** What runs instead of the image's entrypoint (handlers/containers/secrets.ts envWrapper), and its arguments. */
+export interface EntryOverride {
+  entrypoint: Command;
+  args: string[];
+}
+
+/**
+ * `podman create` of the spec: nothing the tenant says can become an option (the command comes
+ * after the image). Its secrets are mounted read-only at /run/secrets/<name>.
+ */
+export function createCommand(spec: ContainerSpec, entry: EntryOverride | null = null): Command {
   const { tenant, limits } = spec;
   const map = `0:${tenant.subidStart}:${RANGE}`;
   const restart = spec.restart === 'on-failure' ? 'on-failure:5' : spec.restart;
@@ -114,13 +127,15 @@ export function createCommand(spec: ContainerSpec): Command {
     ...spec.ports.map((p) => sh`--publish ${`${p.address}:${p.host}:${p.container}/tcp`}`),
     ...spec.volumes.map((v) => sh`--volume ${`${v.volume}:${v.target}${v.readOnly ? ':ro' : ''}`}`),
     ...Object.entries(spec.env).map(([k, v]) => sh`--env ${`${k}=${v}`}`),
+    ...(spec.secrets ?? []).map((s) => sh`--secret ${`${podmanSecretName(spec.tenant.name, s.name)},type=mount,target=${s.name}`}`),
+    ...(entry ? [entry.entrypoint] : []),
     ...(spec.healthcheck
       ? [
           sh`--health-cmd ${JSON.stringify(spec.healthcheck.command)} --health-interval ${`${spec.healthcheck.intervalSeconds}s`} --health-retries ${spec.healthcheck.retries}`,
         ]
       : []),
   ];
-  return sh`podman create ${options.reduce((all, o) => sh`${all} ${o}`)} ${spec.image} ${spec.command} >/dev/null`;
+  return sh`podman create ${options.reduce((all, o) => sh`${all} ${o}`)} ${spec.image} ${entry ? entry.args : spec.command} >/dev/null`;
 }
 
 /** One line about the container and the generation this host last converged it to. */

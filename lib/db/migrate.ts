@@ -25,6 +25,7 @@ import * as databaseUserAddresses from './migrations/025-database-user-addresses
 import * as mailLists from './migrations/026-mail-lists.ts';
 import * as apps from './migrations/027-apps.ts';
 import * as mailDkim from './migrations/028-mail-dkim.ts';
+import * as secrets from './migrations/029-secrets.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -60,6 +61,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '026-mail-lists': mailLists,
   '027-apps': apps,
   '028-mail-dkim': mailDkim,
+  '029-secrets': secrets,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -4,6 +4,7 @@
  * become an option, a host path or a second word.
  */
 import { Type, type Static } from 'typebox';
+import { SECRET_NAME } from './secrets.ts';
 
 /** A container or volume name as its owner says it: also its DNS name on the tenant's network. */
 export const CONTAINER_NAME = '^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$';
@@ -65,6 +66,21 @@ export const VolumeMount = Type.Object(
   { additionalProperties: false },
 );
 
+/** A secret a container uses: mounted read-only at /run/secrets/<name>, or (with `env`) given to its process as that variable. */
+export const SecretUse = Type.Object(
+  {
+    name: Type.String({ pattern: SECRET_NAME, description: 'one of your secrets (up secrets set)' }),
+    env: Type.Optional(
+      Type.String({
+        pattern: ENV_KEY,
+        description:
+          "deliver it as this environment variable of the container's process (read from the mounted file at start: the image needs /bin/sh) instead of the file",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** The parts of a container a user writes (create and edit). */
 export const containerFields = {
   image: Type.String({ pattern: IMAGE_REF, maxLength: 255, description: 'e.g. docker.io/library/python:3.12-slim' }),
@@ -85,6 +101,11 @@ export const containerFields = {
   limits: Type.Partial(ContainerLimits),
   restart: RestartPolicy,
   healthcheck: Type.Union([Healthcheck, Type.Null()]),
+  secrets: Type.Array(SecretUse, {
+    maxItems: 20,
+    description:
+      'your secrets this container reads: a file at /run/secrets/<name>, or an environment variable; never shown by podman inspect',
+  }),
 };
 
 const optional = <T extends Record<string, import('typebox').TSchema>>(fields: T) =>
@@ -111,6 +132,7 @@ export const ContainerCreate = Type.Object(
       limits: containerFields.limits,
       restart: containerFields.restart,
       healthcheck: containerFields.healthcheck,
+      secrets: containerFields.secrets,
     }),
   },
   {

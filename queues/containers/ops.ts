@@ -10,6 +10,7 @@ import {
   MOUNT_TARGET,
   RestartPolicy,
 } from '../../lib/validate/containers.ts';
+import { SECRET_NAME } from '../../lib/validate/secrets.ts';
 import { HostRef } from '../host-ref.ts';
 import { defineOperation } from '../operation.ts';
 import { hostName } from '../tenant-view.ts';
@@ -39,6 +40,29 @@ const Identity = {
   key: Type.String({ pattern: CONTAINER_KEY }),
   generation: Type.Integer({ minimum: 1 }),
 };
+
+/**
+ * A secret the container reads, as the handler needs it. Why the sealed value travels: handlers
+ * never touch Postgres (DESIGN principle 2), so the message must carry the value somehow; it
+ * carries it sealed (AES-256-GCM, bound to owner and name), which only a handler holding
+ * UP_SECRETS_KEY_FILE opens, right before it pipes the plaintext over SSH stdin into
+ * `podman secret create` (never argv, never a file of ours). The job row, logs and results hold
+ * only this sealed text; the tenant's view of the job not even that.
+ */
+export const ContainerSecret = Type.Object(
+  {
+    name: Type.String({ pattern: SECRET_NAME }),
+    env: Type.Optional(Type.String({ pattern: ENV_KEY })),
+    owner: Type.String({ pattern: UUID_PATTERN, description: 'whose secret: part of what the sealed value is bound to' }),
+    digest: Type.String({
+      pattern: '^[0-9a-f]{16}$',
+      description: "which value: changes with every PUT (the container's spec changes with it)",
+    }),
+    sealed: Type.String({ pattern: '^v1\\.[A-Za-z0-9_-]+$', maxLength: 100_000 }),
+  },
+  { additionalProperties: false },
+);
+export type ContainerSecret = Static<typeof ContainerSecret>;
 
 /** Everything a host needs to converge one container: normalized by the gateway, checked again here. */
 export const ContainerSpec = Type.Object(
@@ -78,6 +102,7 @@ export const ContainerSpec = Type.Object(
     restart: RestartPolicy,
     healthcheck: Type.Union([Healthcheck, Type.Null()]),
     running: Type.Boolean({ description: 'the desired state: running, or created and stopped' }),
+    secrets: Type.Optional(Type.Array(ContainerSecret, { maxItems: 20 })),
   },
   { additionalProperties: false, $id: 'ContainerSpec' },
 );
@@ -89,6 +114,12 @@ const ContainerRef = Type.Object(
 );
 
 const tenantView = ({ host, container }: { host: { name: string }; container: unknown }) => ({ host: hostName(host), container });
+
+/** The tenant sees their container's spec, its secrets by name and version only: the sealed values stay in the job row. */
+const specView = ({ host, container }: { host: { name: string }; container: ContainerSpec }) => ({
+  host: hostName(host),
+  container: container.secrets ? { ...container, secrets: container.secrets.map(({ sealed: _, owner: _o, ...use }) => use) } : container,
+});
 
 export const ContainerState = Type.Object(
   {
@@ -108,7 +139,7 @@ export const containerApply = defineOperation({
   result: Type.Object(ContainerState.properties, { additionalProperties: false, $id: 'ContainerApplyResult' }),
   retry: { maxAttempts: 5, tiersMs: [1_000, 5_000, 30_000] },
   timeoutMs: 300_000,
-  tenantView,
+  tenantView: specView,
 });
 
 /** start, stop, restart: the same shape; each is checked against the generation it was asked for. */

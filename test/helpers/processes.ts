@@ -57,13 +57,22 @@ export function spawnUp(args: string[], env: Record<string, string>): UpProcess 
 }
 
 /** Runs `up <args>` to completion, as a user at a shell would. */
-export function runUp(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runUp(
+  args: string[],
+  env: Record<string, string>,
+  /** What the command reads on stdin (a pipe, not a terminal); none: stdin is closed. */
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [UP, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [UP, ...args], {
+      env: { ...process.env, ...env },
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
+    child.stdout!.on('data', (c) => (stdout += c));
+    child.stderr!.on('data', (c) => (stderr += c));
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }

@@ -18,6 +18,8 @@ export interface StackOptions {
   amqpUrl?: string;
   roles?: Role[];
   env?: Record<string, string>;
+  /** Where the roles' log lines go instead of stdout (a test that reads what was logged). */
+  logTo?: { write(line: string): void };
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startStack(
   });
   const running = await startRoles({
     config,
-    log: createLogger(config.logLevel),
+    log: createLogger(config.logLevel, 'up', options.logTo),
     roles: new Set(options.roles ?? ['gateway', 'handlers', 'recorder', 'scheduler']),
     handlers,
     inMemoryDatabase: !options.databaseUrl,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { opQueue } from '../../queues/topology.ts';
@@ -175,6 +177,22 @@ describe('embedded default: gateway → outbox → bus → handler → recorder'
     assert.equal((await inject('GET', '/v1/nothing-here')).statusCode, 404);
     const badKey = await inject('POST', '/v1/system/ping', {}, { 'idempotency-key': 'has space' });
     assert.equal(badKey.statusCode, 400);
+  });
+
+  test('secrets work with nothing configured: the key is made in the data directory, readable by its owner only', async () => {
+    const file = join(stack.dataDir, 'secrets-key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const res = await stack.app!.inject({
+      method: 'PUT',
+      url: '/v1/secrets/first',
+      payload: { value: 'embedded-value' },
+      headers: stack.auth,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.ok(!res.body.includes('embedded-value'));
+    const row = await stack.database!.knex('secrets').where({ name: 'first' }).first();
+    assert.match(row.ciphertext, /^v1\./);
+    assert.ok(!row.ciphertext.includes('embedded-value'));
   });
 
   test('every /v1 route needs the bearer token', async () => {

@@ -209,6 +209,13 @@ describe('isolation matrix: user B against user A, generated from the route tabl
       }),
     });
     fixtures.set('containers', 'secretbox');
+    await db('secrets').insert({
+      id: randomUUID(),
+      owner_id: a.id,
+      name: 'secretkey',
+      ciphertext: 'v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    });
+    fixtures.set('secrets', 'secretkey');
     const appSite = randomUUID();
     await db('websites').insert({
       id: appSite,

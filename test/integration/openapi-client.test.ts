@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +21,9 @@ let gateway: Awaited<ReturnType<typeof memoryGateway>>;
 let doc: Record<string, any>;
 
 before(async () => {
+  // A gateway with secrets configured (without, PUT /v1/secrets answers 503 by design).
+  writeFileSync(join(dir, 'secrets-key'), randomBytes(32), { mode: 0o600 });
+  process.env.UP_SECRETS_KEY_FILE = join(dir, 'secrets-key');
   gateway = await memoryGateway(ADMIN);
   const response = await gateway.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(response.statusCode, 200);

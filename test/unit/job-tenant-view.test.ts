@@ -86,6 +86,13 @@ const CONTAINER = {
   healthcheck: null,
   running: true,
 };
+/** A container reading a secret: the message carries it sealed; the owner sees its name, use and digest only. */
+const SEALED = 'v1.c2VhbGVkLXNlY3JldC1ieXRlcy1ub3QtcmVhbGx5';
+const SECRET_USE = { name: 'db-password', env: 'DB_PASSWORD', digest: '0123456789abcdef' };
+const CONTAINER_WITH_SECRET = {
+  ...CONTAINER,
+  secrets: [{ ...SECRET_USE, owner: '0195e3c2-7b1a-7c3e-9f00-000000000099', sealed: SEALED }],
+};
 const APP = { id: '0195e3c2-7b1a-7c3e-9f00-000000000031', key: 'blog-alice', tenant: CONTAINER_TENANT };
 const SITE = {
   id: '0195e3c2-7b1a-7c3e-9f00-000000000002',
@@ -300,7 +307,10 @@ const EXAMPLES: Record<string, unknown[]> = {
     },
   ],
   'container.host.setup': [{ host: HOST, ulimits: { nofile: 65536, nproc: 32768 } }],
-  'container.apply': [{ host: HOST, container: CONTAINER }],
+  'container.apply': [
+    { host: HOST, container: CONTAINER },
+    { host: HOST, container: CONTAINER_WITH_SECRET },
+  ],
   'container.start': [{ host: HOST, container: CONTAINER_REF }],
   'container.stop': [{ host: HOST, container: CONTAINER_REF }],
   'container.restart': [{ host: HOST, container: CONTAINER_REF }],
@@ -499,6 +509,12 @@ describe('what a user sees of every operation in the catalogue', () => {
       host: { name: 'h1' },
       site: CONTAINER_SITE_SHOWN,
     });
+    const sealedShown = JSON.stringify(jobView(job('container.apply', EXAMPLES['container.apply'][1]), USER));
+    assert.deepEqual(jobView(job('container.apply', EXAMPLES['container.apply'][1]), USER).payload, {
+      host: { name: 'h1' },
+      container: { ...CONTAINER, secrets: [SECRET_USE] },
+    });
+    assert.ok(!sealedShown.includes(SEALED), 'the sealed value stays in the job row');
     assert.deepEqual(jobView(job('cert.issue', dnsCert), USER).payload, {
       certificate: CERTIFICATE,
       names: dnsCert.names,

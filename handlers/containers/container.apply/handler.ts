@@ -1,4 +1,4 @@
-import { script, sh, type Executor } from '../../../lib/exec/index.ts';
+import { script, sh, type Command, type Executor } from '../../../lib/exec/index.ts';
 import { PermanentError, SupersededError } from '../../../lib/errors.ts';
 import { containerApply, type ContainerSpec } from '../../../queues/containers/ops.ts';
 import type { HostRef } from '../../../queues/host-ref.ts';
@@ -17,6 +17,7 @@ import {
   writeGeneration,
   type ContainerState,
 } from '../podman.ts';
+import { deliverSecrets, envWrapper, imageEntry, secretsLock, sweepSecrets } from '../secrets.ts';
 
 type Result = ResultOf<typeof containerApply>;
 
@@ -55,20 +56,27 @@ export async function convergeContainer(
         ...(spec.running && before.status !== 'running' ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
         ...(!spec.running && before.status === 'running' ? [sh`podman stop -t 10 ${spec.key} >/dev/null`] : []),
       ]
-    : [
-        ensureNetwork(spec.tenant),
-        ...ensureVolumes(spec),
-        ...(before.status === 'missing' ? [] : [sh`podman rm -f -t 10 ${spec.key} >/dev/null`]),
-        ...clearStaleForwards(spec),
-        createCommand(spec),
-        ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
-      ];
-  const changed = commands.length > 0;
-  const run = () =>
-    exec.runScript(script(...commands, writeGeneration(spec.id, spec.generation)), { signal: ctx.signal, timeoutMs: 240_000 });
-  // A new container needs its network to stay while it is made (the last container's delete removes it).
-  if (changed && !current) await exec.withLock(networkLock(spec.tenant), run);
-  else if (changed || before.generation !== spec.generation) await run();
+    : [];
+  const changed = !current || commands.length > 0;
+  const run = (steps: Command[]) =>
+    exec.runScript(script(...steps, writeGeneration(spec.id, spec.generation)), { signal: ctx.signal, timeoutMs: 240_000 });
+  const recreate = async () => {
+    // Its secrets first (podman create names them), then the container; the tenant's secrets no container uses any more go.
+    await deliverSecrets(exec, spec, ctx);
+    const entry = spec.secrets?.some((s) => s.env) ? envWrapper(spec, await imageEntry(exec, spec.image, ctx)) : null;
+    await run([
+      ensureNetwork(spec.tenant),
+      ...ensureVolumes(spec),
+      ...(before.status === 'missing' ? [] : [sh`podman rm -f -t 10 ${spec.key} >/dev/null`]),
+      ...clearStaleForwards(spec),
+      createCommand(spec, entry),
+      sweepSecrets(spec.tenant),
+      ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
+    ]);
+  };
+  // A new container needs its network (the last container's delete removes it) and its secrets (a sweep removes unused ones) to stay while it is made.
+  if (!current) await exec.withLock(networkLock(spec.tenant), () => exec.withLock(secretsLock(spec.tenant), recreate));
+  else if (changed || before.generation !== spec.generation) await run(commands);
   const status = changed ? (spec.running ? 'running' : before.status === 'missing' || !current ? 'created' : 'exited') : before.status;
   ctx.log.info({ host: exec.host, container: spec.key, generation: spec.generation, changed, recreated: !current }, 'container applied');
   return { host: exec.host, generation: spec.generation, changed, status, before };

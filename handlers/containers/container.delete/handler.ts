@@ -4,6 +4,7 @@ import { CommandError } from '../../../lib/exec/errors.ts';
 import { containerDelete } from '../../../queues/containers/ops.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { networkLock, parseState, stateProbe, writeGeneration } from '../podman.ts';
+import { secretsLock, sweepSecrets } from '../secrets.ts';
 
 /**
  * Removes the container; its generation file stays (at the delete's generation), so an older
@@ -21,13 +22,17 @@ export default defineHandler({
       const { network } = container.tenant;
       const out = await exec
         .withLock(networkLock(container.tenant), () =>
-          exec.runScript(
-            script(
-              ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
-              writeGeneration(container.id, container.generation),
-              sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
+          exec.withLock(secretsLock(container.tenant), () =>
+            exec.runScript(
+              script(
+                ...(ours ? [sh`podman rm -f -t 10 ${container.key} >/dev/null`] : []),
+                // The tenant's secrets that no container of theirs uses any more go with it.
+                sweepSecrets(container.tenant),
+                writeGeneration(container.id, container.generation),
+                sh`if podman network exists ${network} && [ -z "$(podman ps -a -q --filter ${`network=${network}`})" ]; then podman network rm ${network} >/dev/null && echo network-removed; fi`,
+              ),
+              { signal: ctx.signal, timeoutMs: 60_000 },
             ),
-            { signal: ctx.signal, timeoutMs: 60_000 },
           ),
         )
         .catch((error: unknown) => {

@@ -1,0 +1,64 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { SECRET_MAX_BYTES } from '../../lib/secrets/sealing.ts';
+import { SECRET_NAME } from '../../lib/validate/secrets.ts';
+import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
+import type { SecretRow } from './store.ts';
+
+export const SecretValue = Type.Object(
+  {
+    value: Type.String({
+      minLength: 1,
+      maxLength: SECRET_MAX_BYTES,
+      description: `the value, at most ${SECRET_MAX_BYTES / 1024} KiB (UTF-8): stored sealed, never shown again`,
+    }),
+  },
+  { additionalProperties: false, $id: 'SecretValue', examples: [{ value: 'correct horse battery staple' }] },
+);
+
+/** A secret as anyone sees it: its name and dates, never its value. */
+export const SecretView = Type.Object(
+  {
+    name: Type.String({ pattern: SECRET_NAME }),
+    owner: Type.String(),
+    version: Type.Integer({ description: 'how many values it has had: one more with every PUT of a new value' }),
+    usedBy: Type.Array(Type.String(), { description: 'the containers that read it' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  {
+    $id: 'Secret',
+    examples: [
+      {
+        name: 'db-password',
+        owner: 'alice',
+        version: 2,
+        usedBy: ['web'],
+        createdAt: '2026-12-01T09:00:00.000Z',
+        updatedAt: '2026-12-05T10:00:00.000Z',
+      },
+    ],
+  },
+);
+
+export const SecretChange = Type.Object(
+  {
+    secret: Type.Ref('Secret'),
+    jobs: Type.Array(Type.Ref('Job'), { description: 'the containers that read it, applied again with the new value' }),
+  },
+  { $id: 'SecretChange', examples: [{ secret: exampleOf(SecretView), jobs: [JOB_EXAMPLE] }] },
+);
+
+const iso = (d: Date | string) => new Date(d).toISOString();
+
+export function secretView(row: SecretRow, extra: { owner: string; usedBy: string[] }): Static<typeof SecretView> {
+  return {
+    name: row.name,
+    owner: extra.owner,
+    version: row.version,
+    usedBy: extra.usedBy,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+export const secretSchemas: TSchema[] = [SecretValue, SecretView, SecretChange];
