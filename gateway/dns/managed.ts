@@ -158,6 +158,13 @@ export async function adoptedRecords(
   };
 }
 
+/**
+ * A new zone's first file takes addresses only (dns.zone.create renders nothing else into BIND
+ * syntax); the zone's other adopted records (a mail domain's MX and TXT) follow it in an UPDATE
+ * once it is loaded (the zone-create observer).
+ */
+export const inFirstZoneFile = (record: { type: string }) => record.type === 'A' || record.type === 'AAAA';
+
 /** What the owner's sites keep: their domains (not the temporary one) to their group's addresses. */
 export async function wantedSiteRecords(db: Knex, owner: { id: string }): Promise<WantedRecords[]> {
   const sites: (WebsiteRow & { addresses: string[] })[] = await db('websites as w')

@@ -5,7 +5,11 @@ import { dnsRecordsApply, dnsZoneCreate, dnsZoneDelete, dnsZoneVerify } from '..
 import type { ResultEvent } from '../../queues/result-event.ts';
 import { observe } from '../observe.ts';
 import { userText } from '../views.ts';
+import { inFirstZoneFile } from './managed.ts';
+import { recordMessage, recordsApplyJob } from './plans.ts';
 import { rollBackChanges } from './rollback.ts';
+import { zoneRecords, type DnsZoneRow } from './store.ts';
+import { writePlans } from '../plan.ts';
 
 /** The zone's owner reads it: the job's error as their view of the job shows it (the job keeps it whole for the admin). */
 const failure = (job: Pick<JobRow, 'op' | 'id' | 'payload'>, event: ResultEvent) =>
@@ -27,12 +31,31 @@ async function markError(db: Knex, job: Omit<JobRow, 'payload'> & { payload: { z
 }
 
 export const dnsObservers = [
-  observe(dnsZoneCreate, async (db, job, event) => {
+  observe(dnsZoneCreate, async (db, job, event, context) => {
     if (!succeeded(event)) return markError(db, job, event);
     const { serial } = event.result!;
     await zoneOf(db, job)
       .whereIn('status', ['pending', 'error'])
       .update({ status: 'active', status_message: null, serial, applied_at: db.fn.now(), updated_at: db.fn.now() });
+    // The adopted records the first file could not hold follow in one UPDATE.
+    const jobs = await db.transaction(async (trx) => {
+      const zone: DnsZoneRow | undefined = await zoneOf(trx, job).where({ status: 'active' }).first();
+      if (!zone) return [];
+      const rest = (await zoneRecords(trx, zone.id)).filter((r) => r.manager_kind !== null && !inFirstZoneFile(r));
+      if (rest.length === 0) return [];
+      const apply = await recordsApplyJob(
+        trx,
+        zone,
+        rest.map((row) => ({ op: 'add' as const, record: recordMessage(row) })),
+      );
+      return writePlans(
+        trx,
+        [apply],
+        { actor: job.actor, tenant: job.tenant, ownerId: zone.owner_id },
+        { correlationId: job.correlation_id },
+      );
+    });
+    context.publish(jobs);
   }),
   observe(dnsZoneDelete, async (db, job, event) => {
     // The zone row goes only once the server no longer has the zone; its records cascade.

@@ -10,6 +10,7 @@ import type { RecordChange } from '../../queues/dns/ops.ts';
 import { conflict } from '../plugins/errors.ts';
 import type { Replanner, RetryPlan } from '../retry.ts';
 import { markDeleting } from './zones.ts';
+import { inFirstZoneFile } from './managed.ts';
 import { recordsApplyJob, serverOfZone, verifyJob, zoneServerOf } from './plans.ts';
 import { assertChangeable } from './records.ts';
 
@@ -77,9 +78,9 @@ export const dnsReplanners: Record<string, Replanner> = {
       if (zone.status !== 'pending' && zone.status !== 'error')
         throw conflict(`zone ${zone.name} is ${zone.status}: there is nothing to create`);
       const server = await serverOfZone(db, zone);
-      // A new zone file holds addresses only: those kept for websites and proxy groups.
+      // A new zone file holds the managed addresses only; the rest follows it (inFirstZoneFile).
       const records = (await zoneRecords(db, zone.id))
-        .filter((r) => r.manager_kind !== null)
+        .filter((r) => r.manager_kind !== null && inFirstZoneFile(r))
         .map((r) => ({ ...r.data, name: r.name, type: r.type, ttl: r.ttl }));
       return plan(job, zone, {
         payload: { zone: zone.name, server: await zoneServerOf(db, server, zone.name), ...(records.length ? { records } : {}) },

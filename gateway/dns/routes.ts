@@ -17,7 +17,7 @@ import { accepted } from '../routes/accepted.ts';
 import { zoneServerOf } from './plans.ts';
 import { DnsServer, DnsServerInput, DnsZone, OWNED_ZONE, OWNED_ZONES, SERVER_NAME_PATTERN, ZoneParam } from './schemas.ts';
 import { serverView, zoneView } from './views.ts';
-import { adoptedRecords } from './managed.ts';
+import { adoptedRecords, inFirstZoneFile } from './managed.ts';
 import { findZone, markDeleting, refuseTakenZoneName } from './zones.ts';
 
 export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, context) => {
@@ -145,7 +145,7 @@ export const dnsRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
           payload: {
             zone: name,
             server: await zoneServerOf(db, server, name),
-            ...(adopted.specs.length ? { records: adopted.specs as RecordSpecMessage[] } : {}),
+            ...(adopted.specs.some(inFirstZoneFile) ? { records: adopted.specs.filter(inFirstZoneFile) as RecordSpecMessage[] } : {}),
           },
           actor: request.caller.actor,
           tenant: request.caller.tenant,

@@ -11,9 +11,9 @@ import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContai
 import { startStack } from './stack.ts';
 import { isolateSubids, removeUnixUsers } from './unix-users.ts';
 import { tenantsWithTokens } from './tenants.ts';
+import { stackApi, type Api, type Json } from './stack-api.ts';
 
-export type Json = Record<string, any>;
-export type Api = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Json }>;
+export type { Api, Json } from './stack-api.ts';
 type Stack = Awaited<ReturnType<typeof startStack>>;
 
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
@@ -72,37 +72,8 @@ export async function appLab(options: {
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     stack = await startStack({ env: options.env });
     const started = stack;
-    const api =
-      (who: string): Api =>
-      async (method, path, body) => {
-        const res = await fetch(`${started.url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${who === 'admin' ? started.adminToken : tokens[who]}`,
-            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        return { status: res.status, body: text ? JSON.parse(text) : null };
-      };
-    const settled = async (job: Json, who = 'admin'): Promise<Json> => {
-      for (let i = 0; i < 1200; i++) {
-        const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
-        if (FINAL.has(body.status)) return body;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`job ${job.id} (${job.op}) did not finish`);
-    };
-    const succeeded = async (response: { status: number; body: Json }, who = 'admin'): Promise<Json> => {
-      assert.equal(response.status, 202, JSON.stringify(response.body));
-      const jobs = (response.body.jobs ?? [response.body]).filter((job: Json) => !job.op.startsWith('cert.'));
-      for (const job of jobs) {
-        const done = await settled(job, who);
-        assert.equal(done.status, 'succeeded', `${done.op} on ${done.target}: ${JSON.stringify(done.error)}`);
-      }
-      return response.body;
-    };
+    const { api, settled, succeeded: changed } = stackApi(() => started, tokens);
+    const succeeded = (response: { status: number; body: Json }, who = 'admin') => changed(response, who, true);
 
     const db = stack.database!.knex;
     await db('hosts').insert({

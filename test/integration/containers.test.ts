@@ -15,6 +15,7 @@ import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
 import { tenantsWithTokens } from '../helpers/tenants.ts';
+import { stackApi } from '../helpers/stack-api.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['ctralice', 'ctrbob'];
@@ -47,40 +48,8 @@ describe('containers on real podman', { timeout: 300_000 }, () => {
   const tokens: Record<string, string> = {};
   const subids: Record<string, number> = {};
 
-  const api =
-    (who: string) =>
-    async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
-      const res = await fetch(`${stack.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
+  const { api, settled, succeeded } = stackApi(() => stack, tokens);
   const admin = api('admin');
-
-  async function settled(job: Json, who = 'admin'): Promise<Json> {
-    for (let i = 0; i < 1200; i++) {
-      const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
-      if (FINAL.has(body.status)) return body;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${job.id} (${job.op}) did not finish`);
-  }
-
-  async function succeeded(response: { status: number; body: Json }, who = 'admin'): Promise<Json> {
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    const jobs = response.body.jobs ?? [response.body];
-    for (const job of jobs) {
-      const done = await settled(job, who);
-      assert.equal(done.status, 'succeeded', `${done.op} on ${done.target}: ${JSON.stringify(done.error)}`);
-    }
-    return response.body;
-  }
 
   const inspect = async (key: string, format: string) =>
     (await onHost(host, `podman container inspect --format '${format}' ${key}`)).trim();

@@ -368,6 +368,8 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     assert.deepEqual(await bind.dig(later, 'MX'), [], 'no zone here yet: nothing published');
 
     await applied(await alice('POST', '/v1/dns/zones', { name: later }));
+    // Its first file holds addresses only; the rest follows in one UPDATE once the zone is loaded.
+    await until('the MX in BIND', async () => ((await bind.dig(later, 'MX')).length ? true : undefined));
     assert.deepEqual(await bind.dig(later, 'MX'), [`10 ${MX}.`]);
     assert.deepEqual(await bind.dig(later, 'TXT'), ['"v=spf1 mx -all"']);
     assert.deepEqual(await bind.dig(`_dmarc.${later}`, 'TXT'), ['"v=DMARC1; p=quarantine"']);

@@ -19,6 +19,7 @@ import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContai
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
 import { tenantsWithTokens } from '../helpers/tenants.ts';
+import { stackApi } from '../helpers/stack-api.ts';
 import { isolateSubids, removeUnixUsers } from '../helpers/unix-users.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
@@ -56,32 +57,10 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
   const tokens: Record<string, string> = {};
   const ids: Record<string, string> = {};
 
-  const api =
-    (who: string) =>
-    async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> => {
-      const res = await fetch(`${stack.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
+  const { api, settled } = stackApi(() => stack, tokens);
   const admin = api('admin');
   const alice = api('secalice');
   const bob = api('secbob');
-
-  async function settled(job: Json): Promise<Json> {
-    for (let i = 0; i < 1200; i++) {
-      const { body } = await admin('GET', `/v1/jobs/${job.id}`);
-      if (FINAL.has(body.status)) return body;
-      await sleep(100);
-    }
-    throw new Error(`job ${job.id} (${job.op}) did not finish`);
-  }
 
   async function succeeded(jobs: Json[]): Promise<void> {
     for (const job of jobs) {
