@@ -74,31 +74,6 @@ async function answers(address: string, port: number, host: string, text: string
   }
 }
 
-/** A shell command on the lab host over SSH, with `input` on its stdin. */
-function onHostWithInput(host: LabHost, command: string, input: Buffer | string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'ssh',
-      [
-        '-q',
-        '-i',
-        host.privateKeyFile,
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        `root@${host.address}`,
-        command,
-      ],
-      { timeout: 120_000, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout)),
-    );
-    child.stdin!.end(input);
-  });
-}
-
 /** The fixture project at `version`, in a copy. */
 function source(work: string, version: string): string {
   const dir = join(work, version);
@@ -215,9 +190,9 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
       const port = RAW_PORT + n;
       const started = Date.now();
       const { stdout: tgz } = await run('tar', ['--format=ustar', '-czf', '-', '-C', dir, '.'], { encoding: 'buffer', maxBuffer: 1 << 26 });
-      await onHostWithInput(host, `rm -rf ${rawDir}/context && mkdir -p ${rawDir}/context && tar -xzf - -C ${rawDir}/context`, tgz);
+      await onHost(host, `rm -rf ${rawDir}/context && mkdir -p ${rawDir}/context && tar -xzf - -C ${rawDir}/context`, 120_000, tgz);
       const uploaded = Date.now();
-      await onHostWithInput(host, `cat > ${rawDir}/Containerfile`, containerfile);
+      await onHost(host, `cat > ${rawDir}/Containerfile`, 120_000, containerfile);
       await onHost(
         host,
         `podman build --pull=never --network none -q --tag ${image} --file ${rawDir}/Containerfile ${rawDir}/context >/dev/null`,
@@ -245,7 +220,7 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
         '}',
         '',
       ].join('\n');
-      await onHostWithInput(host, `cat > ${nginxDir}/vhosts/raw-app.conf && nginx -c ${nginxDir}/nginx.conf -s reload`, vhost);
+      await onHost(host, `cat > ${nginxDir}/vhosts/raw-app.conf && nginx -c ${nginxDir}/nginx.conf -s reload`, 120_000, vhost);
       const answered = await answers(host.address, nginxPort, RAW_SITE, `django fixture ${version}`);
       // As up retires the release before (not timed on either side).
       if (n > 0) await onHost(host, `podman rm -f -t 0 raw-app-${n - 1} >/dev/null`);

@@ -5,7 +5,7 @@
  * (or 'admin'); `succeeded` waits for a change's jobs.
  */
 import assert from 'node:assert/strict';
-import { labHosts, type Lab, type LabHost } from './lab-hosts.ts';
+import { labHosts, registerLabHost, type Lab, type LabHost } from './lab-hosts.ts';
 import { labNginx, type LabNginx } from './lab-nginx.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from './podman-lab.ts';
 import { startStack } from './stack.ts';
@@ -76,15 +76,7 @@ export async function appLab(options: {
     const succeeded = (response: { status: number; body: Json }, who = 'admin') => changed(response, who, true);
 
     const db = stack.database!.knex;
-    await db('hosts').insert({
-      id: crypto.randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['proxy', 'containers'],
-    });
+    await registerLabHost(db, host, ['proxy', 'containers']);
     Object.assign(tokens, await tenantsWithTokens(db, options.tenants));
     await isolateSubids(db, options.tenants);
 

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Knex } from 'knex';
 import type { HostSpec } from '../../lib/exec/ssh-pool.ts';
 
 const HOSTS_SH = fileURLToPath(new URL('../lab/hosts.sh', import.meta.url));
@@ -82,6 +83,19 @@ export function hostSpec(host: LabHost, extra: Partial<HostSpec> = {}): HostSpec
     hostKeySha256: host.hostKeySha256,
     ...extra,
   };
+}
+
+/** Registers a lab host with `up` as the admin's `up hosts add` would, with these roles. */
+export async function registerLabHost(db: Knex, host: LabHost, roles: string[]): Promise<void> {
+  await db('hosts').insert({
+    id: crypto.randomUUID(),
+    name: host.name,
+    address: host.address,
+    port: host.port,
+    ssh_user: host.user,
+    host_key_sha256: host.hostKeySha256,
+    roles,
+  });
 }
 
 /** How many logins this host's sshd has accepted so far. */

@@ -16,26 +16,29 @@ export const PODMAN_PRIVATE_DIRS = ['/etc/containers', '/var/lib/containers', '/
 
 export const BUSYBOX_IMAGE = 'localhost/busybox:latest';
 
-/** Runs a shell command on the lab host as root; rejects with its stderr when it fails. */
-export async function onHost(host: LabHost, command: string, timeoutMs = 60_000): Promise<string> {
-  const { stdout } = await run(
-    'ssh',
-    [
-      '-q',
-      '-i',
-      host.privateKeyFile,
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      `root@${host.address}`,
-      command,
-    ],
-    { timeout: timeoutMs, maxBuffer: 1 << 24 },
-  );
-  return stdout;
+/** Runs a shell command on the lab host as root, `input` on its stdin; rejects with its stderr when it fails. */
+export function onHost(host: LabHost, command: string, timeoutMs = 60_000, input?: Buffer | string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'ssh',
+      [
+        '-q',
+        '-i',
+        host.privateKeyFile,
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        `root@${host.address}`,
+        command,
+      ],
+      { timeout: timeoutMs, maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => (error ? reject(Object.assign(error, { stdout, stderr })) : resolve(stdout)),
+    );
+    child.stdin!.end(input ?? '');
+  });
 }
 
 /** A root filesystem of busybox-static (httpd, nc, sh): an image in 2 MB, imported in under a second. */

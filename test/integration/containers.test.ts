@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setUserLimits } from '../../gateway/users/store.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
+import { labHosts, registerLabHost, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -61,15 +61,7 @@ describe('containers on real podman', { timeout: 300_000 }, () => {
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
     const db = stack.database!.knex;
-    await db('hosts').insert({
-      id: crypto.randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['containers'],
-    });
+    await registerLabHost(db, host, ['containers']);
     Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
     await isolateSubids(db, TENANTS);
     for (const name of TENANTS) subids[name] = Number((await db('users').where({ name }).first('subid_start')).subid_start);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open, secretAad } from '../../lib/secrets/sealing.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
+import { labHosts, registerLabHost, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
 import { startStack } from '../helpers/stack.ts';
@@ -84,15 +84,7 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
     // Every line every role logs, at debug: the plaintext must be in none.
     stack = await startStack({ env: { UP_LOG_LEVEL: 'debug' }, logTo: { write: (line: string) => void logged.push(line) } });
     const db = stack.database!.knex;
-    await db('hosts').insert({
-      id: crypto.randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['containers'],
-    });
+    await registerLabHost(db, host, ['containers']);
     Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
     await isolateSubids(db, TENANTS);
     for (const name of TENANTS) ids[name] = (await db('users').where({ name }).first('id')).id;
