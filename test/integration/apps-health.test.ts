@@ -96,8 +96,11 @@ describe("an app's health: checked and repaired as one resource, on real nginx a
     }
     const entry = await appHealth();
     assert.deepEqual(statesSince(entry, mark), ['healthy', 'degraded', 'repairing', 'healthy']);
-    // Seen stopped, or (a check that looked while podman was stopping it) running but not answering.
-    assert.match(entry.history[2].note, new RegExp(`${replicaKeys[0]} on ${lab.host.name} (is exited|\\(\\S+\\) does not answer HTTP)`));
+    // Seen down (exited, or still stopping), or (a check that looked while podman was stopping it) running but not answering.
+    assert.match(
+      entry.history[2].note,
+      new RegExp(`${replicaKeys[0]} on ${lab.host.name} (is \\w+ \\(exit code \\d+\\)|\\(\\S+\\) does not answer HTTP)`),
+    );
     assert.equal((await onHost(lab.host, `podman inspect --format '{{.State.Status}}' ${replicaKeys[0]}`)).trim(), 'running');
 
     // Alice sees her app's repair and what it did to each replica.
