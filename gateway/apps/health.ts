@@ -7,8 +7,7 @@
  * The app is not checked while a deploy is in flight: the deploy's jobs report on it then.
  */
 import type { Knex } from 'knex';
-import { publishedEndpoint } from '../../lib/validate/upstream.ts';
-import { healthCheckApp, healthRepairApp } from '../../queues/apps/health.ts';
+import { healthCheckApp, healthRepairApp, servingReplicaOf } from '../../queues/apps/health.ts';
 import type { CheckResult } from '../../queues/health/checks.ts';
 import { containerKey, containerSpecOf, ownerOf, type ContainerRow } from '../containers/store.ts';
 import type { CheckKind } from '../domain.ts';
@@ -86,15 +85,7 @@ export const appChecks: CheckKind = {
         host: await round.refOf(host),
         app: {
           key: containerKey(app.name, owner.name),
-          replicas: spec.map((s) => ({
-            id: s.id,
-            key: s.key,
-            generation: s.generation,
-            running: s.running,
-            healthcheck: s.healthcheck !== null,
-            restarts: Number(app.restarts?.[`restarts:${s.key}`] ?? 0),
-            endpoint: s.ports[0] ? publishedEndpoint(s.ports[0]) : null,
-          })),
+          replicas: spec.map((s) => servingReplicaOf(s, Number(app.restarts?.[`restarts:${s.key}`] ?? 0))),
         },
       };
       planned.push(plan({ op: healthCheckApp, payload, target: resource.key }));

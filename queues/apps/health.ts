@@ -4,7 +4,8 @@
  * routes to. Its replicas are not checked one by one as containers, so a broken app raises one
  * alarm, not one per replica (and the site's 502 behind it is the app's to alarm, not the site's).
  */
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { publishedEndpoint } from '../../lib/validate/upstream.ts';
 import { CONTAINER_KEY } from '../../lib/validate/containers.ts';
 import { ContainerSpec } from '../containers/ops.ts';
 import { healthCheckContainer } from '../containers/health.ts';
@@ -26,6 +27,19 @@ export const ServingReplica = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** How the check (and the repair, before it acts) looks at a replica of this spec; `restarts`: the count the last round saw. */
+export function servingReplicaOf(spec: ContainerSpec, restarts: number): Static<typeof ServingReplica> {
+  return {
+    id: spec.id,
+    key: spec.key,
+    generation: spec.generation,
+    running: spec.running,
+    healthcheck: spec.healthcheck !== null,
+    restarts,
+    endpoint: spec.ports[0] ? publishedEndpoint(spec.ports[0]) : null,
+  };
+}
 
 export const healthCheckApp = defineCheck({
   name: 'health.check.app',

@@ -1,5 +1,4 @@
-import { publishedEndpoint } from '../../../lib/validate/upstream.ts';
-import { healthRepairApp } from '../../../queues/apps/health.ts';
+import { healthRepairApp, servingReplicaOf } from '../../../queues/apps/health.ts';
 import { repairContainer } from '../../containers/health.repair.container/handler.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { judgeReplicas, replicasProbe } from '../replicas.ts';
@@ -13,16 +12,8 @@ export default defineHandler({
   op: healthRepairApp,
   async run({ host, replicas }, ctx) {
     const exec = ctx.connect(host);
-    const looked = replicas.map((spec) => ({
-      id: spec.id,
-      key: spec.key,
-      generation: spec.generation,
-      running: spec.running,
-      healthcheck: spec.healthcheck !== null,
-      // Restarts are not a reason to act here: only a replica that fails now is.
-      restarts: Number.MAX_SAFE_INTEGER,
-      endpoint: spec.ports[0] ? publishedEndpoint(spec.ports[0]) : null,
-    }));
+    // Restarts are not a reason to act here: only a replica that fails now is.
+    const looked = replicas.map((spec) => servingReplicaOf(spec, Number.MAX_SAFE_INTEGER));
     const findings = judgeReplicas((await exec.runScript(replicasProbe(looked), { signal: ctx.signal })).stdout, looked, exec.host);
     const repaired = [];
     for (const [i, spec] of replicas.entries()) {
