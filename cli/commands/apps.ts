@@ -8,6 +8,7 @@ import { confirm, yesOption } from '../confirm.ts';
 import { exitCodeOf, followJob, reportFanOut, type Job } from '../follow.ts';
 import { elapsed, emit, machineReadable, table, when } from '../output.ts';
 import { waitOptions } from './jobs.ts';
+import { describeUses, SECRET_OPTION, secretUsesOf, type SecretUse } from './secrets.ts';
 
 const run = promisify(execFile);
 
@@ -98,6 +99,8 @@ export function describeApp(a: App): string {
     `image       ${a.image ?? '(not deployed yet)'}${a.previousImage ? ` (before: ${a.previousImage})` : ''}`,
     `replicas    ${a.replicas}: ${a.serving.map((r) => `${r.name} ${r.status ?? 'pending'}`).join(', ') || '-'}`,
     `env         ${Object.keys(a.env).join(' ') || '-'}`,
+    `secrets     ${describeUses(a.secrets ?? [])}`,
+    `database    ${a.database ? `${a.database.database} as ${a.database.user} (DATABASE_URL)` : '-'}`,
     `deploy      ${d ? `${d.state} (release ${d.release ?? '-'}, ${d.cause}, ${when(d.at)})${d.error ? ` — ${d.error.split('\n')[0]}` : ''}` : '-'}`,
   ].join('\n');
 }
@@ -112,6 +115,10 @@ const create: CommandModule<Common, Args> = {
       .option('domain', { type: 'string', array: true, describe: 'a domain (repeatable); none: the temporary subdomain only' })
       .option('replicas', { type: 'number', describe: 'containers serving it (default 1)' })
       .option('env', { type: 'string', array: true, describe: 'KEY=VALUE (repeatable)' })
+      .option('secret', SECRET_OPTION)
+      .option('database', { type: 'string', describe: 'one of your databases, given to the replicas as DATABASE_URL' })
+      .option('database-user', { type: 'string', describe: 'with --database: the database user the app connects as' })
+      .option('password-secret', { type: 'string', describe: "with --database: the secret holding that user's password" })
       .option('image', { type: 'string', describe: 'the image to run (templates that build none)' })
       .option('base-image', { type: 'string', describe: "templates that build: the Containerfile's base image" }),
   handler: async (argv) => {
@@ -123,6 +130,8 @@ const create: CommandModule<Common, Args> = {
       ...(argv.domain ? { domains: argv.domain } : {}),
       ...(argv.replicas !== undefined ? { replicas: argv.replicas } : {}),
       ...(argv.env ? { env: envOf(argv.env) } : {}),
+      ...(argv.secret ? { secrets: secretUsesOf(argv.secret) } : {}),
+      ...(argv.database ? { database: attachmentOf(argv, argv.database) } : {}),
       ...(argv.image ? { image: argv.image } : {}),
       ...(argv.baseImage ? { baseImage: argv.baseImage } : {}),
     };
@@ -156,13 +165,17 @@ const deploy: CommandModule<Common, Args> = {
   },
 };
 
-const edit = (command: string, describe: string, bodyOf: (argv: Args) => Record<string, unknown>): CommandModule<Common, Args> => ({
+const edit = (
+  command: string,
+  describe: string,
+  bodyOf: (argv: Args) => Record<string, unknown> | Promise<Record<string, unknown>>,
+): CommandModule<Common, Args> => ({
   command,
   describe,
   builder: (y) => ownerOption(deployWait(y)),
   handler: async (argv) => {
     const client = UpClient.fromEnvironment();
-    const { body } = await client.request<Change>('PATCH', url(argv), { body: bodyOf(argv) });
+    const { body } = await client.request<Change>('PATCH', url(argv), { body: await bodyOf(argv) });
     await followDeploy(client, argv, body);
   },
 });
@@ -183,6 +196,56 @@ const env = subgroup('env', "the app's environment variables", 'up apps env', [
           .map(([k, v]) => `${k}=${v}`)
           .join('\n'),
       );
+    },
+  } as CommandModule<Common, Args>,
+]);
+
+/** `--database` with the user and the secret that complete it. */
+function attachmentOf(argv: Args, database: string) {
+  if (!argv.databaseUser || !argv.passwordSecret)
+    throw new CliError('--database needs --database-user and --password-secret (the secret that holds its password)');
+  return { database, user: argv.databaseUser, passwordSecret: argv.passwordSecret };
+}
+
+const attach = edit('attach <name> <database>', 'give the replicas DATABASE_URL for one of your databases: a new release', (argv) => ({
+  database: attachmentOf(argv, argv.database),
+}));
+attach.builder = (y: any) =>
+  ownerOption(deployWait(y))
+    .option('database-user', { type: 'string', demandOption: true, describe: 'the database user the app connects as' })
+    .option('password-secret', { type: 'string', demandOption: true, describe: "the secret holding that user's password" });
+
+const database = subgroup('database', "the app's database (DATABASE_URL)", 'up apps database', [
+  attach,
+  edit('detach <name>', 'no DATABASE_URL any more: a new release', () => ({ database: null })),
+]);
+
+/** The app's secret uses with `uses` put in (a name already there takes its new variable) or `names` taken out. */
+async function changedUses(argv: Args, change: { put?: SecretUse[]; drop?: string[] }): Promise<SecretUse[]> {
+  const { body } = await UpClient.fromEnvironment().request<App>('GET', url(argv));
+  const uses = (body.secrets as SecretUse[]).filter((u) => !change.drop?.includes(u.name));
+  for (const use of change.put ?? []) {
+    const at = uses.findIndex((u) => u.name === use.name);
+    if (at >= 0) uses[at] = use;
+    else uses.push(use);
+  }
+  return uses;
+}
+
+const secrets = subgroup('secrets', 'the secrets the app reads', 'up apps secrets', [
+  edit('add <name> <uses..>', 'let the replicas read secrets (NAME or NAME:ENV …): a new release', async (argv) => ({
+    secrets: await changedUses(argv, { put: secretUsesOf(argv.uses.map(String)) }),
+  })),
+  edit('remove <name> <secrets..>', 'stop the replicas reading secrets (by name): a new release', async (argv) => ({
+    secrets: await changedUses(argv, { drop: argv.secrets.map(String) }),
+  })),
+  {
+    command: 'list <name>',
+    describe: 'the secrets the app reads (never their values)',
+    builder: ownerOption,
+    handler: async (argv: Args) => {
+      const { body } = await UpClient.fromEnvironment().request<App>('GET', url(argv));
+      emit(body.secrets, () => describeUses(body.secrets).split(' ').join('\n'));
     },
   } as CommandModule<Common, Args>,
 ]);
@@ -298,4 +361,4 @@ const remove: CommandModule<Common, Args> = {
   },
 };
 
-export const apps = group('up apps', [create, deploy, env, scale, rollback, list, show, logs, templates, remove]);
+export const apps = group('up apps', [create, deploy, env, secrets, database, scale, rollback, list, show, logs, templates, remove]);

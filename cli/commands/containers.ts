@@ -5,6 +5,7 @@ import { confirm, yesOption } from '../confirm.ts';
 import { exitCodeOf, followJob, reportFanOut, type Job } from '../follow.ts';
 import { emit, machineReadable, table, when } from '../output.ts';
 import { waitOptions } from './jobs.ts';
+import { describeUses, SECRET_OPTION, secretUsesOf } from './secrets.ts';
 
 type Common = Record<string, unknown>;
 type Args = { wait: boolean; timeout: number } & Record<string, any>;
@@ -37,15 +38,6 @@ function volumesOf(specs: string[] | undefined) {
   });
 }
 
-/** `--secret NAME[:ENV]` (repeatable): the file /run/secrets/NAME, or the variable ENV. */
-function secretsOf(specs: string[] | undefined) {
-  return specs?.map((spec) => {
-    const match = /^([^:]+)(?::([^:]+))?$/.exec(spec);
-    if (!match) throw new CliError(`--secret wants NAME or NAME:ENV, got ${spec}`);
-    return { name: match[1], ...(match[2] ? { env: match[2] } : {}) };
-  });
-}
-
 /** The container's process: the words after `--` (or positionals after the image, when they hold no option). */
 const commandOf = (argv: Record<string, any>): string[] => [...(argv.command ?? []), ...(argv['--'] ?? [])].map(String);
 
@@ -61,7 +53,7 @@ function fieldsOf(argv: Record<string, any>) {
     ...(argv.env ? { env: envOf(argv.env) } : {}),
     ...(argv.port ? { ports: (argv.port as number[]).map((container) => ({ container })) } : {}),
     ...(argv.volume ? { volumes: volumesOf(argv.volume) } : {}),
-    ...(argv.secret ? { secrets: secretsOf(argv.secret) } : {}),
+    ...(argv.secret ? { secrets: secretUsesOf(argv.secret) } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(argv.restart ? { restart: argv.restart } : {}),
     ...(argv.healthCmd ? { healthcheck: { command: ['sh', '-c', argv.healthCmd], intervalSeconds: 30, retries: 3 } } : {}),
@@ -73,11 +65,7 @@ const specOptions = (y: any) =>
     .option('env', { type: 'string', array: true, describe: 'KEY=VALUE (repeatable)' })
     .option('port', { type: 'number', array: true, describe: 'a port the service listens on; published on an allocated host port' })
     .option('volume', { type: 'string', array: true, describe: 'NAME:/PATH[:ro]: one of your named volumes' })
-    .option('secret', {
-      type: 'string',
-      array: true,
-      describe: 'NAME[:ENV]: one of your secrets, read as /run/secrets/NAME, or as the variable ENV (repeatable)',
-    })
+    .option('secret', SECRET_OPTION)
     .option('memory', { type: 'number', describe: 'memory limit, MiB' })
     .option('cpus', { type: 'number', describe: 'CPU limit, in CPUs (0.5: half of one)' })
     .option('pids', { type: 'number', describe: 'process limit' })
@@ -195,7 +183,7 @@ export function describeContainer(c: Container): string {
     `limits      ${c.limits.memoryMb} MiB, ${c.limits.cpus} CPU, ${c.limits.pids} processes`,
     `restart     ${c.restart}`,
     `env         ${Object.keys(c.env).join(' ') || '-'}`,
-    `secrets     ${((c.secrets ?? []) as { name: string; env?: string }[]).map((s) => (s.env ? `${s.name}:${s.env}` : s.name)).join(' ') || '-'}`,
+    `secrets     ${describeUses(c.secrets ?? [])}`,
     `generation  ${c.generation} (applied: ${c.appliedGeneration ?? '-'})`,
     `updated     ${when(c.updatedAt)}`,
   ].join('\n');

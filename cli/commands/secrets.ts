@@ -10,7 +10,30 @@ import { waitOptions } from './jobs.ts';
 
 type Common = Record<string, unknown>;
 type Args = { wait: boolean; timeout: number } & Record<string, any>;
-type Secret = { name: string; owner: string; version: number; usedBy: string[]; createdAt: string; updatedAt: string };
+type Secret = { name: string; owner: string; version: number; usedBy: string[]; apps: string[]; createdAt: string; updatedAt: string };
+export type SecretUse = { name: string; env?: string };
+
+/** `--secret NAME[:ENV]` (repeatable), for containers and apps: the file /run/secrets/NAME, or the variable ENV. */
+export const SECRET_OPTION = {
+  type: 'string',
+  array: true,
+  describe: 'NAME[:ENV]: one of your secrets, read as /run/secrets/NAME, or as the variable ENV (repeatable)',
+} as const;
+
+export function secretUsesOf(specs: string[]): SecretUse[];
+export function secretUsesOf(specs: string[] | undefined): SecretUse[] | undefined;
+export function secretUsesOf(specs: string[] | undefined) {
+  return specs?.map((spec) => {
+    const match = /^([^:]+)(?::([^:]+))?$/.exec(spec);
+    if (!match) throw new CliError(`--secret wants NAME or NAME:ENV, got ${spec}`);
+    return { name: match[1], ...(match[2] ? { env: match[2] } : {}) };
+  });
+}
+
+export const describeUses = (uses: SecretUse[]) => uses.map((s) => (s.env ? `${s.name}:${s.env}` : s.name)).join(' ') || '-';
+
+/** Who reads a secret: its containers, and its apps as `app:NAME`. */
+const readers = (s: Secret) => [...s.usedBy, ...s.apps.map((a) => `app:${a}`)];
 type Change = { secret: Secret; jobs: Job[] };
 
 const url = (argv: Record<string, any>) =>
@@ -46,7 +69,7 @@ const set: CommandModule<Common, Args> = {
       client,
       body,
       argv,
-      `secret ${body.secret.name} version ${body.secret.version}${body.secret.usedBy.length ? ` (read by ${body.secret.usedBy.join(', ')})` : ''}`,
+      `secret ${body.secret.name} version ${body.secret.version}${readers(body.secret).length ? ` (read by ${readers(body.secret).join(', ')})` : ''}`,
     );
   },
 };
@@ -62,7 +85,7 @@ const list: CommandModule<Common, Common> = {
           name: s.name,
           owner: s.owner,
           version: String(s.version),
-          'used by': s.usedBy.join(' ') || '-',
+          'used by': readers(s).join(' ') || '-',
           updated: when(s.updatedAt),
         })),
         ['name', 'owner', 'version', 'used by', 'updated'],

@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { loadAppTemplate, renderAppSpec, renderContainerfile, type AppSpec } from '../../lib/app-templates.ts';
 import { appBuild, appRetire, appRollout } from '../../queues/apps/ops.ts';
+import { isFinal, type JobStatus } from '../../queues/job-status.ts';
 import type { OwnedKind } from '../domain.ts';
 import {
   allocatePorts,
@@ -25,10 +26,12 @@ import { layoutOf, proxyMembers, type ProxyGroupRow } from '../proxies/store.ts'
 import { tenantJobs } from '../users/plans.ts';
 import { rerenderJobs, siteRemoval } from '../websites/plans.ts';
 import type { WebsiteRow } from '../websites/store.ts';
+import { databaseUrlSecret, databaseUrlUses } from './database.ts';
 import { appRefOf, recordDeploy, replicaName, type AppRow, type DeployRecord } from './store.ts';
 
 /** How long a release's replicas have to become ready before the deploy fails. */
 export const READY_SECONDS = 120;
+/** Publishing is not busy: a new deploy may start while the last one's static files travel (it replaces them). */
 const BUSY: DeployRecord['state'][] = ['building', 'starting', 'switching'];
 
 export const targetOf = (app: Pick<AppRow, 'name' | 'host'>) => `app/${app.name}@${app.host ?? 'proxies'}`;
@@ -116,15 +119,17 @@ export async function releaseJobs(trx: Knex.Transaction, app: AppRow, image: str
   const release = app.release + 1;
   const spec = specOf(app, image).container;
   if (!spec) throw new Error(`template ${app.template} runs no container`);
+  const env = { ...spec.env, ...app.env };
   const stored: StoredContainerSpec = {
     image,
     command: spec.command,
-    env: { ...spec.env, ...app.env },
+    env,
     ports: [{ container: spec.port }],
     volumes: [],
     limits: DEFAULT_CONTAINER_LIMITS,
     restart: 'on-failure',
     healthcheck: spec.healthcheck,
+    secrets: [...app.secrets, ...(await databaseUrlUses(trx, app, env))],
   };
   const host = await hostOf(trx, app);
   const rows: ContainerRow[] = [];
@@ -173,7 +178,8 @@ export async function releaseJobs(trx: Knex.Transaction, app: AppRow, image: str
 /**
  * The release is ready: its replicas join the app's service and the ones serving leave it, in
  * one transaction; the site gets a generation whose upstream is the new replicas, and the old
- * ones are retired once every proxy member serves it.
+ * ones (if any: the first release has none) are retired once every proxy member serves it. The
+ * deploy ends with that retirement: before, a proxy may still route to what was there.
  */
 export async function switchJobs(trx: Knex.Transaction, app: AppRow, release: number, image: string): Promise<JobPlan[]> {
   const fresh: ContainerRow[] = await trx('containers').where({ app_id: app.id }).whereLike('name', `${app.name}-r${release}-%`);
@@ -197,10 +203,9 @@ export async function switchJobs(trx: Knex.Transaction, app: AppRow, release: nu
     .update({ service: null });
   const previous = app.image && app.image !== image ? app.image : app.previous_image;
   await trx('apps').where({ id: app.id }).update({ image, previous_image: previous, updated_at: trx.fn.now() });
-  await recordDeploy(trx, app.id, { state: old.length ? 'switching' : 'succeeded' });
+  await recordDeploy(trx, app.id, { state: 'switching' });
   const site: WebsiteRow = await trx('websites').where({ id: app.website_id }).first();
   const plans = await rerenderJobs(trx, [site]);
-  if (old.length === 0) return plans;
   const routed: WebsiteRow = await trx('websites').where({ id: app.website_id }).first();
   const group: ProxyGroupRow = await trx('proxy_groups').where({ id: routed.proxy_group_id }).first();
   const members = await proxyMembers(trx, group.id);
@@ -225,12 +230,37 @@ export async function switchJobs(trx: Knex.Transaction, app: AppRow, release: nu
   ];
 }
 
+/**
+ * How a deploy whose release serves ends: when its static files reached every proxy member,
+ * succeeded; while they are on their way, publishing (the last of them ends it); when they did
+ * not reach one, failed, naming it: the new release's pages would ask for files that are not there.
+ */
+export async function deployConclusion(db: Knex, app: AppRow): Promise<Partial<DeployRecord>> {
+  const ids = app.deploy?.staticJobs ?? [];
+  const jobs: { status: JobStatus; target: string; error: { message?: string } | null }[] = ids.length
+    ? await db('jobs').whereIn('id', ids).select('status', 'target', 'error')
+    : [];
+  if (!jobs.every((j) => isFinal(j.status))) return { state: 'publishing' };
+  // Superseded: a newer upload of the site's files took its place, which is that deploy's to report.
+  const failed = jobs.filter((j) => j.status !== 'succeeded' && j.status !== 'superseded');
+  if (failed.length === 0) return { state: 'succeeded' };
+  const where = failed.map((j) => j.target.slice(j.target.lastIndexOf('@') + 1)).join(', ');
+  return {
+    state: 'failed',
+    error: `the new release serves, but its static files did not reach ${where}: ${failed[0].error?.message ?? failed[0].status}`,
+  };
+}
+
 /** Deleting an app: its replicas (each removed from its host), then the app, then its site. */
 export async function appRemoval(trx: Knex.Transaction, app: AppRow): Promise<JobPlan[]> {
   const replicas: ContainerRow[] = await trx('containers').where({ app_id: app.id }).forUpdate();
   const plans: JobPlan[] = [];
   for (const row of replicas) plans.push(...(await containerRemoval(trx, row)));
   await trx('apps').where({ id: app.id }).delete();
+  // Its DATABASE_URL, which nothing else reads (the replicas' removals carry no secrets).
+  await trx('secrets')
+    .where({ owner_id: app.owner_id, name: databaseUrlSecret(app) })
+    .delete();
   const site: WebsiteRow | undefined = await trx('websites').where({ id: app.website_id }).first();
   if (site) plans.push(...(await siteRemoval(trx, site)));
   return plans;

@@ -11,6 +11,8 @@ import { logsJob } from '../containers/plans.ts';
 import type { JobRow } from '../jobs-store.ts';
 import { keyset, mapPage, pageOf, pageOfList } from '../pages.ts';
 import { requesterOf, type JobPlan } from '../plan.ts';
+import { checkSecretUses } from '../secrets/store.ts';
+import { checkAttachment } from './database.ts';
 import type { Caller } from '../plugins/auth.ts';
 import { conflict, notFound } from '../plugins/errors.ts';
 import { enforceLimit } from '../plugins/limits.ts';
@@ -118,7 +120,18 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       },
     },
     async (request, reply) => {
-      const { name, template: templateName, proxy, domains, replicas = 1, env = {}, image, baseImage } = request.body;
+      const {
+        name,
+        template: templateName,
+        proxy,
+        domains,
+        replicas = 1,
+        env = {},
+        secrets = [],
+        database,
+        image,
+        baseImage,
+      } = request.body;
       const template = (() => {
         try {
           return loadAppTemplate(templateName);
@@ -133,6 +146,12 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         throw new InputError('body/baseImage', `means nothing to the ${template.name} template, which builds nothing`, 422);
       // Strict here: a template that needs an image and got none is the caller's 422.
       const spec = renderAppSpec(template, { name, ...(image ? { image } : {}) });
+      if (!spec.container && (secrets.length || database))
+        throw new InputError(
+          secrets.length ? 'body/secrets' : 'body/database',
+          `means nothing to the ${template.name} template, which runs no container`,
+          422,
+        );
       const id = randomUUID();
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const ownerId = request.caller.userId;
@@ -140,7 +159,11 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
         if (RESERVED_NAMES.includes(name)) throw new InputError('body/name', `is a word of the API (/v1/apps/${name})`);
         if (await trx('containers').where({ owner_id: ownerId, name }).first('id'))
           throw conflict(`you have a container named ${name}: the app's site would route to it`);
-        if (spec.container) await enforceLimit(trx, request.caller, 'containers', trx('containers').where({ owner_id: ownerId }), replicas);
+        if (spec.container) {
+          await checkSecretUses(trx, ownerId, secrets, { ...spec.container.env, ...env });
+          if (database) await checkAttachment(trx, ownerId, database, { ...spec.container.env, ...env });
+          await enforceLimit(trx, request.caller, 'containers', trx('containers').where({ owner_id: ownerId }), replicas);
+        }
         const host = spec.container ? await placeContainer(trx, DEFAULT_CONTAINER_LIMITS.memoryMb * replicas) : null;
         const { site, plans } = await planWebsiteCreate(
           trx,
@@ -164,6 +187,8 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
           host: host?.name ?? null,
           replicas,
           env,
+          secrets,
+          database: database ?? null,
           base_image: baseImage ?? null,
           image: null,
           previous_image: null,
@@ -172,7 +197,12 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
           created_at: new Date(),
           updated_at: new Date(),
         };
-        await trx('apps').insert({ ...row, env: JSON.stringify(env) });
+        await trx('apps').insert({
+          ...row,
+          env: JSON.stringify(env),
+          secrets: JSON.stringify(secrets),
+          database: row.database && JSON.stringify(row.database),
+        });
         // An image to run is known now (the template's, or the caller's): its first release starts with the app.
         if (spec.container && !builds) plans.push(...(await releaseJobs(trx, row, spec.container.image, 'create')));
         return plans;
@@ -226,7 +256,8 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
       schema: {
         operationId: 'editApp',
         tags: TAGS,
-        summary: 'Change replicas, environment or image: a new release, switched to once its replicas are ready (no downtime).',
+        summary:
+          'Change replicas, environment, secrets, the attached database or image: a new release, switched to once its replicas are ready (no downtime).',
         params: Params,
         querystring: OwnerQuery,
         body: refTo(AppEdit),
@@ -235,16 +266,25 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
     },
     async (request, reply) => {
       const current = await appOf(request.caller, request.params.app, request.query.owner);
-      const { replicas, env, unsetEnv, image } = request.body;
+      const { replicas, env, unsetEnv, secrets, database, image } = request.body;
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         const row = await forChange(trx, current.id);
         const template = loadAppTemplate(row.template);
-        if (!specOf(row).container) throw new InputError('body', `an app of the ${row.template} template runs no container`, 422);
+        const spec = specOf(row).container;
+        if (!spec) throw new InputError('body', `an app of the ${row.template} template runs no container`, 422);
         if (image && template.containerfile !== undefined)
           throw new InputError('body/image', `is built from your source by the ${row.template} template: deploy it`, 422);
         const nextEnv = { ...row.env, ...env };
         for (const key of unsetEnv ?? []) delete nextEnv[key];
-        const next: AppRow = { ...row, replicas: replicas ?? row.replicas, env: nextEnv };
+        const next: AppRow = {
+          ...row,
+          replicas: replicas ?? row.replicas,
+          env: nextEnv,
+          secrets: secrets ?? row.secrets,
+          database: database === undefined ? row.database : database,
+        };
+        await checkSecretUses(trx, row.owner_id, next.secrets, { ...spec.env, ...nextEnv });
+        if (next.database) await checkAttachment(trx, row.owner_id, next.database, { ...spec.env, ...nextEnv });
         if (replicas !== undefined && replicas > row.replicas)
           await enforceLimit(
             trx,
@@ -255,7 +295,13 @@ export const appRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, 
           );
         await trx('apps')
           .where({ id: row.id })
-          .update({ replicas: next.replicas, env: JSON.stringify(nextEnv), updated_at: trx.fn.now() });
+          .update({
+            replicas: next.replicas,
+            env: JSON.stringify(nextEnv),
+            secrets: JSON.stringify(next.secrets),
+            database: next.database && JSON.stringify(next.database),
+            updated_at: trx.fn.now(),
+          });
         const runs = image ?? row.image;
         // Before the first deploy there is nothing to release: the change waits for it.
         return runs ? releaseJobs(trx, next, runs, image ? 'image' : 'change') : [];

@@ -3,12 +3,15 @@ import type { Knex } from 'knex';
 import { containerKey, ownerOf, tenantOf } from '../containers/store.ts';
 import type { AppRef } from '../../queues/apps/ops.ts';
 import type { Static } from 'typebox';
+import type { SecretUse } from '../secrets/store.ts';
+import type { AppDatabase } from './database.ts';
 
 /** `app.name`s fit a site name and leave room for the replicas' `-r<release>-<n>` in a container name. */
 export const APP_NAME = '^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$';
 export const MAX_REPLICAS = 8;
 
-export type DeployState = 'building' | 'starting' | 'switching' | 'succeeded' | 'failed';
+/** `publishing`: the new release serves, and the deploy waits for its static files to reach every proxy member. */
+export type DeployState = 'building' | 'starting' | 'switching' | 'publishing' | 'succeeded' | 'failed';
 
 /** The last deploy, as `up apps show` tells it. */
 export interface DeployRecord {
@@ -22,6 +25,8 @@ export interface DeployRecord {
   /** The build's or the failed release's log tail. */
   log: string | null;
   error: string | null;
+  /** The website.deploy jobs of its static files, one per proxy member: the deploy ends when they have. */
+  staticJobs?: string[];
 }
 
 export interface AppRow {
@@ -33,6 +38,10 @@ export interface AppRow {
   host: string | null;
   replicas: number;
   env: Record<string, string>;
+  /** The owner's secrets its replicas read. */
+  secrets: SecretUse[];
+  /** The database its replicas reach with DATABASE_URL. */
+  database: AppDatabase | null;
   base_image: string | null;
   image: string | null;
   previous_image: string | null;
@@ -55,4 +64,20 @@ export async function recordDeploy(db: Knex, appId: string, deploy: Partial<Depl
   await db('apps')
     .where({ id: appId })
     .update({ deploy: db.raw(`coalesce(deploy, '{}'::jsonb) || ?::jsonb`, [JSON.stringify(deploy)]), updated_at: db.fn.now() });
+}
+
+/** The owner's apps whose replicas read this secret, or whose DATABASE_URL holds it (JSON containment, as containersUsing). */
+export function appsUsing(db: Knex, ownerId: string, name: string) {
+  return db('apps')
+    .where({ owner_id: ownerId })
+    .whereRaw(`(secrets @> ?::jsonb or database->>'passwordSecret' = ?)`, [JSON.stringify([{ name }]), name]);
+}
+
+/** One more static-files job the deploy waits for. */
+export async function recordStaticJob(db: Knex, appId: string, jobId: string): Promise<void> {
+  await db('apps')
+    .where({ id: appId })
+    .update({
+      deploy: db.raw(`jsonb_set(deploy, '{staticJobs}', coalesce(deploy->'staticJobs', '[]'::jsonb) || to_jsonb(?::text))`, [jobId]),
+    });
 }

@@ -1,6 +1,8 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { TEMPLATE_NAME } from '../../lib/app-templates.ts';
-import { ENV_KEY, IMAGE_REF } from '../../lib/validate/containers.ts';
+import { ENV_KEY, IMAGE_REF, SecretUse } from '../../lib/validate/containers.ts';
+import { SECRET_NAME } from '../../lib/validate/secrets.ts';
+import { SHORT_NAME } from '../databases/views.ts';
 import { PROXY_NAME, RawDomain } from '../../lib/validate/web.ts';
 import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
 import { APP_NAME, MAX_REPLICAS, type AppRow } from './store.ts';
@@ -12,6 +14,23 @@ const Env = Type.Record(Type.String({ pattern: ENV_KEY }), Type.String({ maxLeng
   maxProperties: 100,
   description: "variables over the template's own (a value replaces the template's)",
 });
+const Secrets = Type.Array(SecretUse, {
+  maxItems: 20,
+  uniqueItems: true,
+  description: 'your secrets the replicas read: a file at /run/secrets/<name>, or a variable; a new value starts a new release',
+});
+const Database = Type.Object(
+  {
+    database: Type.String({ pattern: SHORT_NAME, description: 'one of your databases' }),
+    user: Type.String({ pattern: SHORT_NAME, description: 'one of your database users, granted on it' }),
+    passwordSecret: Type.String({ pattern: SECRET_NAME, description: "the secret that holds the user's password" }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'the database the replicas reach: given to them as DATABASE_URL (TLS required), kept by up in the secret up-<app>-database-url',
+  },
+);
 const Replicas = Type.Integer({ minimum: 1, maximum: MAX_REPLICAS, description: 'containers serving the app, balanced by nginx' });
 const Image = Type.String({ pattern: IMAGE_REF, maxLength: 255 });
 
@@ -23,13 +42,24 @@ export const AppCreate = Type.Object(
     domains: Type.Optional(Type.Array(RawDomain, { maxItems: 50, uniqueItems: true, description: 'none: the temporary subdomain only' })),
     replicas: Type.Optional(Replicas),
     env: Type.Optional(Env),
+    secrets: Type.Optional(Secrets),
+    database: Type.Optional(Database),
     image: Type.Optional({ ...Image, description: 'the image to run, for templates that build none (container: required)' }),
     baseImage: Type.Optional({ ...Image, description: "for templates that build: the Containerfile's base instead of the template's" }),
   },
   {
     additionalProperties: false,
     $id: 'AppCreate',
-    examples: [{ name: 'blog', template: 'django', proxy: 'p1', domains: ['blog.example.org'], env: { DJANGO_DEBUG: '0' } }],
+    examples: [
+      {
+        name: 'blog',
+        template: 'django',
+        proxy: 'p1',
+        domains: ['blog.example.org'],
+        env: { DJANGO_DEBUG: '0' },
+        secrets: [{ name: 'django-secret-key', env: 'DJANGO_SECRET_KEY' }],
+      },
+    ],
   },
 );
 
@@ -38,6 +68,8 @@ export const AppEdit = Type.Object(
     replicas: Type.Optional(Replicas),
     env: Type.Optional(Env),
     unsetEnv: Type.Optional(Type.Array(Type.String({ pattern: ENV_KEY }), { maxItems: 100, uniqueItems: true })),
+    secrets: Type.Optional({ ...Secrets, description: 'the secrets the replicas read, all of them (an empty list: none)' }),
+    database: Type.Optional(Nullable(Database)),
     image: Type.Optional({ ...Image, description: 'run this image (templates that build none)' }),
   },
   {
@@ -49,7 +81,9 @@ export const AppEdit = Type.Object(
 );
 
 const Deploy = Type.Object({
-  state: Type.String({ description: 'building, starting, switching, succeeded or failed' }),
+  state: Type.String({
+    description: 'building, starting, switching, publishing (the new release serves; its static files travel), succeeded or failed',
+  }),
   release: Nullable(Type.Integer()),
   image: Nullable(Type.String()),
   cause: Type.String(),
@@ -70,6 +104,10 @@ export const AppView = Type.Object(
     host: Nullable(Type.String()),
     replicas: Type.Integer(),
     env: Type.Record(Type.String(), Type.String()),
+    secrets: Type.Array(Type.Object({ name: Type.String(), env: Type.Optional(Type.String()) }), {
+      description: 'the secrets its replicas read, by name (their values are never shown)',
+    }),
+    database: Nullable(Database),
     image: Nullable(Type.String({ description: 'what the serving replicas run' })),
     previousImage: Nullable(Type.String({ description: 'what `rollback` returns to' })),
     release: Type.Integer(),
@@ -93,6 +131,8 @@ export const AppView = Type.Object(
         host: 'node1',
         replicas: 2,
         env: { DJANGO_DEBUG: '0' },
+        secrets: [{ name: 'django-secret-key', env: 'DJANGO_SECRET_KEY' }],
+        database: { database: 'blog', user: 'blog', passwordSecret: 'blog-db-password' },
         image: 'localhost/up-app-blog-alice:3f2a9c1b0d4e5f60',
         previousImage: null,
         release: 1,
@@ -156,6 +196,8 @@ export function appView(
     host: row.host,
     replicas: row.replicas,
     env: row.env,
+    secrets: row.secrets,
+    database: row.database,
     image: row.image,
     previousImage: row.previous_image,
     release: row.release,

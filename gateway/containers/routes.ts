@@ -30,7 +30,7 @@ import {
   type StoredContainerSpec,
 } from './store.ts';
 import { ContainerView, containerView } from './views.ts';
-import { secretsNamed } from '../secrets/store.ts';
+import { checkSecretUses } from '../secrets/store.ts';
 import { sitesNaming } from '../websites/container-upstreams.ts';
 import { rerenderJobs } from '../websites/plans.ts';
 
@@ -91,26 +91,7 @@ function mergeSpec(base: StoredContainerSpec | null, fields: Fields & { image?: 
     'volumes',
     spec.volumes.map((v) => v.target),
   );
-  const uses = spec.secrets ?? [];
-  twice(
-    'secrets',
-    uses.map((u) => u.name),
-  );
-  // A variable set twice would hide one value behind the other: a secret's variable is its own.
-  twice('secrets', [...Object.keys(spec.env), ...uses.flatMap((u) => (u.env ? [u.env] : []))]);
   return spec;
-}
-
-/** Every secret the spec names is the owner's: another user's answers as one nobody has (400 naming it, nothing leaks). */
-async function checkSecrets(trx: Knex.Transaction, ownerId: string, spec: StoredContainerSpec): Promise<void> {
-  const names = (spec.secrets ?? []).map((u) => u.name);
-  // Shared locks: a secret deleted meanwhile waits for this container to exist (and then refuses).
-  const found = new Set((await secretsNamed(trx, ownerId, names).forShare()).map((r) => r.name));
-  const missing = names.filter((n) => !found.has(n));
-  if (missing.length) {
-    const message = `body/secrets: you have no secret named ${missing.join(', ')} (up secrets set ${missing[0]})`;
-    throw new HttpError(400, 'bad_request', message, [message]);
-  }
 }
 
 /** The owner's plan: containers, and the sums of their memory and CPU limits (this container's counted once). */
@@ -204,7 +185,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
       const id = randomUUID();
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         await enforceContainerLimits(trx, request.caller, request.caller.userId, spec, null);
-        await checkSecrets(trx, request.caller.userId, spec);
+        await checkSecretUses(trx, request.caller.userId, spec.secrets ?? [], spec.env);
         if (await trx('containers').where({ owner_id: request.caller.userId, name }).first('id'))
           throw conflict(`you already have a container named ${name}`);
         if (await trx('apps').where({ owner_id: request.caller.userId, name }).first('id'))
@@ -292,7 +273,7 @@ export const containerRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async 
         const row: ContainerRow = await trx('containers').where({ id: current.id }).forUpdate().first();
         const spec = mergeSpec(row.spec, request.body);
         await enforceContainerLimits(trx, request.caller, row.owner_id, spec, row.id);
-        await checkSecrets(trx, row.owner_id, spec);
+        await checkSecretUses(trx, row.owner_id, spec.secrets ?? [], spec.env);
         const published = new Set(spec.ports.map((p) => p.container));
         const stranded = (await sitesNaming(trx, row.owner_id, upstreamName(row))).flatMap((site) =>
           site.spec.routes.flatMap((r) =>

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Knex } from 'knex';
 import { Type } from 'typebox';
-import { open, SECRET_MAX_BYTES, secretAad } from '../../lib/secrets/sealing.ts';
+import { SECRET_MAX_BYTES } from '../../lib/secrets/sealing.ts';
 import { SECRET_NAME } from '../../lib/validate/secrets.ts';
 import type { GatewayContext } from '../context.ts';
 import { applyJobs } from '../containers/plans.ts';
 import type { ContainerRow } from '../containers/store.ts';
 import { ownerOf } from '../containers/store.ts';
+import { appsUsing, type AppRow } from '../apps/store.ts';
+import { refuseWhileDeploying, releaseJobs } from '../apps/plans.ts';
 import { keyset, mapPage, pageOf } from '../pages.ts';
 import { requesterOf } from '../plan.ts';
 import type { Caller } from '../plugins/auth.ts';
@@ -15,7 +18,7 @@ import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { USER_NAME_PATTERN } from '../users/store.ts';
 import { jobView } from '../views.ts';
-import { containersUsing, gatewaySecretsKey, sealFor, type SecretRow } from './store.ts';
+import { containersUsing, OWN_SECRET_PREFIX, putSecret, type SecretRow } from './store.ts';
 import { SecretValue, SecretView, secretView } from './views.ts';
 
 const Params = Type.Object({ name: Type.String({ pattern: SECRET_NAME }) });
@@ -35,12 +38,24 @@ const TAGS = ['secrets'];
 /** Per user: each may hold 64 KiB, and every one travels (sealed) with each container that reads it. */
 const MAX_SECRETS = 200;
 
+/**
+ * The apps that read a secret: by their spec (a secret use, the password of their database), or
+ * through replicas that still do (a release before, until it is retired; their DATABASE_URL).
+ */
+const appsReading = (db: Knex, row: SecretRow): Promise<string[]> =>
+  db('apps')
+    .whereIn('id', appsUsing(db, row.owner_id, row.name).select('id'))
+    .orWhereIn('id', containersUsing(db, row.owner_id, row.name).whereNotNull('app_id').select('app_id'))
+    .orderBy('name')
+    .pluck('name');
+
 export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (app, { db, outbox }) => {
   const secretOf = (caller: Caller, name: string, owner?: string) => ownedByName<SecretRow>(db, 'secrets', 'secret', caller, name, owner);
 
   async function view(row: SecretRow) {
-    const usedBy: string[] = await containersUsing(db, row.owner_id, row.name).orderBy('name').pluck('name');
-    return secretView(row, { owner: (await ownerOf(db, row.owner_id)).name, usedBy });
+    const usedBy: string[] = await containersUsing(db, row.owner_id, row.name).whereNull('app_id').orderBy('name').pluck('name');
+    const apps = await appsReading(db, row);
+    return secretView(row, { owner: (await ownerOf(db, row.owner_id)).name, usedBy, apps });
   }
 
   app.put(
@@ -52,7 +67,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
         operationId: 'setSecret',
         tags: TAGS,
         summary:
-          'Create a secret, or give it a new value: sealed at rest, never shown again. The containers that read it are applied again with the new value (their jobs are in the answer).',
+          'Create a secret, or give it a new value: sealed at rest, never shown again. The containers that read it are applied again with the new value, the apps that read it get a new release (their jobs are in the answer; 409 while one of those apps deploys).',
         params: Params,
         body: refTo(SecretValue),
         response: { 200: Type.Ref('SecretChange'), 201: Type.Ref('SecretChange'), ...errorResponses(400, 401, 422, 503) },
@@ -65,27 +80,31 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
         const message = `body/value is ${value.length} bytes; at most ${SECRET_MAX_BYTES}`;
         throw new HttpError(400, 'bad_request', message, [message]);
       }
+      if (name.startsWith(OWN_SECRET_PREFIX)) {
+        const message = `params/name: names beginning with ${OWN_SECRET_PREFIX} are kept by up (an app's DATABASE_URL)`;
+        throw new HttpError(400, 'bad_request', message, [message]);
+      }
       const ownerId = request.caller.userId;
-      const key = gatewaySecretsKey();
       let created = false;
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
-        const row: SecretRow | undefined = await trx('secrets').where({ owner_id: ownerId, name }).forUpdate().first();
+        const row = await trx('secrets').where({ owner_id: ownerId, name }).forUpdate().first();
         if (!row) {
           const [{ count }] = await trx('secrets').where({ owner_id: ownerId }).count({ count: '*' });
           if (Number(count) >= MAX_SECRETS)
             throw new HttpError(422, 'limit_reached', `you have ${MAX_SECRETS} secrets, the most one user may keep: delete one first`);
-          created = true;
-          await trx('secrets').insert({ id: randomUUID(), owner_id: ownerId, name, ciphertext: sealFor(ownerId, name, value) });
-          return [];
         }
-        // The same value again changes nothing: no new version, no container recreated.
-        if (open(key, secretAad(ownerId, name), row.ciphertext).equals(value)) return [];
-        await trx('secrets')
-          .where({ id: row.id })
-          .update({ ciphertext: sealFor(ownerId, name, value), version: row.version + 1, updated_at: trx.fn.now() });
-        // Each container that reads it: a new generation whose spec carries the new value.
-        const users: ContainerRow[] = await containersUsing(trx, ownerId, name).forUpdate().orderBy('name');
+        const stored = await putSecret(trx, ownerId, name, value);
+        created = stored === 'created';
+        if (stored !== 'changed') return [];
+        // Each app that reads it: a new release whose replicas carry the new value (no downtime).
         const plans = [];
+        const apps: AppRow[] = await appsUsing(trx, ownerId, name).forUpdate().orderBy('name');
+        for (const app of apps) {
+          refuseWhileDeploying(app);
+          if (app.image) plans.push(...(await releaseJobs(trx, app, app.image, 'secret')));
+        }
+        // Each other container that reads it: a new generation whose spec carries the new value.
+        const users: ContainerRow[] = await containersUsing(trx, ownerId, name).whereNull('app_id').forUpdate().orderBy('name');
         for (const container of users) {
           await trx('containers')
             .where({ id: container.id })
@@ -147,7 +166,7 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
       schema: {
         operationId: 'deleteSecret',
         tags: TAGS,
-        summary: 'Delete a secret no container reads (409 names the ones that do).',
+        summary: 'Delete a secret no container or app reads (409 names the ones that do).',
         params: Params,
         querystring: OwnerQuery,
         response: { 204: Type.Null(), ...errorResponses(400, 401, 404, 409) },
@@ -158,6 +177,8 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
       await db.transaction(async (trx) => {
         const row: SecretRow | undefined = await trx('secrets').where({ id: secret.id }).forUpdate().first();
         if (!row) return;
+        const apps = await appsReading(trx, row);
+        if (apps.length) throw conflict(`app(s) ${apps.join(', ')} read ${row.name}: remove it from them first (up apps edit)`);
         const users: string[] = await containersUsing(trx, row.owner_id, row.name).orderBy('name').pluck('name');
         if (users.length)
           throw conflict(`container(s) ${users.join(', ')} read ${row.name}: remove it from them first (up containers edit)`);

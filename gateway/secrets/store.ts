@@ -4,9 +4,16 @@
  * the handler that delivers a secret to podman opens.
  */
 import type { Knex } from 'knex';
-import { loadSecretsKey, seal, sealedDigest, secretAad } from '../../lib/secrets/sealing.ts';
+import { randomUUID } from 'node:crypto';
+import { loadSecretsKey, open, seal, sealedDigest, secretAad } from '../../lib/secrets/sealing.ts';
 import type { ContainerSecret } from '../../queues/containers/ops.ts';
 import { HttpError } from '../plugins/errors.ts';
+
+/** A secret a container or app reads: as the file /run/secrets/<name>, or as the variable `env`. */
+export interface SecretUse {
+  name: string;
+  env?: string;
+}
 
 export interface SecretRow {
   id: string;
@@ -32,17 +39,67 @@ export function gatewaySecretsKey(): Buffer {
 
 export const sealFor = (ownerId: string, name: string, value: Buffer) => seal(gatewaySecretsKey(), secretAad(ownerId, name), value);
 
+/** Secrets up keeps for a user (an app's DATABASE_URL): the user reads and deletes them, never sets them. */
+export const OWN_SECRET_PREFIX = 'up-';
+
+/**
+ * Stores a value under the owner's name: a new secret, a new version of one, or nothing when
+ * the value is the one it holds (no new version, so nothing that reads it is applied again).
+ */
+export async function putSecret(
+  trx: Knex.Transaction,
+  ownerId: string,
+  name: string,
+  value: Buffer,
+): Promise<'created' | 'changed' | 'same'> {
+  const row: SecretRow | undefined = await trx('secrets').where({ owner_id: ownerId, name }).forUpdate().first();
+  if (!row) {
+    await trx('secrets').insert({ id: randomUUID(), owner_id: ownerId, name, ciphertext: sealFor(ownerId, name, value) });
+    return 'created';
+  }
+  if (openSecret(row).equals(value)) return 'same';
+  await trx('secrets')
+    .where({ id: row.id })
+    .update({ ciphertext: sealFor(ownerId, name, value), version: row.version + 1, updated_at: trx.fn.now() });
+  return 'changed';
+}
+
+/** A secret's value, for what up composes of it in the gateway (an app's DATABASE_URL); never returned by the API. */
+export const openSecret = (row: SecretRow): Buffer => open(gatewaySecretsKey(), secretAad(row.owner_id, row.name), row.ciphertext);
+
 /** The owner's secrets of these names (missing ones are absent). */
 export function secretsNamed(db: Knex, ownerId: string, names: string[]): Knex.QueryBuilder<SecretRow, SecretRow[]> {
   return db<SecretRow>('secrets').where({ owner_id: ownerId }).whereIn('name', names);
 }
 
-/** The uses a container spec names, each with its sealed value as a container.apply carries it. */
-export async function containerSecretsOf(
-  db: Knex,
+/**
+ * The secrets a container or app names, checked: each once, each variable its own (a plain
+ * setting of the same name would hide one value behind the other), each one of the owner's: another
+ * user's answers as one nobody has (400 naming it, nothing leaks). Shared row locks: a secret
+ * deleted meanwhile waits for the using row to exist, and then refuses.
+ */
+export async function checkSecretUses(
+  trx: Knex.Transaction,
   ownerId: string,
-  uses: readonly { name: string; env?: string }[],
-): Promise<ContainerSecret[]> {
+  uses: readonly SecretUse[],
+  env: Record<string, string>,
+): Promise<void> {
+  const refuse = (message: string) => {
+    throw new HttpError(400, 'bad_request', message, [message]);
+  };
+  const twice = (values: string[]) => values.find((v, i) => values.indexOf(v) !== i);
+  const name = twice(uses.map((u) => u.name));
+  if (name) refuse(`body/secrets names ${name} twice`);
+  const variable = twice([...Object.keys(env), ...uses.flatMap((u) => (u.env ? [u.env] : []))]);
+  if (variable) refuse(`body/secrets names ${variable} twice`);
+  const names = uses.map((u) => u.name);
+  const found = new Set((await secretsNamed(trx, ownerId, names).forShare()).map((r) => r.name));
+  const missing = names.filter((n) => !found.has(n));
+  if (missing.length) refuse(`body/secrets: you have no secret named ${missing.join(', ')} (up secrets set ${missing[0]})`);
+}
+
+/** The uses a container spec names, each with its sealed value as a container.apply carries it. */
+export async function containerSecretsOf(db: Knex, ownerId: string, uses: readonly SecretUse[]): Promise<ContainerSecret[]> {
   const rows = new Map(
     (
       await secretsNamed(

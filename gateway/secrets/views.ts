@@ -22,6 +22,7 @@ export const SecretView = Type.Object(
     owner: Type.String(),
     version: Type.Integer({ description: 'how many values it has had: one more with every PUT of a new value' }),
     usedBy: Type.Array(Type.String(), { description: 'the containers that read it' }),
+    apps: Type.Array(Type.String(), { description: 'the apps whose replicas read it' }),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
   },
@@ -33,6 +34,7 @@ export const SecretView = Type.Object(
         owner: 'alice',
         version: 2,
         usedBy: ['web'],
+        apps: ['blog'],
         createdAt: '2026-12-01T09:00:00.000Z',
         updatedAt: '2026-12-05T10:00:00.000Z',
       },
@@ -43,19 +45,22 @@ export const SecretView = Type.Object(
 export const SecretChange = Type.Object(
   {
     secret: Type.Ref('Secret'),
-    jobs: Type.Array(Type.Ref('Job'), { description: 'the containers that read it, applied again with the new value' }),
+    jobs: Type.Array(Type.Ref('Job'), {
+      description: 'the containers that read it applied again with the new value, and the new releases of the apps that read it',
+    }),
   },
   { $id: 'SecretChange', examples: [{ secret: exampleOf(SecretView), jobs: [JOB_EXAMPLE] }] },
 );
 
 const iso = (d: Date | string) => new Date(d).toISOString();
 
-export function secretView(row: SecretRow, extra: { owner: string; usedBy: string[] }): Static<typeof SecretView> {
+export function secretView(row: SecretRow, extra: { owner: string; usedBy: string[]; apps: string[] }): Static<typeof SecretView> {
   return {
     name: row.name,
     owner: extra.owner,
     version: row.version,
     usedBy: extra.usedBy,
+    apps: extra.apps,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };

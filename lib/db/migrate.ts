@@ -26,6 +26,7 @@ import * as mailLists from './migrations/026-mail-lists.ts';
 import * as apps from './migrations/027-apps.ts';
 import * as mailDkim from './migrations/028-mail-dkim.ts';
 import * as secrets from './migrations/029-secrets.ts';
+import * as appAttachments from './migrations/030-app-attachments.ts';
 import { withoutTimeouts } from './connect.ts';
 
 interface Migration {
@@ -62,6 +63,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '027-apps': apps,
   '028-mail-dkim': mailDkim,
   '029-secrets': secrets,
+  '030-app-attachments': appAttachments,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -9,12 +9,14 @@
  * does not start, rollback, scale, isolation and delete.
  */
 import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { appLab, type AppLab, type Json } from '../helpers/app-lab.ts';
 import type { LabHost } from '../helpers/lab-hosts.ts';
 import { curlSite, eventually, type LabNginx } from '../helpers/lab-nginx.ts';
 import { BUSYBOX_IMAGE, onHost } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
+import { useSecretsKey, type SecretsKey } from '../helpers/secrets-key.ts';
 
 const PORT = 80;
 const WILDCARD = 'p1.app.test';
@@ -28,6 +30,7 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
   let nginx: LabNginx[];
   let stack: AppLab['stack'];
   let tokens: Record<string, string>;
+  let secretsKey: SecretsKey;
   const alice = (...args: Parameters<ReturnType<AppLab['api']>>) => lab.api('appalice')(...args);
   const bob = (...args: Parameters<ReturnType<AppLab['api']>>) => lab.api('appbob')(...args);
   const settled = (job: Json, who?: string) => lab.settled(job, who);
@@ -38,12 +41,14 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
   const answers = (text: string, timeoutMs = 30_000) => eventually(site, (r) => r.status === 200 && r.body.trim() === text, timeoutMs);
 
   before(async () => {
+    secretsKey = useSecretsKey();
     lab = await appLab({ prefix: 'up-app', subnet: '10.77.80', bridge: 'uplab80', tenants: ['appalice', 'appbob'], wildcard: WILDCARD });
     ({ host, nginx, stack, tokens } = lab);
   });
 
   after(async () => {
     await lab?.down();
+    secretsKey?.remove();
   });
 
   let firstPort = 0;
@@ -300,6 +305,153 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     const unknown = await alice('POST', '/v1/apps', { name: 'x', template: 'nosuch', proxy: 'p1' });
     assert.equal(unknown.status, 422);
     assert.match(unknown.body.message, /body\/template names no template/);
+  });
+
+  test('the replicas read a secret as a variable; a new value is a new release; it stays while the app reads it', async () => {
+    const [first, second] = [`s1-${randomBytes(12).toString('hex')}`, `s2-${randomBytes(12).toString('hex')}`];
+    assert.equal((await bob('PUT', '/v1/secrets/bobs', { value: 'not yours' })).status, 201);
+    for (const secrets of [
+      [{ name: 'bobs' }],
+      [{ name: 'nosuch' }],
+      [
+        { name: 'token', env: 'A' },
+        { name: 'token', env: 'B' },
+      ],
+      [{ name: '../token' }],
+      [{ name: 'token', env: 'A=B' }],
+    ]) {
+      const res = await alice('PATCH', '/v1/apps/web', { secrets });
+      assert.equal(res.status, 400, `${JSON.stringify(secrets)}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.message, /body\/secrets/);
+    }
+    assert.equal((await alice('PUT', '/v1/secrets/token', { value: first })).status, 201);
+    const env = lab.env('appalice');
+    const added = await runUp(['apps', 'secrets', 'add', 'web', 'token:APP_TOKEN'], env);
+    assert.equal(added.code, 0, added.stderr + added.stdout);
+    assert.match(added.stderr, /succeeded/);
+    const listed = await runUp(['apps', 'secrets', 'list', 'web'], env);
+    assert.equal(listed.stdout.trim(), 'token:APP_TOKEN');
+    /** What the replicas' processes were given as APP_TOKEN. */
+    const seen = async () => {
+      const { body } = await alice('GET', '/v1/apps/web');
+      const values = [];
+      for (const replica of body.serving as Json[])
+        values.push(
+          await onHost(
+            host,
+            `podman exec ${replica.name}-appalice sh -c 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^APP_TOKEN=//p" | sort -u'`,
+          ),
+        );
+      return { release: body.release, values: values.map((v) => v.trim()) };
+    };
+    const before = await seen();
+    assert.deepEqual(before.values, [first]);
+    assert.equal((await eventually(appAnswer, (r) => r.status === 200, 15_000)).body.trim(), 'v1');
+
+    const changed = await alice('PUT', '/v1/secrets/token', { value: second });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(changed.body.secret.apps, ['web']);
+    assert.deepEqual(changed.body.secret.usedBy, [], 'its replicas are the app’s, not containers of their own');
+    assert.equal(changed.body.jobs[0].op, 'app.rollout');
+    assert.equal((await lab.deployed('appalice', 'web')).deploy.state, 'succeeded');
+    const after = await seen();
+    assert.equal(after.release, before.release + 1);
+    assert.deepEqual(after.values, [second]);
+    assert.equal((await eventually(appAnswer, (r) => r.status === 200, 15_000)).body.trim(), 'v1');
+
+    const inUse = await alice('DELETE', '/v1/secrets/token');
+    assert.equal(inUse.status, 409);
+    assert.match(inUse.body.message, /app\(s\) web read token/);
+    const inspected = await onHost(host, 'podman container inspect $(podman ps -q --filter name=web-r)');
+    const rows = JSON.stringify(await stack.database!.knex('jobs').select('payload', 'result', 'error'));
+    for (const value of [first, second]) {
+      assert.ok(!inspected.includes(value), 'podman inspect shows no secret value');
+      assert.ok(!rows.includes(value), 'no job row holds a secret value');
+    }
+    assert.equal((await bob('GET', '/v1/secrets/token')).status, 404);
+  });
+
+  test('an attached database reaches the replicas as DATABASE_URL, from the password secret; refused unless all of it is yours', async () => {
+    // The rows a database server's set-up and the databases API write (databases.test drives those on real servers).
+    const db = stack.database!.knex;
+    const [aliceId, bobId] = await Promise.all(['appalice', 'appbob'].map(async (name) => (await db('users').where({ name }).first()).id));
+    const serverId = randomUUID();
+    await db('db_servers').insert({
+      id: serverId,
+      name: 'pg1',
+      engine: 'postgresql',
+      host: host.name,
+      address: '10.77.80.250',
+      port: 5432,
+    });
+    const row = (table: string, ownerId: string, owner: string, name: string) =>
+      db(table)
+        .insert({
+          id: randomUUID(),
+          name,
+          full_name: `${owner}_${name}`,
+          owner_id: ownerId,
+          server_id: serverId,
+          ...(table === 'database_users' ? { verifier: 'SCRAM-SHA-256$4096:x' } : {}),
+        })
+        .returning('id');
+    const [[{ id: shop }], [{ id: shopUser }], , [{ id: bobsDb }]] = await Promise.all([
+      row('databases', aliceId, 'appalice', 'shop'),
+      row('database_users', aliceId, 'appalice', 'shopapp'),
+      row('database_users', aliceId, 'appalice', 'nogrant'),
+      row('databases', bobId, 'appbob', 'bobs'),
+    ]);
+    await db('database_grants').insert({ database_id: shop, user_id: shopUser, access: 'rw' });
+    assert.ok(bobsDb);
+    const password = `p@ss:w/rd?#${randomBytes(6).toString('hex')}`;
+    assert.equal((await alice('PUT', '/v1/secrets/shoppw', { value: password })).status, 201);
+
+    for (const [database, status, field] of [
+      [{ database: 'bobs', user: 'shopapp', passwordSecret: 'shoppw' }, 422, 'body/database/database'],
+      [{ database: 'shop', user: 'nogrant', passwordSecret: 'shoppw' }, 422, 'body/database/user'],
+      [{ database: 'shop', user: 'shopapp', passwordSecret: 'bobs' }, 400, 'body/database/passwordSecret'],
+      [{ database: "shop'; drop", user: 'shopapp', passwordSecret: 'shoppw' }, 400, 'body/database/database'],
+    ] as const) {
+      const res = await alice('PATCH', '/v1/apps/web', { database });
+      assert.equal(res.status, status, `${JSON.stringify(database)}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.message, new RegExp(field));
+    }
+    const twice = await alice('PATCH', '/v1/apps/web', {
+      database: { database: 'shop', user: 'shopapp', passwordSecret: 'shoppw' },
+      env: { DATABASE_URL: 'x' },
+    });
+    assert.equal(twice.status, 400, JSON.stringify(twice.body));
+
+    const attached = await runUp(
+      ['apps', 'database', 'attach', 'web', 'shop', '--database-user', 'shopapp', '--password-secret', 'shoppw'],
+      lab.env('appalice'),
+    );
+    assert.equal(attached.code, 0, attached.stderr + attached.stdout);
+    const url = (pw: string) => `postgresql://appalice_shopapp:${encodeURIComponent(pw)}@10.77.80.250:5432/appalice_shop?sslmode=require`;
+    const given = async () => {
+      const { body } = await alice('GET', '/v1/apps/web');
+      return onHost(
+        host,
+        `podman exec ${body.serving[0].name}-appalice sh -c 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^DATABASE_URL=//p" | sort -u'`,
+      );
+    };
+    assert.equal((await given()).trim(), url(password));
+
+    // A new password in its secret: a new release with the new URL.
+    const next = `${password}-2`;
+    const changed = await alice('PUT', '/v1/secrets/shoppw', { value: next });
+    assert.deepEqual(changed.body.secret.apps, ['web']);
+    assert.equal((await lab.deployed('appalice', 'web')).deploy.state, 'succeeded');
+    assert.equal((await given()).trim(), url(next));
+    const kept = await alice('GET', '/v1/secrets/up-web-database-url');
+    assert.equal(kept.status, 200);
+    assert.deepEqual(kept.body.apps, ['web']);
+    assert.equal((await alice('PUT', '/v1/secrets/up-web-database-url', { value: 'mine' })).status, 400, "up's own secret");
+    assert.equal((await alice('DELETE', '/v1/secrets/shoppw')).status, 409);
+    const rows = JSON.stringify(await db('jobs').select('payload', 'result', 'error'));
+    assert.ok(!rows.includes(password) && !rows.includes(encodeURIComponent(next)), 'no job row holds the password');
+    const shown = await runUp(['apps', 'show', 'web'], lab.env('appalice'));
+    assert.match(shown.stdout, /database\s+shop as shopapp \(DATABASE_URL\)/);
   });
 
   test('deleting the app removes its replicas and its site', async () => {

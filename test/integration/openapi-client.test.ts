@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +8,7 @@ import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { memoryGateway } from '../helpers/gateway.ts';
 import { callUrl, clientProgram, minimalCalls } from '../helpers/openapi-calls.ts';
+import { useSecretsKey, type SecretsKey } from '../helpers/secrets-key.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,11 +19,11 @@ mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true });
 const dir = mkdtempSync(join(ROOT, 'node_modules/.cache/up-openapi-client-'));
 let gateway: Awaited<ReturnType<typeof memoryGateway>>;
 let doc: Record<string, any>;
+let secretsKey: SecretsKey;
 
 before(async () => {
   // A gateway with secrets configured (without, PUT /v1/secrets answers 503 by design).
-  writeFileSync(join(dir, 'secrets-key'), randomBytes(32), { mode: 0o600 });
-  process.env.UP_SECRETS_KEY_FILE = join(dir, 'secrets-key');
+  secretsKey = useSecretsKey();
   gateway = await memoryGateway(ADMIN);
   const response = await gateway.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(response.statusCode, 200);
@@ -31,6 +31,7 @@ before(async () => {
 });
 after(async () => {
   await gateway?.close();
+  secretsKey?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
 

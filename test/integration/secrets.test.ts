@@ -8,15 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open, secretAad } from '../../lib/secrets/sealing.ts';
 import { labHosts, registerLabHost, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
 import { BUSYBOX_IMAGE, importBusybox, onHost, PODMAN_PRIVATE_DIRS, removeContainers } from '../helpers/podman-lab.ts';
 import { runUp } from '../helpers/processes.ts';
+import { useSecretsKey, type SecretsKey } from '../helpers/secrets-key.ts';
 import { startStack } from '../helpers/stack.ts';
 import { tenantsWithTokens } from '../helpers/tenants.ts';
 import { stackApi } from '../helpers/stack-api.ts';
@@ -51,7 +49,7 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
   let lab: Lab;
   let host: LabHost;
   let stack: Stack;
-  let keyDir: string;
+  let secretsKey: SecretsKey;
   let key: Buffer;
   const logged: string[] = [];
   const tokens: Record<string, string> = {};
@@ -77,10 +75,8 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
     lab = await labHosts(1, { prefix: 'up-sec', subnet: '10.77.86', bridge: 'uplab86', privateDirs: PODMAN_PRIVATE_DIRS });
     [host] = lab.hosts;
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
-    keyDir = mkdtempSync(join(tmpdir(), 'up-sec-key-'));
-    key = randomBytes(32);
-    writeFileSync(join(keyDir, 'secrets-key'), key.toString('base64'), { mode: 0o600 });
-    process.env.UP_SECRETS_KEY_FILE = join(keyDir, 'secrets-key');
+    secretsKey = useSecretsKey();
+    key = secretsKey.key;
     // Every line every role logs, at debug: the plaintext must be in none.
     stack = await startStack({ env: { UP_LOG_LEVEL: 'debug' }, logTo: { write: (line: string) => void logged.push(line) } });
     const db = stack.database!.knex;
@@ -107,7 +103,7 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
     if (host) await onHost(host, 'podman secret ls -q | xargs -r podman secret rm >/dev/null 2>&1; true').catch(() => undefined);
     await lab?.down();
     await removeUnixUsers(TENANTS);
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    secretsKey?.remove();
   });
 
   test('a secret is set, listed by name only, and setting the same value again changes nothing', async () => {
