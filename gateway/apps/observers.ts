@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { contentStoreDir } from '../../lib/config.ts';
 import { healthRepairApp } from '../../queues/apps/health.ts';
+import { websiteDeploy } from '../../queues/websites/ops.ts';
 import { appBuild, appRetire, appRollout } from '../../queues/apps/ops.ts';
 import { observe, type ObservedJob, type ObserverContext, type Outcome } from '../observe.ts';
 import { writePlans, type JobPlan } from '../plan.ts';
@@ -10,8 +11,8 @@ import { proxyMembers, type ProxyGroupRow } from '../proxies/store.ts';
 import { placeArchive } from '../websites/content-store.ts';
 import { deployJobs } from '../websites/plans.ts';
 import type { WebsiteRow } from '../websites/store.ts';
-import { releaseJobs, switchJobs } from './plans.ts';
-import { recordDeploy, type AppRow } from './store.ts';
+import { deployConclusion, releaseJobs, switchJobs } from './plans.ts';
+import { recordDeploy, recordStaticJob, type AppRow } from './store.ts';
 
 /**
  * Runs `step` for the app the job is about, when the job is still the app's current deploy step
@@ -55,8 +56,15 @@ async function built(db: Knex, job: ObservedJob<typeof appBuild>, event: Outcome
       await placeArchive(trx, join(contentStoreDir(), temp), app.website_id, archive);
       const site: WebsiteRow = await trx('websites').where({ id: app.website_id }).first();
       const group: ProxyGroupRow = await trx('proxy_groups').where({ id: site.proxy_group_id }).first();
+      const copies = await deployJobs(trx, group, await proxyMembers(trx, group.id), site, {
+        sha256: archive.sha256,
+        bytes: archive.bytes,
+      });
       plans.push(
-        ...(await deployJobs(trx, group, await proxyMembers(trx, group.id), site, { sha256: archive.sha256, bytes: archive.bytes })),
+        ...copies.map((copy) => ({
+          ...copy,
+          alsoInTransaction: (t: Knex.Transaction, jobId: string) => recordStaticJob(t, app.id, jobId),
+        })),
       );
     }
     plans.push(...(await releaseJobs(trx, app, image, 'upload')));
@@ -79,7 +87,10 @@ async function rolledOut(db: Knex, job: ObservedJob<typeof appRollout>, event: O
   });
 }
 
-/** Retired: the old release's rows go; the deploy is done either way (a replica left over is named in the error). */
+/**
+ * Retired: the old release's rows go; the deploy is done either way once its static files are
+ * out (a replica left over is named in the error).
+ */
 async function retired(db: Knex, job: ObservedJob<typeof appRetire>, event: Outcome<typeof appRetire>, context: ObserverContext) {
   await step(db, job, context, async (trx, app) => {
     if (event.status === 'succeeded') {
@@ -90,13 +101,27 @@ async function retired(db: Knex, job: ObservedJob<typeof appRetire>, event: Outc
         )
         .whereNull('service')
         .delete();
-      await recordDeploy(trx, app.id, { state: 'succeeded' });
-    } else
-      await recordDeploy(trx, app.id, {
-        state: 'succeeded',
-        error: `the previous release's replicas were not removed: ${failed(event)}`,
-      });
+      await recordDeploy(trx, app.id, await deployConclusion(trx, app));
+    } else {
+      const conclusion = await deployConclusion(trx, app);
+      await recordDeploy(
+        trx,
+        app.id,
+        conclusion.error ? conclusion : { ...conclusion, error: `the previous release's replicas were not removed: ${failed(event)}` },
+      );
+    }
     return [];
+  });
+}
+
+/** A proxy member has the static files of a deploy that waits only for them: the last one ends it. */
+async function staticDeployed(db: Knex, job: ObservedJob<typeof websiteDeploy>): Promise<void> {
+  await db.transaction(async (trx) => {
+    const app: AppRow | undefined = await trx('apps')
+      .whereRaw(`deploy->'staticJobs' @> ?::jsonb`, [JSON.stringify([job.id])])
+      .forUpdate()
+      .first();
+    if (app?.deploy?.state === 'publishing') await recordDeploy(trx, app.id, await deployConclusion(trx, app));
   });
 }
 
@@ -118,4 +143,5 @@ export const appObservers = [
   observe(appRollout, rolledOut),
   observe(appRetire, retired),
   observe(healthRepairApp, repaired),
+  observe(websiteDeploy, staticDeployed),
 ];

@@ -19,7 +19,6 @@ export default defineDomain({
   schemas: webSchemas,
   routes: async () => [(await import('./routes.ts')).websiteRoutes],
   observers: websiteObservers,
-  unobserved: { 'website.deploy': 'the archive a site serves is recorded when it is accepted; the health check sees the files' },
   checks: [websiteChecks],
   owned: [OWNED_SITE_KIND],
   timers: [
