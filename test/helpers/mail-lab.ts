@@ -79,6 +79,7 @@ export async function startMailLab(
       stack,
       db,
       server,
+      tokens,
       ...stackApi(() => stack, tokens),
       /** The SHA-256 of the certificate the host should serve (DER). */
       certSha256: createHash('sha256')
