@@ -112,6 +112,20 @@ export async function startMailLab(
           await new Promise((r) => setTimeout(r, 100));
         }
       },
+      /** Stops a daemon of the host by the pid file it keeps (a path on the host), and waits until it is gone. */
+      async stop(pidFile: string): Promise<void> {
+        const pid = Number(readFileSync(join(host.dir, 'private', pidFile), 'utf8'));
+        process.kill(pid, 'SIGTERM');
+        for (let i = 0; i < 100; i++) {
+          try {
+            process.kill(pid, 0);
+          } catch {
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`${pidFile}: process ${pid} did not stop`);
+      },
       /** A handler's context as the runtime makes it, reaching the lab host. */
       handlerContext: () => ({
         signal: new AbortController().signal,

@@ -102,7 +102,7 @@ describe('lists, quotas and the probe mailbox on a real mail host', { timeout: 3
     assert.ok(!(await inboxOf('tiny')).includes('one-too-many'));
   });
 
-  test('the health check logs in as the probe mailbox over IMAPS; a broken probe is reported and repaired', async () => {
+  test('the health check logs in as the probe mailbox over IMAPS; a broken probe or a stopped dovecot is reported and repaired, and mail taken meanwhile is delivered at once', async () => {
     const last = await mail.db('jobs').where({ op: 'mail.apply', status: 'succeeded' }).orderBy('created_at', 'desc').first('payload');
     const ctx = mail.handlerContext();
     const check = () =>
@@ -141,6 +141,17 @@ describe('lists, quotas and the probe mailbox on a real mail host', { timeout: 3
     const repaired = await check();
     assert.equal(repaired.healthy, true, JSON.stringify(repaired.problems));
     assert.equal(readFileSync(secretFile, 'utf8').trim(), secret, 'the repair keeps the password, mends the entry');
+
+    // dovecot down: quota-status cannot be asked, and the mail is taken all the same; it is delivered once the repair started dovecot.
+    await mail.stop('/run/dovecot/master.pid');
+    const meanwhile = await mail.send({ from: 'sender@example.org', to: at('m2'), subject: 'while-dovecot-was-down' });
+    assert.match(meanwhile.out, /250 2\.0\.0 Ok: queued/, meanwhile.out);
+    const down = (await check()).problems.map((p: Json) => p.cause);
+    assert.ok(down.includes('dovecot-stopped') && down.includes('imap-login-failed'), JSON.stringify(down));
+    const restarted = (await healthRepairHandler.run(last.payload, ctx)) as Json;
+    assert.deepEqual(restarted.started, ['dovecot']);
+    assert.equal((await check()).healthy, true);
+    assert.ok((await inboxOf('m2', 'while-dovecot-was-down')).includes('while-dovecot-was-down'), 'what waited is delivered at once');
 
     for (const table of ['jobs', 'job_events'])
       assert.ok(!JSON.stringify(await mail.db(table).select('*')).includes(secret), `${table} holds the probe's password`);

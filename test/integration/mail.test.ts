@@ -419,16 +419,7 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
     assert.equal(healthy.healthy, true, JSON.stringify(healthy.problems));
     const aliases = join(host.dir, 'private/etc/postfix/up/aliases');
     appendFileSync(aliases, 'stolen@alice-mail.test bob@bob-mail.test\n');
-    const pid = Number(readFileSync(join(host.dir, 'private/run/dovecot/master.pid'), 'utf8'));
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(pid, 0);
-      } catch {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await mail.stop('/run/dovecot/master.pid');
     const broken = await check();
     assert.equal(broken.healthy, false);
     const causes = broken.problems.map((p: Json) => p.cause).sort();

@@ -320,7 +320,8 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
         ...ensureProbeMailbox(layout.vmailRoot),
         sh`doveconf -n >/dev/null`,
-        sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then if [ ${reload('dovecot')} = 1 ]; then doveadm reload </dev/null >/dev/null 2>&1; fi; else dovecot </dev/null >/dev/null 2>&1; echo started dovecot; fi`,
+        // dovecot started (it was down): the mail that waited for it is delivered now, not at postfix's next retry (minutes later).
+        sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then if [ ${reload('dovecot')} = 1 ]; then doveadm reload </dev/null >/dev/null 2>&1; fi; else dovecot </dev/null >/dev/null 2>&1; echo started dovecot; postqueue -f; fi`,
         // What the health check compares the files with (maps edited by hand are drift).
         sh`printf '%s' ${files.map((f) => `${sha256(f.content)}  ${f.path}\n`).join('')} > ${`${SUMS_FILE}${NEW}`}`,
         sh`mv -f ${`${SUMS_FILE}${NEW}`} ${SUMS_FILE}`,
