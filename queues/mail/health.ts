@@ -11,7 +11,7 @@ export const MAIL_QUEUE_MAX = 500;
 export const healthCheckMailHost = defineCheck({
   name: 'health.check.mail-host',
   summary:
-    'Are postfix, dovecot and opendkim running, do 25, 587 and 993 answer with TLS and the installed certificate, is the queue short, are the maps those up wrote at the current generation?',
+    "Are postfix, dovecot and opendkim running, do 25, 587 and 993 answer with TLS and the installed certificate, does the host's probe mailbox log in over IMAPS, is the queue short, are the maps those up wrote at the current generation?",
   payload: Type.Object(
     {
       resource: CheckedResource,

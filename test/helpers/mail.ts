@@ -1,7 +1,7 @@
 /**
  * What a person checks on a mail host: swaks sends (and shows every server reply), python3's
  * imaplib logs in over IMAPS (verifying the certificate against the test's CA, by name) and
- * lists the subjects, or tries a plaintext LOGIN on port 143 without STARTTLS.
+ * lists the subjects (decoded, as a mail client shows them), or tries a plaintext LOGIN on port 143 without STARTTLS.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ export async function swaks(args: string[]): Promise<{ code: number; out: string
 
 const IMAP_PY = String.raw`
 import imaplib, json, socket, ssl, sys, time, hashlib
+from email.header import decode_header, make_header
 action, address, name, cafile, user, password = sys.argv[1:7]
 out = {}
 try:
@@ -57,7 +58,8 @@ try:
             subjects = []
             for num in data[0].split():
                 typ, msg = c.fetch(num, '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
-                subjects.append(msg[0][1].decode().strip().replace('Subject: ', ''))
+                raw = msg[0][1].decode().strip().replace('Subject: ', '')
+                subjects.append(str(make_header(decode_header(raw))))
             out['subjects'] = subjects
             c.logout()
 except Exception as e:

@@ -9,22 +9,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import pino from 'pino';
 import healthCheckHandler from '../../handlers/mail/health.check.mail-host/handler.ts';
 import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/handler.ts';
-import { HostConnector } from '../../handlers/runtime/connector.ts';
-import type { HostRef } from '../../queues/host-ref.ts';
-import { createUser } from '../../gateway/users/store.ts';
-import { createToken } from '../../gateway/users/token-store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
-import { swaks, testCertificate } from '../helpers/mail.ts';
-import { startStack } from '../helpers/stack.ts';
+import type { LabHost } from '../helpers/lab-hosts.ts';
+import { swaks } from '../helpers/mail.ts';
+import { startMailLab, type MailLab } from '../helpers/mail-lab.ts';
 
 const run = promisify(execFile);
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
@@ -33,29 +28,14 @@ const ALICE_DOMAIN = 'alice-dkim.test';
 const BOB_DOMAIN = 'bob-dkim.test';
 /** A unix user on the mail host standing for a tenant's login there (this lab's prefix). */
 const LOGIN = 'uplab72t';
-const PRIVATE = [
-  '/etc/postfix',
-  '/var/spool/postfix',
-  '/var/lib/postfix',
-  '/etc/dovecot',
-  '/var/lib/dovecot',
-  '/run/dovecot',
-  '/var/vmail',
-  '/var/spool/mlmmj',
-  '/etc/up',
-  '/var/log',
-  '/etc/opendkim',
-  '/etc/dkimkeys',
-  '/run/opendkim',
-];
 const ALICE_PASSWORD = `alice-${randomUUID()}`;
 const BOB_PASSWORD = `bob-${randomUUID()}`;
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
+type Stack = MailLab['stack'];
 type Json = Record<string, any>;
 
 describe('DKIM signing on real postfix and opendkim, published in a real zone', { timeout: 300_000 }, () => {
-  let lab: Lab;
+  let mail: MailLab;
   let host: LabHost;
   let stack: Stack;
   let work: string;
@@ -207,17 +187,7 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     ]);
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-dk', subnet: '10.77.72', bridge: 'uplab72', privateDirs: PRIVATE });
-    host = lab.hosts[0];
-    process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     work = mkdtempSync(join(tmpdir(), 'up-dkim-'));
-    const made = await testCertificate(join(work, 'cert'), MX);
-    for (const service of ['postfix', 'dovecot']) {
-      const dir = join(host.dir, 'private/etc/up/tls', service);
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(made.cert, join(dir, 'fullchain.pem'));
-      copyFileSync(made.key, join(dir, 'privkey.pem'));
-    }
     await run('useradd', ['--no-create-home', '--shell', '/bin/sh', LOGIN]);
     loginMade = true;
 
@@ -239,9 +209,10 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     );
     writeFileSync(join(work, 'verify.conf'), `Mode v\nSyslog no\nResolverConfiguration ${join(work, 'unbound.conf')}\n`);
 
-    stack = await startStack();
-    const db = stack.database!.knex;
-    await db('hosts').insert({
+    mail = await startMailLab({ prefix: 'up-dk', subnet: '10.77.72', bridge: 'uplab72', mx: MX, tenants: ['dkalice', 'dkbob'] });
+    ({ host, stack } = mail);
+    Object.assign(tokens, mail.tokens);
+    await stack.database!.knex('hosts').insert({
       id: randomUUID(),
       name: 'dns1',
       address: '127.0.0.1',
@@ -250,35 +221,11 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
       host_key_sha256: `SHA256:${'A'.repeat(43)}`,
       local: true,
     });
-    await db('hosts').insert({
-      id: randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['mail'],
-      labels: JSON.stringify({ 'mail.hostname': MX }),
-    });
-    for (const name of ['dkalice', 'dkbob']) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
   });
 
   after(async () => {
     // opendkim, postfix and dovecot run in the host's namespace: the lab stops them with it.
-    await stack?.shutdown();
-    await lab?.down();
+    await mail?.down();
     await bind?.down();
     await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
@@ -475,13 +422,7 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
   test('a stopped opendkim is a problem of the health check; the repair starts it and mail is signed again', async () => {
     const db = stack.database!.knex;
     const last = await db('jobs').where({ op: 'mail.apply', status: 'succeeded' }).orderBy('created_at', 'desc').first('payload');
-    const connector = new HostConnector(host.privateKeyFile);
-    const ctx = {
-      signal: new AbortController().signal,
-      log: pino({ level: 'silent' }),
-      job: { id: randomUUID(), attempt: 1, tenant: null, actor: 'test', target: null },
-      connect: (h: HostRef) => connector.connect(h),
-    };
+    const ctx = mail.handlerContext();
     const check = () =>
       healthCheckHandler.run(
         {
@@ -493,41 +434,37 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
         },
         ctx,
       ) as Promise<Json>;
-    try {
-      assert.equal((await check()).healthy, true);
-      const pidFile = join(host.dir, 'private/run/opendkim/opendkim.pid');
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      process.kill(pid, 'SIGTERM');
-      await until('opendkim stopped', async () => {
-        try {
-          process.kill(pid, 0);
-          return undefined;
-        } catch {
-          return true;
-        }
-      });
-      // Mail still flows meanwhile, unsigned (milter_default_action = accept).
-      const unsigned = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'while-opendkim-was-down');
-      assert.match(unsigned.out, /250 2\.0\.0 Ok: queued/, unsigned.out);
-      assert.deepEqual(signatures(await delivered(`bob@${BOB_DOMAIN}`, 'while-opendkim-was-down')), []);
-      const broken = await check();
-      assert.deepEqual(
-        broken.problems.map((p: Json) => p.cause),
-        ['opendkim-stopped'],
-      );
-      const repaired = (await healthRepairHandler.run(last.payload, ctx)) as Json;
-      assert.deepEqual(repaired.started, ['opendkim']);
-      assert.deepEqual(repaired.dkim, [], 'no key was made again: the gateway holds them all');
-      assert.equal((await check()).healthy, true);
-      const signed = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'after-the-repair');
-      assert.match(signed.out, /250 2\.0\.0 Ok: queued/, signed.out);
-      assert.deepEqual(
-        signatures(await delivered(`bob@${BOB_DOMAIN}`, 'after-the-repair')).map((s) => s.get('d')),
-        [BOB_DOMAIN],
-      );
-    } finally {
-      await connector.close();
-    }
+    assert.equal((await check()).healthy, true);
+    const pidFile = join(host.dir, 'private/run/opendkim/opendkim.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await until('opendkim stopped', async () => {
+      try {
+        process.kill(pid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    // Mail still flows meanwhile, unsigned (milter_default_action = accept).
+    const unsigned = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'while-opendkim-was-down');
+    assert.match(unsigned.out, /250 2\.0\.0 Ok: queued/, unsigned.out);
+    assert.deepEqual(signatures(await delivered(`bob@${BOB_DOMAIN}`, 'while-opendkim-was-down')), []);
+    const broken = await check();
+    assert.deepEqual(
+      broken.problems.map((p: Json) => p.cause),
+      ['opendkim-stopped'],
+    );
+    const repaired = (await healthRepairHandler.run(last.payload, ctx)) as Json;
+    assert.deepEqual(repaired.started, ['opendkim']);
+    assert.deepEqual(repaired.dkim, [], 'no key was made again: the gateway holds them all');
+    assert.equal((await check()).healthy, true);
+    const signed = await submit(`bob@${BOB_DOMAIN}`, BOB_PASSWORD, `bob@${BOB_DOMAIN}`, 'after-the-repair');
+    assert.match(signed.out, /250 2\.0\.0 Ok: queued/, signed.out);
+    assert.deepEqual(
+      signatures(await delivered(`bob@${BOB_DOMAIN}`, 'after-the-repair')).map((s) => s.get('d')),
+      [BOB_DOMAIN],
+    );
   });
 
   test('deleting a domain removes its key from the host and its record from the zone; others keep theirs', async () => {

@@ -7,55 +7,32 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import healthCheckHandler from '../../handlers/mail/health.check.mail-host/handler.ts';
 import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/handler.ts';
-import { HostConnector } from '../../handlers/runtime/connector.ts';
-import type { HostRef } from '../../queues/host-ref.ts';
-import { createToken } from '../../gateway/users/token-store.ts';
-import { createUser } from '../../gateway/users/store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
-import { imap, swaks, testCertificate } from '../helpers/mail.ts';
-import { startStack } from '../helpers/stack.ts';
+import type { LabHost } from '../helpers/lab-hosts.ts';
+import { imap, swaks } from '../helpers/mail.ts';
+import { startMailLab, type MailLab } from '../helpers/mail-lab.ts';
 
 const UP = fileURLToPath(new URL('../../bin/up.js', import.meta.url));
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['mailalice', 'mailbob'];
 const MX = 'mx1.mail.test';
-const PRIVATE = [
-  '/etc/postfix',
-  '/var/spool/postfix',
-  '/var/lib/postfix',
-  '/etc/dovecot',
-  '/var/lib/dovecot',
-  '/run/dovecot',
-  '/var/vmail',
-  '/var/spool/mlmmj',
-  '/etc/up',
-  '/var/log',
-  // opendkim's tables, keys and pid (its /etc/opendkim.conf is the same on every host).
-  '/etc/opendkim',
-  '/etc/dkimkeys',
-  '/run/opendkim',
-];
 const ALICE_PASSWORD = `alice-${randomUUID()}`;
 const BOB_PASSWORD = `bob-${randomUUID()}`;
 
-type Stack = Awaited<ReturnType<typeof startStack>>;
+type Stack = MailLab['stack'];
 type Json = Record<string, any>;
 
 describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => {
-  let lab: Lab;
+  let mail: MailLab;
   let host: LabHost;
   let stack: Stack;
-  let certDir: string;
   let ca: string;
   let certSha256: string;
   let bind: LabBind;
@@ -146,30 +123,15 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
   }
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', privateDirs: PRIVATE });
-    host = lab.hosts[0];
-    process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
-    // The host's service certificate, where `up certs create --service postfix|dovecot` installs it.
-    certDir = mkdtempSync(join(tmpdir(), 'up-mail-cert-'));
-    const made = await testCertificate(certDir, MX);
-    ca = made.ca;
-    certSha256 = createHash('sha256')
-      .update(Buffer.from(readFileSync(made.cert, 'utf8').split('-----')[2].replace(/\s+/g, ''), 'base64'))
-      .digest('hex');
-    for (const service of ['postfix', 'dovecot']) {
-      const dir = join(host.dir, 'private/etc/up/tls', service);
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(made.cert, join(dir, 'fullchain.pem'));
-      copyFileSync(made.key, join(dir, 'privkey.pem'));
-    }
-
     // alice's zone is hosted here (BIND): her mail domain's MX, SPF and DMARC are kept in it.
     bind = await labBind();
     keys = await tsigKeysDir(bind.key.name, bind.key.secret);
     process.env.UP_TSIG_KEYS_DIR = keys.dir;
-    stack = await startStack();
-    const db = stack.database!.knex;
-    await db('hosts').insert({
+    mail = await startMailLab({ prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', mx: MX, tenants: TENANTS });
+    ({ host, stack, certSha256 } = mail);
+    ca = mail.server.ca;
+    Object.assign(tokens, mail.tokens);
+    await stack.database!.knex('hosts').insert({
       id: randomUUID(),
       name: 'dns1',
       address: '127.0.0.1',
@@ -178,38 +140,13 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
       host_key_sha256: `SHA256:${'A'.repeat(43)}`,
       local: true,
     });
-    await db('hosts').insert({
-      id: randomUUID(),
-      name: host.name,
-      address: host.address,
-      port: host.port,
-      ssh_user: host.user,
-      host_key_sha256: host.hostKeySha256,
-      roles: ['mail'],
-      labels: JSON.stringify({ 'mail.hostname': MX }),
-    });
-    for (const name of TENANTS) {
-      const user = (await createUser(db, { name, role: 'user' }))!;
-      tokens[name] = (
-        await createToken(db, {
-          userId: user.id,
-          name: 'test',
-          scopes: ['read', 'write'],
-          allowFrom: [],
-          ratePerMinute: null,
-          expiresAt: null,
-        })
-      ).secret;
-    }
   });
 
   after(async () => {
-    await stack?.shutdown();
-    await lab?.down();
+    await mail?.down();
     await bind?.down();
     await keys?.remove();
     delete process.env.UP_TSIG_KEYS_DIR;
-    if (certDir) rmSync(certDir, { recursive: true, force: true });
   });
 
   test('a tenant creates a domain and a mailbox with the CLI; swaks delivers, IMAPS reads', async () => {
@@ -466,13 +403,7 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
   test('the health check sees a stopped dovecot and a hand-edited map; the repair re-renders from PostgreSQL', async () => {
     const db = stack.database!.knex;
     const last = await db('jobs').where({ op: 'mail.apply', status: 'succeeded' }).orderBy('created_at', 'desc').first('payload');
-    const connector = new HostConnector(host.privateKeyFile);
-    const ctx = {
-      signal: new AbortController().signal,
-      log: pino({ level: 'silent' }),
-      job: { id: randomUUID(), attempt: 1, tenant: null, actor: 'test', target: null },
-      connect: (h: HostRef) => connector.connect(h),
-    };
+    const ctx = mail.handlerContext();
     const check = () =>
       healthCheckHandler.run(
         {
@@ -484,33 +415,21 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
         },
         ctx,
       ) as Promise<Json>;
-    try {
-      const healthy = await check();
-      assert.equal(healthy.healthy, true, JSON.stringify(healthy.problems));
-      const aliases = join(host.dir, 'private/etc/postfix/up/aliases');
-      appendFileSync(aliases, 'stolen@alice-mail.test bob@bob-mail.test\n');
-      const pid = Number(readFileSync(join(host.dir, 'private/run/dovecot/master.pid'), 'utf8'));
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const broken = await check();
-      assert.equal(broken.healthy, false);
-      const causes = broken.problems.map((p: Json) => p.cause).sort();
-      assert.ok(causes.includes('dovecot-stopped') && causes.includes('maps-drift') && causes.includes('tls-down'), JSON.stringify(causes));
-      await healthRepairHandler.run(last.payload, ctx);
-      const repaired = await check();
-      assert.equal(repaired.healthy, true, JSON.stringify(repaired.problems));
-      assert.ok(!readFileSync(aliases, 'utf8').includes('stolen@'), 'the hand-made alias is gone');
-      assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok, 'dovecot serves again');
-    } finally {
-      await connector.close();
-    }
+    const healthy = await check();
+    assert.equal(healthy.healthy, true, JSON.stringify(healthy.problems));
+    const aliases = join(host.dir, 'private/etc/postfix/up/aliases');
+    appendFileSync(aliases, 'stolen@alice-mail.test bob@bob-mail.test\n');
+    await mail.stop('/run/dovecot/master.pid');
+    const broken = await check();
+    assert.equal(broken.healthy, false);
+    const causes = broken.problems.map((p: Json) => p.cause).sort();
+    for (const cause of ['dovecot-stopped', 'imap-login-failed', 'maps-drift', 'tls-down'])
+      assert.ok(causes.includes(cause), JSON.stringify(causes));
+    await healthRepairHandler.run(last.payload, ctx);
+    const repaired = await check();
+    assert.equal(repaired.healthy, true, JSON.stringify(repaired.problems));
+    assert.ok(!readFileSync(aliases, 'utf8').includes('stolen@'), 'the hand-made alias is gone');
+    assert.ok((await imap('read', server(), 'bob@bob-mail.test', BOB_PASSWORD)).ok, 'dovecot serves again');
   });
 
   test('a domain with mailboxes is deleted only with force; its mailboxes go with it', async () => {

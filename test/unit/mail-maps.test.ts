@@ -1,8 +1,9 @@
 /** What a mail host's state becomes on disk: postfix maps, dovecot's passwd-file, and which Maildirs go. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { staleLists, staleMaildirs } from '../../handlers/mail/mail.apply/handler.ts';
+import { staleLists, staleMaildirs, wantedFiles } from '../../handlers/mail/mail.apply/handler.ts';
 import { renderList, renderMaps } from '../../handlers/mail/maps.ts';
+import { ensureProbeMailbox, PROBE_SECRET, probeLogin } from '../../handlers/mail/probe-mailbox.ts';
 import { MAIL_ADDRESS, MAIL_ALIAS_SOURCE, MAIL_DOMAIN } from '../../lib/validate/mail.ts';
 
 const D = '11111111-1111-4111-8111-111111111111';
@@ -101,4 +102,36 @@ test('a list: its address is a valid recipient, routed to mlmmj by id; its spool
 test('only the spools of removed lists are swept', () => {
   const gone = '66666666-6666-4666-8666-666666666666';
   assert.deepEqual(staleLists({ state: { ...state, lists: [list] } }, [L, gone, 'lost+found', '../etc', `${gone}x`]), [gone]);
+});
+
+test("a full mailbox is refused at RCPT: postfix asks dovecot's quota-status after the recipient is known, and takes the mail when it cannot ask", () => {
+  const files = new Map(wantedFiles({ layout, state }).map((f) => [f.path, f.content]));
+  const main = files.get('/etc/postfix/main.cf')!;
+  assert.match(main, /^smtpd_recipient_restrictions = .*reject_unlisted_recipient check_policy_service unix:private\/quota-status$/m);
+  assert.match(main, /^smtpd_policy_service_default_action = DUNNO$/m);
+  const dovecot = files.get('/etc/dovecot/dovecot.conf')!;
+  assert.match(
+    dovecot,
+    /service quota-status \{\n {2}executable = quota-status -p postfix\n {2}unix_listener \/var\/spool\/postfix\/private\/quota-status \{/,
+  );
+  assert.match(dovecot, /quota_status_overquota = "552 5\.2\.2 Mailbox is full"/);
+});
+
+test("the probe mailbox: its own passwd-file after the tenants' one; its password read on the host, never an argument", () => {
+  const dovecot = new Map(wantedFiles({ layout, state }).map((f) => [f.path, f.content])).get('/etc/dovecot/dovecot.conf')!;
+  const passdbs = [...dovecot.matchAll(/passdb \{[^}]*args = ([^\n]*)/g)].map((m) => m[1]);
+  assert.deepEqual(passdbs, ['scheme=SHA512-CRYPT username_format=%Lu /etc/dovecot/up-users', 'scheme=SHA512-CRYPT /etc/dovecot/up-probe']);
+  const login = probeLogin(993).text;
+  assert.match(
+    login,
+    /printf 'a LOGIN %s %s\\r\\nb LOGOUT\\r\\n' up-probe "\$\(cat \/etc\/up\/mail-probe\/secret\)"; \} \| timeout 10 openssl s_client/,
+  );
+  // Made with umask 077 under a 0700 directory; hashed from stdin, never from an argument.
+  const made = ensureProbeMailbox('/var/vmail')
+    .map((c) => c.text)
+    .join('\n');
+  assert.match(made, /install -d -m 0700 \/etc\/up\/mail-probe/);
+  assert.match(made, /umask 077 && openssl rand -hex 24/);
+  assert.equal(made.match(/openssl passwd -6 (-salt "\$salt" )?-stdin < \/etc\/up\/mail-probe\/secret/g)?.length, 2);
+  assert.ok(PROBE_SECRET.startsWith('/etc/up/'));
 });

@@ -5,6 +5,7 @@ import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { fields, probe } from '../../runtime/probe.ts';
 import { DKIM_PENDING_FILE, DOVECOT_PID, GENERATION_FILE, OPENDKIM_PID, SUMS_FILE } from '../maps.ts';
+import { probeLogin } from '../probe-mailbox.ts';
 
 type Layout = PayloadOf<typeof healthCheckMailHost>['layout'];
 
@@ -16,7 +17,10 @@ function tlsProbe(name: string, port: number, starttls: boolean, installed: stri
   return sh`served=$(${connect} | openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); want=$(openssl x509 -in ${installed} -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); [ -n "$served" ] || served=none; [ -n "$want" ] || want=none; echo ${`tls-${name}`} "$served" "$want"`;
 }
 
-/** One round trip: daemons (postfix, dovecot, opendkim), TLS on 25/587/993, queue length, generation, and the files against what mail.apply wrote. */
+/**
+ * One round trip: daemons (postfix, dovecot, opendkim), TLS on 25/587/993, a login over IMAPS as
+ * the host's probe mailbox, queue length, generation, and the files against what mail.apply wrote.
+ */
 export function mailProbe(layout: Layout): Command {
   const cert = (service: string) => `${layout.tlsDir}/${service}/fullchain.pem`;
   return script(
@@ -30,6 +34,7 @@ export function mailProbe(layout: Layout): Command {
     tlsProbe('smtp', layout.ports.smtp, true, cert('postfix')),
     tlsProbe('submission', layout.ports.submission, true, cert('postfix')),
     tlsProbe('imaps', layout.ports.imaps, false, cert('dovecot')),
+    probeLogin(layout.ports.imaps),
   );
 }
 
@@ -53,6 +58,9 @@ export default defineHandler({
           message: `${listener} on ${exec.host} serves another certificate than the one installed`,
         });
     }
+    // TLS answering is not enough: dovecot's authentication and mail storage must let a user in.
+    if (found.get('imap-login') !== 'ok')
+      problems.push({ cause: 'imap-login-failed', message: `the probe mailbox cannot log in over IMAPS on ${exec.host}` });
     const applied = Number(found.get('generation'));
     if (!Number.isInteger(applied) || applied < generation)
       problems.push({

@@ -37,6 +37,7 @@ import {
   SUMS_FILE,
   USERS_FILE,
 } from '../maps.ts';
+import { ensureProbeMailbox, PROBE_USERS_FILE } from '../probe-mailbox.ts';
 
 type Payload = PayloadOf<typeof mailApply>;
 
@@ -89,7 +90,7 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>, signable
     },
     {
       path: '/etc/dovecot/dovecot.conf',
-      content: render('nginx', 'mail/dovecot.conf.mustache', layout),
+      content: render('nginx', 'mail/dovecot.conf.mustache', { ...layout, probe: { usersFile: PROBE_USERS_FILE } }),
       mode: '0644',
       group: 'root',
       reload: 'dovecot',
@@ -317,8 +318,10 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         ...report.map((d) => sh`printf 'dkim %s %s\n' ${d.id} "$(cat ${dkimPublicOf(d)})"`),
         sh`postfix check`,
         sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
+        ...ensureProbeMailbox(layout.vmailRoot),
         sh`doveconf -n >/dev/null`,
-        sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then if [ ${reload('dovecot')} = 1 ]; then doveadm reload </dev/null >/dev/null 2>&1; fi; else dovecot </dev/null >/dev/null 2>&1; echo started dovecot; fi`,
+        // dovecot started (it was down): the mail that waited for it is delivered now, not at postfix's next retry (minutes later).
+        sh`if [ -s ${DOVECOT_PID} ] && kill -0 "$(cat ${DOVECOT_PID})" 2>/dev/null; then if [ ${reload('dovecot')} = 1 ]; then doveadm reload </dev/null >/dev/null 2>&1; fi; else dovecot </dev/null >/dev/null 2>&1; echo started dovecot; postqueue -f; fi`,
         // What the health check compares the files with (maps edited by hand are drift).
         sh`printf '%s' ${files.map((f) => `${sha256(f.content)}  ${f.path}\n`).join('')} > ${`${SUMS_FILE}${NEW}`}`,
         sh`mv -f ${`${SUMS_FILE}${NEW}`} ${SUMS_FILE}`,
