@@ -23,7 +23,7 @@ import { createUser } from '../../gateway/users/store.ts';
 import { createToken } from '../../gateway/users/token-store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
-import { swaks, testCertificate } from '../helpers/mail.ts';
+import { MAIL_PRIVATE_DIRS, swaks, testCertificate } from '../helpers/mail.ts';
 import { startStack } from '../helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -33,21 +33,6 @@ const ALICE_DOMAIN = 'alice-dkim.test';
 const BOB_DOMAIN = 'bob-dkim.test';
 /** A unix user on the mail host standing for a tenant's login there (this lab's prefix). */
 const LOGIN = 'uplab72t';
-const PRIVATE = [
-  '/etc/postfix',
-  '/var/spool/postfix',
-  '/var/lib/postfix',
-  '/etc/dovecot',
-  '/var/lib/dovecot',
-  '/run/dovecot',
-  '/var/vmail',
-  '/var/spool/mlmmj',
-  '/etc/up',
-  '/var/log',
-  '/etc/opendkim',
-  '/etc/dkimkeys',
-  '/run/opendkim',
-];
 const ALICE_PASSWORD = `alice-${randomUUID()}`;
 const BOB_PASSWORD = `bob-${randomUUID()}`;
 
@@ -207,7 +192,7 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
     ]);
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-dk', subnet: '10.77.72', bridge: 'uplab72', privateDirs: PRIVATE });
+    lab = await labHosts(1, { prefix: 'up-dk', subnet: '10.77.72', bridge: 'uplab72', privateDirs: MAIL_PRIVATE_DIRS });
     host = lab.hosts[0];
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     work = mkdtempSync(join(tmpdir(), 'up-dkim-'));

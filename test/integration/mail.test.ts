@@ -22,29 +22,13 @@ import { createToken } from '../../gateway/users/token-store.ts';
 import { createUser } from '../../gateway/users/store.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
-import { imap, swaks, testCertificate } from '../helpers/mail.ts';
+import { imap, MAIL_PRIVATE_DIRS, swaks, testCertificate } from '../helpers/mail.ts';
 import { startStack } from '../helpers/stack.ts';
 
 const UP = fileURLToPath(new URL('../../bin/up.js', import.meta.url));
 const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['mailalice', 'mailbob'];
 const MX = 'mx1.mail.test';
-const PRIVATE = [
-  '/etc/postfix',
-  '/var/spool/postfix',
-  '/var/lib/postfix',
-  '/etc/dovecot',
-  '/var/lib/dovecot',
-  '/run/dovecot',
-  '/var/vmail',
-  '/var/spool/mlmmj',
-  '/etc/up',
-  '/var/log',
-  // opendkim's tables, keys and pid (its /etc/opendkim.conf is the same on every host).
-  '/etc/opendkim',
-  '/etc/dkimkeys',
-  '/run/opendkim',
-];
 const ALICE_PASSWORD = `alice-${randomUUID()}`;
 const BOB_PASSWORD = `bob-${randomUUID()}`;
 
@@ -146,7 +130,7 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
   }
 
   before(async () => {
-    lab = await labHosts(1, { prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', privateDirs: PRIVATE });
+    lab = await labHosts(1, { prefix: 'up-mlt', subnet: '10.77.71', bridge: 'uplab71', privateDirs: MAIL_PRIVATE_DIRS });
     host = lab.hosts[0];
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
     // The host's service certificate, where `up certs create --service postfix|dovecot` installs it.
