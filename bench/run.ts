@@ -5,6 +5,7 @@ import { benchDatabases } from './databases.ts';
 import { benchDns } from './dns.ts';
 import { benchExec } from './exec.ts';
 import { benchHealth } from './health.ts';
+import { benchMail } from './mail.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchWebsites } from './websites.ts';
 import { line } from './stats.ts';
@@ -24,6 +25,7 @@ const benches: Record<string, () => Promise<Record<string, unknown>>> = {
   containers: () => benchContainers(),
   databases: () => benchDatabases(),
   apps: () => benchApps(),
+  mail: () => benchMail(),
 };
 
 const chosen = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(benches);

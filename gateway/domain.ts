@@ -118,6 +118,8 @@ export interface RoleSetup {
   /** TCP ports the role's resources on this host were given (a container's published ports). */
   portsOf?(db: Knex, host: HostRow): Promise<number[]>;
   setup?(db: Knex, host: HostRow): Promise<JobPlan | null>;
+  /** dovecot's log on the role's hosts: the security check counts failed mail logins per account in it. */
+  mailAuthLog?: string;
 }
 
 /** A kind of resource that keeps DNS records in hosted zones, as `dns_records.manager_kind`. */

@@ -1,6 +1,6 @@
 /**
  * Every host is checked twice a round: is it reachable, with disk, memory and load under their
- * thresholds; and security (failed SSH logins, unexplained listeners, unsafe files in tenant
+ * thresholds; and security (failed SSH logins, failed mail logins per account, unexplained listeners, unsafe files in tenant
  * homes and document roots, pending security updates). Unsafe modes are repaired.
  */
 import type { Knex } from 'knex';
@@ -26,7 +26,7 @@ export function thresholdsFor(host: Pick<HostRow, 'labels'>): typeof HOST_THRESH
   };
 }
 
-export const SECURITY_DEFAULTS = { windowMinutes: 15, failedLogins: 10, homes: '/home' };
+export const SECURITY_DEFAULTS = { windowMinutes: 15, failedLogins: 10, homes: '/home', mailFailedLogins: 10 };
 
 const ABSOLUTE_PATH = /^\/[A-Za-z0-9._/-]{0,250}$/;
 
@@ -40,7 +40,8 @@ function pathLabel(host: Pick<HostRow, 'labels'>, name: string): string | null {
  * A host's security check settings. Labels: `health.auth-log` (a file instead of the journal),
  * `health.ssh-window-minutes`, `health.ssh-failed-logins`, `health.allowed-ports` (comma list),
  * `health.tenant-homes` (where the up-* homes are), `health.security-updates` (how many may be pending;
- * without it, pending updates are not listed).
+ * without it, pending updates are not listed); on a mail host, `health.mail-window-minutes` and
+ * `health.mail-failed-logins` (failed logins of one mail account, IMAP or SMTP AUTH).
  */
 export async function securitySettings(db: Knex, host: HostRow, roles: readonly RoleSetup[]) {
   const label = (name: string) => host.labels?.[`health.${name}`]?.trim();
@@ -58,11 +59,19 @@ export async function securitySettings(db: Knex, host: HostRow, roles: readonly 
   }
   for (const p of (label('allowed-ports') ?? '').split(','))
     if (/^\d{1,5}$/.test(p.trim()) && Number(p) >= 1 && Number(p) <= 65535) ports.add(Number(p));
+  const mailAuthLog = hostRoles.find((r) => r.mailAuthLog)?.mailAuthLog;
   const updates = label('security-updates');
   return {
     authLog: pathLabel(host, 'auth-log'),
     windowMinutes: Math.max(1, count('ssh-window-minutes', SECURITY_DEFAULTS.windowMinutes, 10_080)),
     failedLogins: Math.max(1, count('ssh-failed-logins', SECURITY_DEFAULTS.failedLogins, 1_000_000)),
+    mailAuth: mailAuthLog
+      ? {
+          log: mailAuthLog,
+          windowMinutes: Math.max(1, count('mail-window-minutes', SECURITY_DEFAULTS.windowMinutes, 10_080)),
+          failedLogins: Math.max(1, count('mail-failed-logins', SECURITY_DEFAULTS.mailFailedLogins, 1_000_000)),
+        }
+      : null,
     allowedPorts: [...ports].sort((a, b) => a - b).slice(0, 1000),
     dirs: dirsOf(host, memberships),
     // Opt-in: listing them costs the host a second of CPU per round, and how many may wait is the site's policy.

@@ -31,6 +31,8 @@ export default defineDomain({
       packages: ['postfix', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'mlmmj', 'opendkim'],
       ports: [25, 143, 465, 587, 993],
       setup: mailSetupOf,
+      // templates/mail/dovecot.conf.mustache's log_path, with auth_verbose lines for IMAP and SMTP AUTH alike.
+      mailAuthLog: '/var/log/dovecot.log',
     },
   ],
 });

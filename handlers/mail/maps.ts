@@ -1,8 +1,8 @@
 /**
  * The files a mail host's state becomes: postfix hash maps (written beside the live one,
- * `postmap`ped, and renamed over it, so postfix never reads half a map and needs no reload:
- * its daemons notice a changed map and reopen it), and dovecot's passwd-file (renamed into
- * place; dovecot rereads it when it changes). Every value passed the payload's strict patterns
+ * `postmap`ped, and renamed over it, so postfix never reads half a map), and dovecot's
+ * passwd-file (renamed into place); mail.apply reloads the daemon whose file changed (its header
+ * and wantedFiles say why). Every value passed the payload's strict patterns
  * (lib/validate/mail.ts); Maildir paths are made of ids, never of names.
  */
 import type { PayloadOf } from '../../queues/operation.ts';

@@ -16,7 +16,8 @@ export const ScannedDirs = Type.Object(
 
 export const healthCheckSecurity = defineCheck({
   name: 'health.check.security',
-  summary: 'Failed SSH logins per source, unexplained listening ports, unsafe files of tenants, pending security updates: one round trip.',
+  summary:
+    'Failed SSH logins per source, failed mail logins per account, unexplained listening ports, unsafe files of tenants, pending security updates: one round trip.',
   payload: Type.Object(
     {
       resource: CheckedResource,
@@ -30,6 +31,26 @@ export const healthCheckSecurity = defineCheck({
         maximum: 1_000_000,
         description: 'failed logins from one source within the window that raise the problem',
       }),
+      mailAuth: Type.Optional(
+        Type.Union(
+          [
+            Type.Object(
+              {
+                log: Type.String({ pattern: ABSOLUTE_PATH, description: "dovecot's log (its auth_verbose lines)" }),
+                windowMinutes: Type.Integer({ minimum: 1, maximum: 10_080 }),
+                failedLogins: Type.Integer({
+                  minimum: 1,
+                  maximum: 1_000_000,
+                  description: 'failed logins (IMAP or SMTP AUTH) of one mail account within the window that raise the problem',
+                }),
+              },
+              { additionalProperties: false },
+            ),
+            Type.Null(),
+          ],
+          { description: 'a mail host: failed logins per mail account; null or absent: not a mail host' },
+        ),
+      ),
       allowedPorts: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { maxItems: 1000 }),
       dirs: ScannedDirs,
       securityUpdates: Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()], {

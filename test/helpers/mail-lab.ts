@@ -5,34 +5,16 @@
  * to send, IMAPS to read, and the mail host's handlers run directly (a health check, a repair).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { HostConnector } from '../../handlers/runtime/connector.ts';
 import type { HostRef } from '../../queues/host-ref.ts';
 import { labHosts, type Lab, type LabHost, type LabOptions } from './lab-hosts.ts';
-import { imap, swaks, testCertificate } from './mail.ts';
+import { imap, installMailCertificate, MAIL_PRIVATE_DIRS, swaks } from './mail.ts';
 import { stackApi } from './stack-api.ts';
 import { startStack } from './stack.ts';
 import { tenantsWithTokens } from './tenants.ts';
-
-/** The paths a mail host writes: each lab host gets its own. */
-export const MAIL_PRIVATE_DIRS = [
-  '/etc/postfix',
-  '/var/spool/postfix',
-  '/var/lib/postfix',
-  '/etc/dovecot',
-  '/var/lib/dovecot',
-  '/run/dovecot',
-  '/var/vmail',
-  '/var/spool/mlmmj',
-  '/etc/up',
-  '/var/log',
-  '/etc/opendkim',
-  '/etc/dkimkeys',
-  '/run/opendkim',
-];
 
 export type MailLab = Awaited<ReturnType<typeof startMailLab>>;
 
@@ -48,15 +30,8 @@ export async function startMailLab(
     cleanups.push(() => lab.down());
     const host: LabHost = lab.hosts[0];
     process.env.UP_SSH_KEY_FILE = host.privateKeyFile;
-    const certDir = mkdtempSync(join(tmpdir(), 'up-mail-cert-'));
-    cleanups.push(() => rmSync(certDir, { recursive: true, force: true }));
-    const made = await testCertificate(certDir, options.mx);
-    for (const service of ['postfix', 'dovecot']) {
-      const dir = join(host.dir, 'private/etc/up/tls', service);
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(made.cert, join(dir, 'fullchain.pem'));
-      copyFileSync(made.key, join(dir, 'privkey.pem'));
-    }
+    const made = await installMailCertificate(host, options.mx);
+    cleanups.push(() => rmSync(made.dir, { recursive: true, force: true }));
     const stack = await startStack();
     cleanups.push(() => stack.shutdown());
     const db = stack.database!.knex;

@@ -4,11 +4,30 @@
  * lists the subjects (decoded, as a mail client shows them), or tries a plaintext LOGIN on port 143 without STARTTLS.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/** What a lab mail host keeps to itself (hosts.sh UP_LAB_PRIVATE): postfix, dovecot, opendkim and mlmmj state, and its logs. */
+export const MAIL_PRIVATE_DIRS = [
+  '/etc/postfix',
+  '/var/spool/postfix',
+  '/var/lib/postfix',
+  '/etc/dovecot',
+  '/var/lib/dovecot',
+  '/run/dovecot',
+  '/var/vmail',
+  '/var/spool/mlmmj',
+  '/etc/up',
+  '/var/log',
+  // opendkim's tables, keys and pid (its /etc/opendkim.conf is the same on every host).
+  '/etc/opendkim',
+  '/etc/dkimkeys',
+  '/run/opendkim',
+];
 
 /** Every line swaks printed, and its exit code (non-zero when the server refused a step). */
 export async function swaks(args: string[]): Promise<{ code: number; out: string }> {
@@ -134,4 +153,20 @@ export async function testCertificate(dir: string, name: string): Promise<{ ca: 
     cert,
   ]);
   return { ca, cert, key };
+}
+
+/**
+ * The lab mail host's service certificate for `name`, where `up certs create --service
+ * postfix|dovecot` installs it; `ca` verifies it, `dir` holds both (the caller removes it).
+ */
+export async function installMailCertificate(host: { dir: string }, name: string): Promise<{ dir: string; ca: string; cert: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'up-mail-cert-'));
+  const made = await testCertificate(dir, name);
+  for (const service of ['postfix', 'dovecot']) {
+    const target = join(host.dir, 'private/etc/up/tls', service);
+    mkdirSync(target, { recursive: true });
+    copyFileSync(made.cert, join(target, 'fullchain.pem'));
+    copyFileSync(made.key, join(target, 'privkey.pem'));
+  }
+  return { dir, ca: made.ca, cert: made.cert };
 }

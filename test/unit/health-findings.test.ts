@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   failedLoginsBySource,
+  failedMailLoginsByAccount,
   lineTime,
   offsetMinutes,
   parseListeners,
@@ -30,6 +31,26 @@ describe('security findings', () => {
         ['192.0.2.7', 2],
         ['2001:db8::9', 1],
         ['10.77.11.1', 1],
+      ],
+    );
+  });
+
+  test("failed mail logins are counted per account from dovecot's log, within the window; hostile names are left out", () => {
+    const lines = [
+      'Nov 26 11:58:00 auth: Info: passwd-file(alice@example.test,192.0.2.7,<AbC+dEf>): Password mismatch',
+      'Nov 26 11:59:00 auth: Info: passwd-file(Alice@Example.test,192.0.2.8,<x>): Password mismatch',
+      'Nov 26 11:59:30 auth-worker(42): Info: passwd-file(nobody@example.test,192.0.2.7): unknown user',
+      'Nov 26 10:00:00 auth: Info: passwd-file(alice@example.test,192.0.2.7,<y>): Password mismatch', // outside 15 min
+      'Nov 26 11:59:40 auth: Info: passwd-file(evil$(reboot)@example.test,192.0.2.7,<z>): unknown user',
+      'Nov 26 11:59:50 imap-login: Info: Login: user=<bob@example.test>, method=PLAIN, rip=192.0.2.9',
+      'Nov 26 11:59:55 auth: Info: passwd-file(bob@example.test,192.0.2.9,<w>): Password mismatch',
+    ];
+    assert.deepEqual(
+      [...failedMailLoginsByAccount(lines, NOW, 0, 15)],
+      [
+        ['alice@example.test', 2],
+        ['nobody@example.test', 1],
+        ['bob@example.test', 1],
       ],
     );
   });
@@ -103,6 +124,40 @@ describe('security findings', () => {
     );
     assert.match(problems[3].message, /^2 security updates pending on web1 \(threshold 1\): openssl, libc6$/);
     assert.equal(measurements.securityUpdates, 2);
+    assert.equal(measurements.failedMailLogins, undefined, 'not a mail host');
+  });
+
+  test('on a mail host, an account with failed logins at the threshold is named; one below it is not', () => {
+    const payload = {
+      resource: { type: 'security', key: 'mx1' },
+      host: { name: 'mx1', address: '10.0.0.6', port: 22, user: 'root', hostKeySha256: 'x' },
+      authLog: '/var/log/auth.log',
+      windowMinutes: 15,
+      failedLogins: 10,
+      mailAuth: { log: '/var/log/dovecot.log', windowMinutes: 15, failedLogins: 3 },
+      allowedPorts: [22],
+      dirs: { homes: '/home', docRoots: [] },
+      securityUpdates: null,
+    };
+    const failure = (account: string) => `Nov 26 11:59:00 auth: Info: passwd-file(${account},10.9.9.9,<s>): Password mismatch`;
+    const output = [
+      '== clock',
+      '1795694400 +0000',
+      '== auth',
+      '== mail-auth',
+      ...[1, 2, 3].map(() => failure('alice@example.test')),
+      failure('bob@example.test'),
+      '== listen',
+      '10.0.0.6:22',
+    ].join('\n');
+    const { problems, measurements } = judgeSecurity(output, payload as never, 'mx1');
+    assert.deepEqual(problems, [
+      {
+        cause: 'mail-failed-logins',
+        message: 'failed mail logins on mx1 within 15 min for alice@example.test (3) (threshold 3)',
+      },
+    ]);
+    assert.equal(measurements.failedMailLogins, 4);
   });
 });
 

@@ -396,6 +396,7 @@ const EXAMPLES: Record<string, unknown[]> = {
       authLog: '/var/log/up-auth.log',
       windowMinutes: 15,
       failedLogins: 10,
+      mailAuth: { log: '/var/log/dovecot.log', windowMinutes: 15, failedLogins: 10 },
       allowedPorts: [2222],
       dirs: DIRS,
       securityUpdates: 3,

@@ -45,6 +45,34 @@ export function failedLoginsBySource(
   return counts;
 }
 
+/**
+ * dovecot's `auth_verbose` lines, for IMAP logins and postfix's SASL alike (dovecot authenticates
+ * both): `Dec 06 21:48:12 auth: Info: passwd-file(alice@example.test,10.0.0.1,<sess>): Password mismatch`.
+ * The account is whatever the client sent: only names of address characters are kept, so a
+ * hostile one never reaches an alarm's message.
+ */
+const MAIL_FAILED = /\sauth(?:-worker\(\d+\))?: Info: [a-z-]+\(([^,()\s]+),[^)]*\): (?:Password mismatch|unknown user)/;
+const ACCOUNT = /^[A-Za-z0-9._%+@-]{1,254}$/;
+
+/** Failed mail logins per account within the window. */
+export function failedMailLoginsByAccount(
+  lines: string[],
+  hostNow: Date,
+  hostOffsetMinutes: number,
+  windowMinutes: number,
+): Map<string, number> {
+  const since = hostNow.getTime() - windowMinutes * 60_000;
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const account = MAIL_FAILED.exec(line)?.[1]?.toLowerCase();
+    if (!account || !ACCOUNT.test(account)) continue;
+    const at = lineTime(line, hostNow, hostOffsetMinutes);
+    if (at !== null && at < since) continue;
+    counts.set(account, (counts.get(account) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /** `+0100` → 60. */
 export const offsetMinutes = (zone: string) => {
   const m = /^([+-])(\d{2})(\d{2})$/.exec(zone.trim());

@@ -5,12 +5,14 @@ import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { probe } from '../../runtime/probe.ts';
 import { listUpgradable, parseUpgradable } from '../host.update/apt-list.ts';
-import { failedLoginsBySource, offsetMinutes, parseListeners, unexplainedPorts } from './findings.ts';
+import { failedLoginsBySource, failedMailLoginsByAccount, offsetMinutes, parseListeners, unexplainedPorts } from './findings.ts';
 
 type Payload = PayloadOf<typeof healthCheckSecurity>;
 
 /** sshd's lines about refused logins; the rest of the log never leaves the host. */
 const FAILED_LINES = 'Failed [a-z-]+ for |Invalid user ';
+/** dovecot's lines about refused mail logins (auth_verbose). */
+const MAIL_FAILED_LINES = 'Password mismatch|unknown user';
 /** At most this many paths of each kind travel back (the count says "at least"). */
 const MAX_PATHS = 100;
 
@@ -19,7 +21,7 @@ const worldWritable = (dir: Command) =>
   sh`find ${dir} -xdev -perm -0002 ! -type l -print 2>/dev/null | head -n ${MAX_PATHS} | sed 's/^/ww /'`;
 
 /** One round trip, in sections (`== name`): the host's clock, auth log, listeners, unsafe files, pending updates. */
-export function securityProbe(p: Pick<Payload, 'authLog' | 'windowMinutes' | 'dirs' | 'securityUpdates'>): Command {
+export function securityProbe(p: Pick<Payload, 'authLog' | 'windowMinutes' | 'dirs' | 'securityUpdates' | 'mailAuth'>): Command {
   // NULs (a file truncated under a writer that keeps its offset) would make grep call it binary.
   const recent = (source: Command) => sh`${source} | tr -d '\000' | grep -aE ${FAILED_LINES} | tail -n 5000 || true`;
   const file = (path: string) => recent(sh`tail -n 50000 ${path}`);
@@ -29,6 +31,12 @@ export function securityProbe(p: Pick<Payload, 'authLog' | 'windowMinutes' | 'di
     p.authLog !== null
       ? sh`if [ -r ${p.authLog} ]; then ${file(p.authLog)}; else echo "no-log"; fi`
       : sh`if command -v journalctl >/dev/null 2>&1 && [ -n "$(journalctl -q -n 1 --no-pager 2>/dev/null)" ]; then ${recent(sh`journalctl -q --no-pager -o short-iso ${`--since=-${p.windowMinutes}min`} _COMM=sshd _COMM=sshd-session 2>/dev/null`)}; elif [ -r /var/log/auth.log ]; then ${file('/var/log/auth.log')}; else echo "no-log"; fi`,
+    ...(p.mailAuth
+      ? [
+          sh`echo "== mail-auth"`,
+          sh`if [ -r ${p.mailAuth.log} ]; then tail -n 50000 ${p.mailAuth.log} | tr -d '\000' | grep -aE ${MAIL_FAILED_LINES} | tail -n 5000 || true; fi`,
+        ]
+      : []),
     sh`echo "== listen"; ss -ltnH | awk '{ print $4 }'`,
     sh`echo "== files"`,
     sh`for h in ${p.dirs.homes}/up-*; do [ -d "$h" ] || continue; ${worldWritable(sh`"$h"`)}; u=$(basename "$h"); if id -u "$u" >/dev/null 2>&1; then find "$h" -xdev ! -user "$u" -print 2>/dev/null | head -n ${MAX_PATHS} | sed 's/^/owner /'; fi; done`,
@@ -71,6 +79,23 @@ export function judgeSecurity(output: string, p: Payload, host: string): { probl
     });
   }
 
+  let mailFailures = 0;
+  if (p.mailAuth) {
+    const byAccount = failedMailLoginsByAccount(found.get('mail-auth') ?? [], now, offsetMinutes(zone), p.mailAuth.windowMinutes);
+    mailFailures = [...byAccount.values()].reduce((a, b) => a + b, 0);
+    const loudAccounts = [...byAccount].filter(([, n]) => n >= p.mailAuth!.failedLogins).sort((a, b) => b[1] - a[1]);
+    if (loudAccounts.length) {
+      const accounts = loudAccounts
+        .slice(0, 20)
+        .map(([account, n]) => `${account} (${n})`)
+        .join(', ');
+      problems.push({
+        cause: 'mail-failed-logins',
+        message: `failed mail logins on ${host} within ${p.mailAuth.windowMinutes} min for ${accounts} (threshold ${p.mailAuth.failedLogins})`,
+      });
+    }
+  }
+
   const ports = unexplainedPorts(parseListeners(found.get('listen') ?? []), p.allowedPorts);
   if (ports.length)
     problems.push({ cause: 'unexplained-ports', message: `TCP ports listening on ${host} that no role explains: ${ports.join(', ')}` });
@@ -88,6 +113,7 @@ export function judgeSecurity(output: string, p: Payload, host: string): { probl
 
   const measurements: Record<string, number> = {
     failedLogins: [...bySource.values()].reduce((a, b) => a + b, 0),
+    ...(p.mailAuth ? { failedMailLogins: mailFailures } : {}),
     unexplainedPorts: ports.length,
     worldWritableFiles: writable.length,
     foreignFiles: foreign.length,

@@ -5,7 +5,7 @@
  * every file into place, and starts or reloads only what needs it. A changed map reloads postfix:
  * its daemons notice a changed map only after serving the request at hand, so the first mail after
  * a change could still be routed by the old map (a new list's first post went to dovecot and
- * bounced). dovecot rereads its passwd-file when it changes.
+ * bounced). A changed passwd-file is read by dovecot within a second (usersFileSeen).
  */
 import { createHash } from 'node:crypto';
 import { sh, type Command, type Executor } from '../../../lib/exec/index.ts';
@@ -50,7 +50,7 @@ interface Wanted {
   group: string;
   /** A postfix map: postmapped before it goes live. */
   map?: boolean;
-  /** Which daemon must reload when it changes (the passwd-file needs none). */
+  /** Which daemon must reload when it changes. */
   reload?: Daemon;
 }
 
@@ -110,12 +110,21 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>, signable
     { path: `${OPENDKIM_DIR}/signing.table`, content: dkim.signingTable, mode: '0644', group: 'root', reload: 'opendkim' },
     // No client address is internal: only authenticated submissions are signed.
     { path: `${OPENDKIM_DIR}/internal-hosts`, content: '', mode: '0644', group: 'root', reload: 'opendkim' },
-    // Hashes only, readable by root and dovecot's auth process.
+    // Hashes only, readable by root and dovecot's auth process (read within a second: usersFileSeen).
     { path: USERS_FILE, content: maps.users, mode: '0640', group: 'dovecot' },
     // The lists' addresses and members: mlmmj reads them, only up writes them.
     ...payload.state.lists.flatMap((list) => renderList(list).files.map((f) => ({ ...f, mode: '0644', group: MLMMJ_USER }))),
   ];
 }
+
+/**
+ * dovecot's auth stats its passwd-file at most once per second of its clock: a lookup in the
+ * second the file was renamed may have come before the rename, and the next ones in that second
+ * would not know a new mailbox (its first mail bounced by LMTP). So the job ends once that second
+ * is over (a reload would make it read the file at once, at the price of restarting dovecot's
+ * processes on every mailbox change).
+ */
+const usersFileSeen: Command = sh`while [ "$(date +%s)" -le "$users_renamed" ]; do sleep 0.05; done`;
 
 /** A new list's spool as mlmmj-make-ml lays it out, with the English texts; mlmmj writes only in its own directories. */
 function makeListSpool(list: { id: string }): Command[] {
@@ -303,6 +312,7 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
               ]
             : []),
           sh`mv -f ${`${f.path}${NEW}`} ${f.path}`,
+          ...(f.path === USERS_FILE ? [sh`users_renamed=$(date +%s)`] : []),
         ]),
         // After the maps went live: nothing delivers into a removed mailbox any more.
         ...stale.map((dir) => sh`rm -rf -- ${`${layout.vmailRoot}/${dir}`}`),
@@ -316,7 +326,8 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         sh`if [ -s ${OPENDKIM_PID} ] && kill -0 "$(cat ${OPENDKIM_PID})" 2>/dev/null; then if [ ${reload('opendkim')} = 1 ]; then kill -USR1 "$(cat ${OPENDKIM_PID})"; fi; else if [ -d /run/systemd/system ]; then systemctl start opendkim; else opendkim -x ${OPENDKIM_CONF} </dev/null >/dev/null 2>&1; fi; echo started opendkim; fi`,
         ...(staleKeys.length ? [sh`rm -f -- ${staleKeys.map((f) => `${DKIM_KEYS_DIR}/${f}`)}`] : []),
         ...report.map((d) => sh`printf 'dkim %s %s\n' ${d.id} "$(cat ${dkimPublicOf(d)})"`),
-        sh`postfix check`,
+        // ~0.6 s of the host's time: only when postfix's own configuration changed (postmap has read the maps).
+        ...(changed.some((f) => f.reload === 'postfix' && !f.map) ? [sh`postfix check`] : []),
         sh`if postfix status >/dev/null 2>&1; then if [ ${reload('postfix')} = 1 ]; then postfix reload </dev/null >/dev/null 2>&1; fi; else postfix start </dev/null >/dev/null 2>&1; echo started postfix; fi`,
         ...ensureProbeMailbox(layout.vmailRoot),
         sh`doveconf -n >/dev/null`,
@@ -328,6 +339,7 @@ export async function applyMail(payload: Payload, ctx: HandlerContext): Promise<
         sh`echo ${missingKeys.length - newKeys.length} > ${DKIM_PENDING_FILE}`,
         sh`echo ${generation} > ${`${GENERATION_FILE}${NEW}`}`,
         sh`mv -f ${`${GENERATION_FILE}${NEW}`} ${GENERATION_FILE}`,
+        ...(changed.some((f) => f.path === USERS_FILE) ? [usersFileSeen] : []),
       ],
       { timeoutMs: 60_000 },
     );
