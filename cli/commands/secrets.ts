@@ -106,4 +106,22 @@ const remove: CommandModule<Common, Record<string, any>> = {
   },
 };
 
-export const secrets = group('up secrets', [set, list, remove]);
+const rekey: CommandModule<Common, Common> = {
+  command: 'rekey',
+  describe: 'admins, after a key rotation (new key first in UP_SECRETS_KEY_FILE): seal every stored value again with the new key',
+  handler: async () => {
+    const { body } = await UpClient.fromEnvironment().request<{ checked: number; resealed: number; unreadable: string[] }>(
+      'POST',
+      '/v1/secrets/rekey',
+    );
+    emit(body, () =>
+      [
+        `${body.resealed} of ${body.checked} secrets sealed again with the new key`,
+        ...body.unreadable.map((name) => `not opened by any key (set it again): ${name}`),
+      ].join('\n'),
+    );
+    if (body.unreadable.length) process.exitCode = 1;
+  },
+};
+
+export const secrets = group('up secrets', [set, list, remove, rekey]);

@@ -18,7 +18,7 @@ import { ownedByName, scopeToCaller } from '../plugins/scope.ts';
 import { errorResponses, Page, pageQuery, refTo } from '../schemas.ts';
 import { USER_NAME_PATTERN } from '../users/store.ts';
 import { jobView } from '../views.ts';
-import { containersUsing, OWN_SECRET_PREFIX, putSecret, type SecretRow } from './store.ts';
+import { containersUsing, OWN_SECRET_PREFIX, putSecret, resealAll, type SecretRow } from './store.ts';
 import { SecretValue, SecretView, secretView } from './views.ts';
 
 const Params = Type.Object({ name: Type.String({ pattern: SECRET_NAME }) });
@@ -118,6 +118,28 @@ export const secretRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (ap
         .code(created ? 201 : 200)
         .header('location', `/v1/secrets/${name}`)
         .send({ secret: await view(row), jobs: jobs.map((j) => jobView(j, request.caller)) });
+    },
+  );
+
+  app.post(
+    '/v1/secrets/rekey',
+    {
+      config: { access: 'admin' },
+      schema: {
+        operationId: 'rekeySecrets',
+        tags: TAGS,
+        summary:
+          'After a key rotation (the new key first in UP_SECRETS_KEY_FILE, the old below it): seal every stored value again with the new key, so the old line can go. Values and what containers have are unchanged.',
+        response: { 200: Type.Ref('SecretsRekeyed'), ...errorResponses(401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const report = await resealAll(db);
+      request.log.info(
+        { checked: report.checked, resealed: report.resealed, unreadable: report.unreadable.length },
+        'secrets sealed again',
+      );
+      return report;
     },
   );
 

@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
-import { loadSecretsKey, open, seal, sealedDigest, secretAad } from '../../lib/secrets/sealing.ts';
+import { loadSecretsKeys, open, openWithAny, seal, secretAad, secretDigest } from '../../lib/secrets/sealing.ts';
 import type { ContainerSecret } from '../../queues/containers/ops.ts';
 import { HttpError } from '../plugins/errors.ts';
 
@@ -25,19 +25,19 @@ export interface SecretRow {
   updated_at: Date;
 }
 
-/** The gateway's key, or a 503 that says what is missing (the value is never stored unsealed instead). */
-export function gatewaySecretsKey(): Buffer {
-  const key = loadSecretsKey();
-  if (!key)
+/** The gateway's keys, the one that seals first, or a 503 that says what is missing (a value is never stored unsealed instead). */
+export function gatewaySecretsKeys(): Buffer[] {
+  const keys = loadSecretsKeys();
+  if (!keys)
     throw new HttpError(
       503,
       'secrets_unconfigured',
       'secrets are not configured on this gateway: set UP_SECRETS_KEY_FILE (a file holding 32 random bytes, mode 0600) on the gateway and on the containers handlers',
     );
-  return key;
+  return keys;
 }
 
-export const sealFor = (ownerId: string, name: string, value: Buffer) => seal(gatewaySecretsKey(), secretAad(ownerId, name), value);
+export const sealFor = (ownerId: string, name: string, value: Buffer) => seal(gatewaySecretsKeys()[0], secretAad(ownerId, name), value);
 
 /** Secrets up keeps for a user (an app's DATABASE_URL): the user reads and deletes them, never sets them. */
 export const OWN_SECRET_PREFIX = 'up-';
@@ -65,7 +65,7 @@ export async function putSecret(
 }
 
 /** A secret's value, for what up composes of it in the gateway (an app's DATABASE_URL); never returned by the API. */
-export const openSecret = (row: SecretRow): Buffer => open(gatewaySecretsKey(), secretAad(row.owner_id, row.name), row.ciphertext);
+export const openSecret = (row: SecretRow): Buffer => openWithAny(gatewaySecretsKeys(), secretAad(row.owner_id, row.name), row.ciphertext);
 
 /** The owner's secrets of these names (missing ones are absent). */
 export function secretsNamed(db: Knex, ownerId: string, names: string[]): Knex.QueryBuilder<SecretRow, SecretRow[]> {
@@ -117,7 +117,7 @@ export async function containerSecretsOf(db: Knex, ownerId: string, uses: readon
       name: use.name,
       ...(use.env ? { env: use.env } : {}),
       owner: ownerId,
-      digest: sealedDigest(row.ciphertext),
+      digest: secretDigest(row.id, row.version),
       sealed: row.ciphertext,
     };
   });
@@ -128,4 +128,44 @@ export function containersUsing(db: Knex, ownerId: string, name: string) {
   return db('containers')
     .where({ owner_id: ownerId })
     .whereRaw(`coalesce(spec->'secrets', '[]'::jsonb) @> ?::jsonb`, [JSON.stringify([{ name }])]);
+}
+
+/**
+ * After a key rotation: every stored value that does not open with the key that seals now is
+ * sealed again with it (its version, and so what its containers have, unchanged). Values no key
+ * opens are named, never touched. Rows are read and written a batch at a time, each locked.
+ */
+export async function resealAll(db: Knex): Promise<{ checked: number; resealed: number; unreadable: string[] }> {
+  const keys = gatewaySecretsKeys();
+  const report = { checked: 0, resealed: 0, unreadable: [] as string[] };
+  let after: string | null = null;
+  for (;;) {
+    const batch = await db.transaction(async (trx) => {
+      const page = trx('secrets').orderBy('id').limit(200).forUpdate();
+      if (after) page.where('id', '>', after);
+      const rows: SecretRow[] = await page;
+      for (const row of rows) {
+        const aad = secretAad(row.owner_id, row.name);
+        try {
+          open(keys[0], aad, row.ciphertext);
+          continue;
+        } catch {}
+        let value: Buffer;
+        try {
+          value = openWithAny(keys, aad, row.ciphertext);
+        } catch {
+          report.unreadable.push(`${row.name} (owner ${row.owner_id})`);
+          continue;
+        }
+        await trx('secrets')
+          .where({ id: row.id })
+          .update({ ciphertext: seal(keys[0], aad, value), updated_at: trx.fn.now() });
+        report.resealed++;
+      }
+      return rows;
+    });
+    report.checked += batch.length;
+    if (batch.length === 0) return report;
+    after = batch.at(-1)!.id;
+  }
 }

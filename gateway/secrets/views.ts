@@ -66,4 +66,15 @@ export function secretView(row: SecretRow, extra: { owner: string; usedBy: strin
   };
 }
 
-export const secretSchemas: TSchema[] = [SecretValue, SecretView, SecretChange];
+export const SecretsRekeyed = Type.Object(
+  {
+    checked: Type.Integer({ description: 'stored values looked at' }),
+    resealed: Type.Integer({ description: 'sealed again with the new key (the others were already)' }),
+    unreadable: Type.Array(Type.String(), {
+      description: 'values no key in UP_SECRETS_KEY_FILE opens (name and owner): set them again; until then they cannot be delivered',
+    }),
+  },
+  { $id: 'SecretsRekeyed', examples: [{ checked: 12, resealed: 12, unreadable: [] }] },
+);
+
+export const secretSchemas: TSchema[] = [SecretValue, SecretView, SecretChange, SecretsRekeyed];

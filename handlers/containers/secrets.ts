@@ -12,7 +12,7 @@
  */
 import { PermanentError } from '../../lib/errors.ts';
 import { script, sh, type Command, type Executor } from '../../lib/exec/index.ts';
-import { loadSecretsKey, open, secretAad } from '../../lib/secrets/sealing.ts';
+import { loadSecretsKeys, openWithAny, secretAad } from '../../lib/secrets/sealing.ts';
 import { podmanSecretName } from '../../lib/validate/secrets.ts';
 import type { ContainerSecret, ContainerSpec } from '../../queues/containers/ops.ts';
 import type { HandlerContext } from '../runtime/define.ts';
@@ -31,8 +31,8 @@ const DIGEST_LABEL = 'up.digest';
 export async function deliverSecrets(exec: Executor, spec: ContainerSpec, ctx: HandlerContext): Promise<number> {
   const secrets = spec.secrets ?? [];
   if (secrets.length === 0) return 0;
-  const key = loadSecretsKey();
-  if (!key)
+  const keys = loadSecretsKeys();
+  if (!keys)
     throw new PermanentError(`UP_SECRETS_KEY_FILE is not set on this handler: it cannot deliver the secrets of ${spec.key}`, {
       code: 'SECRETS_KEY_MISSING',
     });
@@ -56,7 +56,7 @@ export async function deliverSecrets(exec: Executor, spec: ContainerSpec, ctx: H
   for (const [i, secret] of secrets.entries()) {
     const name = names[i];
     if (have.get(name) === secret.digest) continue;
-    const value = openSecret(key, secret);
+    const value = openSecret(keys, secret);
     // No `--replace` in podman 4.3: remove, then create. A running container keeps the copy it mounted.
     await exec.run(
       sh`podman secret rm ${name} >/dev/null 2>&1 </dev/null || true; podman secret create --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${spec.tenant.name}`} --label ${`${DIGEST_LABEL}=${secret.digest}`} ${name} - >/dev/null`,
@@ -68,12 +68,12 @@ export async function deliverSecrets(exec: Executor, spec: ContainerSpec, ctx: H
   return written;
 }
 
-function openSecret(key: Buffer, secret: ContainerSecret): Buffer {
+function openSecret(keys: Buffer[], secret: ContainerSecret): Buffer {
   try {
-    return open(key, secretAad(secret.owner, secret.name), secret.sealed);
+    return openWithAny(keys, secretAad(secret.owner, secret.name), secret.sealed);
   } catch (error) {
     throw new PermanentError(
-      `secret ${secret.name} does not open with this handler's UP_SECRETS_KEY_FILE (is it the gateway's key?): ${(error as Error).message}`,
+      `secret ${secret.name} does not open with any key of this handler's UP_SECRETS_KEY_FILE (is it the gateway's, with the keys before a rotation?): ${(error as Error).message}`,
       { code: 'SECRET_SEAL' },
     );
   }

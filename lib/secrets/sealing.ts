@@ -3,6 +3,11 @@
  * handlers that deliver secrets read from the file UP_SECRETS_KEY_FILE. The additional data binds
  * each ciphertext to its owner and name, so a sealed value copied to another row (or another
  * tenant's message) does not open.
+ *
+ * Rotation: the file may hold several keys, one per line. The first seals; every one opens. A new
+ * key goes on the first line (the old one stays below it) on the gateway and the handlers, then
+ * `up secrets rekey` seals every stored value again with it; then the old line can go. The file
+ * is read again when it changes, so no role needs a restart for it.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -44,8 +49,24 @@ export function open(key: Buffer, aad: Buffer, sealed: string): Buffer {
   }
 }
 
-/** A short digest of a sealed value: which version of a secret a container has (changes with every PUT, says nothing of the value). */
-export const sealedDigest = (sealed: string) => createHash('sha256').update(sealed).digest('hex').slice(0, 16);
+/** The plaintext, opened by the first of the keys that opens it (a value sealed before a rotation opens with the key before). */
+export function openWithAny(keys: readonly Buffer[], aad: Buffer, sealed: string): Buffer {
+  for (const key of keys.slice(0, -1)) {
+    try {
+      return open(key, aad, sealed);
+    } catch {}
+  }
+  const last = keys.at(-1);
+  if (!last) throw new SealError('no secrets key to open it with');
+  return open(last, aad, sealed);
+}
+
+/**
+ * Which value of a secret a container has: from the secret's row id and version, so it changes
+ * with every new value (and a secret deleted and made again is another), never with a re-seal
+ * under a new key; it says nothing of the value.
+ */
+export const secretDigest = (id: string, version: number) => createHash('sha256').update(`${id}/${version}`).digest('hex').slice(0, 16);
 
 export class SealError extends PermanentError {
   constructor(message: string) {
@@ -59,34 +80,54 @@ function assertKey(key: Buffer): Buffer {
 }
 
 /**
- * The key in UP_SECRETS_KEY_FILE: 32 raw bytes, or one line of their base64 or hex. Null when
- * the variable is not set (the caller says what that means); a file that is unreadable, or
- * readable by others, is an error that names the file, never its content.
+ * The keys in UP_SECRETS_KEY_FILE, the one that seals first: 32 raw bytes (one key), or lines of
+ * base64 or hex (blank lines and `#` comments skipped). Null when the variable is not set (the
+ * caller says what that means); a file that is unreadable, readable by others, or holds a line
+ * that is not a key, is an error that names the file and the line, never their content.
  */
-export function loadSecretsKey(env: NodeJS.ProcessEnv = process.env): Buffer | null {
+export function loadSecretsKeys(env: NodeJS.ProcessEnv = process.env): Buffer[] | null {
   const file = env.UP_SECRETS_KEY_FILE?.trim();
   if (!file) return null;
-  const cached = keys.get(file);
-  if (cached) return cached;
   let raw: Buffer;
+  let stamp: string;
   try {
+    const stat = statSync(file);
     // Others must not read it; its group may (a Kubernetes secret volume is readable by the pod's fsGroup).
-    if (statSync(file).mode & 0o007) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must not be readable by others (chmod 600)`);
+    if (stat.mode & 0o007) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must not be readable by others (chmod 600)`);
+    stamp = `${stat.ino}/${stat.size}/${stat.mtimeMs}`;
+    const cached = keys.get(file);
+    if (cached?.stamp === stamp) return cached.keys;
     raw = readFileSync(file);
   } catch (error) {
     if (error instanceof SealError) throw error;
     throw new SealError(`UP_SECRETS_KEY_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const key = parseKey(raw);
-  if (!key) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must hold ${KEY_BYTES} bytes (raw, base64 or hex)`);
-  keys.set(file, key);
-  return key;
+  const parsed = parseKeys(raw, file);
+  keys.set(file, { stamp, keys: parsed });
+  return parsed;
 }
-const keys = new Map<string, Buffer>();
 
-function parseKey(raw: Buffer): Buffer | null {
-  if (raw.length === KEY_BYTES) return raw;
-  const text = raw.toString('utf8').trim();
+/** The key that seals: the first in UP_SECRETS_KEY_FILE (null when the variable is not set). */
+export const loadSecretsKey = (env: NodeJS.ProcessEnv = process.env): Buffer | null => loadSecretsKeys(env)?.[0] ?? null;
+
+const keys = new Map<string, { stamp: string; keys: Buffer[] }>();
+
+function parseKeys(raw: Buffer, file: string): Buffer[] {
+  if (raw.length === KEY_BYTES) return [raw];
+  const lines = raw.toString('utf8').split('\n');
+  const found: Buffer[] = [];
+  for (const [i, line] of lines.entries()) {
+    const text = line.trim();
+    if (!text || text.startsWith('#')) continue;
+    const key = parseKey(text);
+    if (!key) throw new SealError(`UP_SECRETS_KEY_FILE: line ${i + 1} of ${file} must hold ${KEY_BYTES} bytes (base64 or hex)`);
+    found.push(key);
+  }
+  if (found.length === 0) throw new SealError(`UP_SECRETS_KEY_FILE: ${file} must hold ${KEY_BYTES} bytes (raw, base64 or hex)`);
+  return found;
+}
+
+function parseKey(text: string): Buffer | null {
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
   if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
     const key = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open, secretAad } from '../../lib/secrets/sealing.ts';
@@ -174,6 +175,37 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
     assert.equal(await retrying(async () => inContainer('app-secalice', 'cat /tmp/env-seen'), 10_000), DB_PASSWORD);
   });
 
+  test('a key rotation: rekey seals every value again with the new key and the old one can go; new values still reach the container', async () => {
+    const db = stack.database!.knex;
+    const file = process.env.UP_SECRETS_KEY_FILE!;
+    const fresh = randomBytes(32);
+    writeFileSync(file, `${fresh.toString('base64')}\n${key.toString('base64')}\n`, { mode: 0o600 });
+    assert.equal((await alice('POST', '/v1/secrets/rekey')).status, 403, 'admins only');
+    const env = { UP_URL: stack.url!, UP_TOKEN: stack.adminToken!, UP_LOG_LEVEL: 'silent' };
+    const rekeyed = await runUp(['secrets', 'rekey', '--json'], env);
+    assert.equal(rekeyed.code, 0, rekeyed.stderr + rekeyed.stdout);
+    const report = JSON.parse(rekeyed.stdout);
+    const rows: Json[] = await db('secrets').select('owner_id', 'name', 'ciphertext');
+    assert.deepEqual(report, { checked: rows.length, resealed: rows.length, unreadable: [] });
+    for (const row of rows) {
+      assert.ok(PLAINTEXTS.includes(open(fresh, secretAad(row.owner_id, row.name), row.ciphertext).toString()), 'opens with the new key');
+      assert.throws(() => open(key, secretAad(row.owner_id, row.name), row.ciphertext), 'not with the old one');
+    }
+    assert.equal(JSON.parse((await runUp(['secrets', 'rekey', '--json'], env)).stdout).resealed, 0, 'once is enough');
+    // The old line goes: the same value is still known as the same, a new one still reaches the container.
+    writeFileSync(file, `${fresh.toString('base64')}\n`, { mode: 0o600 });
+    key = fresh;
+    const again = await alice('PUT', '/v1/secrets/db_pass', { value: DB_PASSWORD });
+    assert.equal(again.body.jobs.length, 0, 'the same value: nothing to apply');
+    const replaced = await alice('PUT', '/v1/secrets/token', { value: TOKEN_V1 });
+    await succeeded(replaced.body.jobs);
+    assert.equal(await inContainer('app-secalice', 'cat /run/secrets/token'), TOKEN_V1);
+    assert.equal(await retrying(async () => inContainer('app-secalice', 'cat /tmp/env-seen'), 10_000), DB_PASSWORD);
+    const plain = await alice('PUT', '/v1/secrets/token', { value: TOKEN_V2 });
+    await succeeded(plain.body.jobs);
+    assert.equal(await inContainer('app-secalice', 'cat /run/secrets/token'), TOKEN_V2);
+  });
+
   test("the other tenant cannot read, list, delete or use a tenant's secret; theirs of the same name is their own", async () => {
     assert.deepEqual((await bob('GET', '/v1/secrets')).body.items, []);
     assert.equal((await bob('GET', '/v1/secrets/token')).status, 404);
@@ -183,8 +215,9 @@ describe('secrets for containers on real podman', { timeout: 300_000 }, () => {
     assert.match(using.body.message, /no secret named token/);
     assert.equal((await bob('GET', '/v1/containers/thief')).status, 404, 'nothing was created');
     // Bob's own `token` is another secret: Alice's container keeps reading hers.
+    const hers = (await alice('GET', '/v1/secrets/token')).body.version;
     assert.equal((await bob('PUT', '/v1/secrets/token', { value: BOB_TOKEN })).status, 201);
-    assert.equal((await alice('GET', '/v1/secrets/token')).body.version, 2);
+    assert.equal((await alice('GET', '/v1/secrets/token')).body.version, hers);
     assert.equal(await inContainer('app-secalice', 'cat /run/secrets/token'), TOKEN_V2);
     // The admin sees both, and must say whose.
     assert.equal((await admin('GET', '/v1/secrets/token')).status, 409);

@@ -4,7 +4,17 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ensureSecretsKeyFile, loadSecretsKey, open, SealError, seal, sealedDigest, secretAad } from '../../lib/secrets/sealing.ts';
+import {
+  ensureSecretsKeyFile,
+  loadSecretsKey,
+  loadSecretsKeys,
+  open,
+  openWithAny,
+  SealError,
+  seal,
+  secretAad,
+  secretDigest,
+} from '../../lib/secrets/sealing.ts';
 
 const key = randomBytes(32);
 const alice = '0193a5c6-7e8f-7091-a213-c4d5e6f70820';
@@ -16,10 +26,16 @@ test('a sealed value opens with the same key, owner and name, and never shows th
   assert.match(sealed, /^v1\.[A-Za-z0-9_-]+$/);
   assert.ok(!sealed.includes('hunter2') && !Buffer.from(sealed).includes(value));
   assert.deepEqual(open(key, secretAad(alice, 'db'), sealed), value);
-  // A fresh IV each time: the same value seals differently, and so has another digest.
-  const again = seal(key, secretAad(alice, 'db'), value);
-  assert.notEqual(again, sealed);
-  assert.notEqual(sealedDigest(again), sealedDigest(sealed));
+  // A fresh IV each time: the same value seals differently.
+  assert.notEqual(seal(key, secretAad(alice, 'db'), value), sealed);
+});
+
+test("a secret's digest changes with its version and row, not with how it is sealed", () => {
+  const id = '0193a5c6-7e8f-7091-a213-c4d5e6f70830';
+  assert.match(secretDigest(id, 1), /^[0-9a-f]{16}$/);
+  assert.equal(secretDigest(id, 1), secretDigest(id, 1));
+  assert.notEqual(secretDigest(id, 2), secretDigest(id, 1));
+  assert.notEqual(secretDigest(alice, 1), secretDigest(id, 1));
 });
 
 test('a wrong key, another owner or name, or any change to the sealed text fails', () => {
@@ -63,6 +79,30 @@ test('the key file: made once 0600 by the embedded default, read raw, base64 or 
     assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'open') }), /must not be readable by others/);
     assert.throws(() => loadSecretsKey({ UP_SECRETS_KEY_FILE: join(dir, 'missing') }), /cannot read .*ENOENT/);
     assert.equal(loadSecretsKey({}), null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rotation: the file holds the new key first and the old below; the first seals, any opens; a rewrite is read again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'up-sealing-'));
+  try {
+    const [old, fresh] = [randomBytes(32), randomBytes(32)];
+    const file = join(dir, 'keys');
+    const env = { UP_SECRETS_KEY_FILE: file };
+    writeFileSync(file, `${old.toString('base64')}\n`, { mode: 0o600 });
+    const sealedBefore = seal(loadSecretsKey(env)!, secretAad(alice, 'db'), value);
+    writeFileSync(file, `# rotated 2026-12-06\n${fresh.toString('hex')}\n\n${old.toString('base64')}\n`, { mode: 0o600 });
+    const keys = loadSecretsKeys(env)!;
+    assert.deepEqual(keys, [fresh, old], 'read again after the rewrite, the new key first');
+    assert.deepEqual(loadSecretsKey(env), fresh);
+    assert.deepEqual(openWithAny(keys, secretAad(alice, 'db'), sealedBefore), value);
+    const sealedAfter = seal(keys[0], secretAad(alice, 'db'), value);
+    assert.throws(() => open(old, secretAad(alice, 'db'), sealedAfter), SealError);
+    assert.throws(() => openWithAny([fresh], secretAad(alice, 'db'), sealedBefore), SealError, 'not once the old key is gone');
+    assert.throws(() => openWithAny(keys, secretAad(bob, 'db'), sealedBefore), SealError);
+    writeFileSync(file, `${fresh.toString('hex')}\nnot a key\n`, { mode: 0o600 });
+    assert.throws(() => loadSecretsKeys(env), /line 2 of .* must hold 32 bytes/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
