@@ -118,6 +118,8 @@ export async function containerSecretsOf(db: Knex, ownerId: string, uses: readon
       ...(use.env ? { env: use.env } : {}),
       owner: ownerId,
       digest: secretDigest(row.id, row.version),
+      secretId: row.id,
+      version: row.version,
       sealed: row.ciphertext,
     };
   });

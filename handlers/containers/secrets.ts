@@ -22,6 +22,38 @@ import { LABEL_MANAGED, type EntryOverride } from './podman.ts';
 export const secretsLock = (tenant: ContainerSpec['tenant']) => `secrets-${tenant.network}`;
 
 const DIGEST_LABEL = 'up.digest';
+const SECRET_LABEL = 'up.secret';
+const VERSION_LABEL = 'up.version';
+
+/** What a podman secret on the host holds, from its labels. */
+export interface DeliveredSecret {
+  digest: string;
+  secretId: string;
+  version: number;
+}
+
+/**
+ * Whether a podman secret must be written with the message's value: not when it holds that
+ * value, nor when it holds a newer value of the same secret (a message that arrived late, or a
+ * job retried after a newer one: its container gets the newer value, which is the stored one).
+ */
+export function mustWrite(have: DeliveredSecret | undefined, secret: ContainerSecret): boolean {
+  if (!have) return true;
+  if (have.digest === secret.digest) return false;
+  const sameSecret = secret.secretId !== undefined && have.secretId === secret.secretId;
+  return !(sameSecret && secret.version !== undefined && have.version > secret.version);
+}
+
+function parseDelivered(stdout: string): Map<string, DeliveredSecret> {
+  const have = new Map<string, DeliveredSecret>();
+  for (const line of stdout.split('\n')) {
+    const [name, labels] = line.trim().split(/\s+/);
+    if (!name || !labels || labels === 'none') continue;
+    const [digest = '', secretId = '', version = ''] = labels.split('/');
+    have.set(name, { digest, secretId, version: Number(version) || 0 });
+  }
+  return have;
+}
 
 /**
  * Makes every secret of the spec exist in podman at its digest: one probe for all, then one
@@ -40,26 +72,21 @@ export async function deliverSecrets(exec: Executor, spec: ContainerSpec, ctx: H
   const probe = await exec.runScript(
     script(
       ...names.map(
-        (name) => sh`echo ${name} $(podman secret inspect --format '{{index .Spec.Labels "up.digest"}}' ${name} 2>/dev/null || echo none)`,
+        (name) =>
+          sh`echo ${name} $(podman secret inspect --format ${`{{index .Spec.Labels "${DIGEST_LABEL}"}}/{{index .Spec.Labels "${SECRET_LABEL}"}}/{{index .Spec.Labels "${VERSION_LABEL}"}}`} ${name} 2>/dev/null || echo none)`,
       ),
     ),
     { signal: ctx.signal },
   );
-  const have = new Map(
-    probe.stdout
-      .split('\n')
-      .map((line) => line.trim().split(/\s+/))
-      .filter((words) => words.length === 2)
-      .map(([name, digest]) => [name, digest]),
-  );
+  const have = parseDelivered(probe.stdout);
   let written = 0;
   for (const [i, secret] of secrets.entries()) {
     const name = names[i];
-    if (have.get(name) === secret.digest) continue;
+    if (!mustWrite(have.get(name), secret)) continue;
     const value = openSecret(keys, secret);
     // No `--replace` in podman 4.3: remove, then create. A running container keeps the copy it mounted.
     await exec.run(
-      sh`podman secret rm ${name} >/dev/null 2>&1 </dev/null || true; podman secret create --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${spec.tenant.name}`} --label ${`${DIGEST_LABEL}=${secret.digest}`} ${name} - >/dev/null`,
+      sh`podman secret rm ${name} >/dev/null 2>&1 </dev/null || true; podman secret create --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${spec.tenant.name}`} --label ${`${DIGEST_LABEL}=${secret.digest}`} --label ${`${SECRET_LABEL}=${secret.secretId ?? ''}`} --label ${`${VERSION_LABEL}=${secret.version ?? 0}`} ${name} - >/dev/null`,
       { stdin: value, signal: ctx.signal, timeoutMs: 60_000 },
     );
     written++;

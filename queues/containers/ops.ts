@@ -59,6 +59,9 @@ export const ContainerSecret = Type.Object(
       description: "which value: changes with every PUT (the container's spec changes with it)",
     }),
     sealed: Type.String({ pattern: '^v1\\.[A-Za-z0-9_-]+$', maxLength: 100_000 }),
+    /** Which secret, and which of its values: a message that arrives after a newer value was delivered does not put its older one back. */
+    secretId: Type.Optional(Type.String({ pattern: UUID_PATTERN })),
+    version: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );

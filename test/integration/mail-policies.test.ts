@@ -16,6 +16,7 @@ import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/han
 import { imap } from '../helpers/mail.ts';
 import { startMailLab, type MailLab } from '../helpers/mail-lab.ts';
 import type { Json } from '../helpers/stack-api.ts';
+import { eventually } from '../helpers/eventually.ts';
 
 const DOMAIN = 'lists-mq.test';
 const at = (local: string) => `${local}@${DOMAIN}`;
@@ -131,7 +132,11 @@ describe('lists, quotas and the probe mailbox on a real mail host', { timeout: 3
 
     // Someone edits the probe's entry: TLS still answers, the login fails, and the check says so.
     writeFileSync(probeFile, entry.replace(/\$6\$[^:]+/, '$6$broken$broken'));
-    const broken = await check();
+    // dovecot looks at a passwd-file again at most once a second: the login just before may still be what it knows.
+    const broken = await eventually('the check to see the broken probe entry', async () => {
+      const found = await check();
+      return !found.healthy && found;
+    });
     assert.deepEqual(
       broken.problems.map((p: Json) => p.cause),
       ['imap-login-failed'],

@@ -44,13 +44,18 @@ describe('security findings', () => {
       'Nov 26 11:59:40 auth: Info: passwd-file(evil$(reboot)@example.test,192.0.2.7,<z>): unknown user',
       'Nov 26 11:59:50 imap-login: Info: Login: user=<bob@example.test>, method=PLAIN, rip=192.0.2.9',
       'Nov 26 11:59:55 auth: Info: passwd-file(bob@example.test,192.0.2.9,<w>): Password mismatch',
+      // One login asked two password databases: one failure.
+      'Nov 26 11:59:56 auth: Info: passwd-file(bob@example.test,192.0.2.9,<v>): Password mismatch',
+      'Nov 26 11:59:56 auth: Info: passwd-file(bob@example.test,192.0.2.9,<v>): unknown user',
+      // up's own probe, asked of the tenants' database first on its way to its own: not a failure.
+      'Nov 26 11:59:57 auth: Info: passwd-file(up-probe,127.0.0.1,<p>): unknown user',
     ];
     assert.deepEqual(
-      [...failedMailLoginsByAccount(lines, NOW, 0, 15)],
+      [...failedMailLoginsByAccount(lines, NOW, 0, 15, ['up-probe'])],
       [
         ['alice@example.test', 2],
         ['nobody@example.test', 1],
-        ['bob@example.test', 1],
+        ['bob@example.test', 2],
       ],
     );
   });
@@ -139,14 +144,15 @@ describe('security findings', () => {
       dirs: { homes: '/home', docRoots: [] },
       securityUpdates: null,
     };
-    const failure = (account: string) => `Nov 26 11:59:00 auth: Info: passwd-file(${account},10.9.9.9,<s>): Password mismatch`;
+    const failure = (account: string, session: number) =>
+      `Nov 26 11:59:00 auth: Info: passwd-file(${account},10.9.9.9,<s${session}>): Password mismatch`;
     const output = [
       '== clock',
       '1795694400 +0000',
       '== auth',
       '== mail-auth',
-      ...[1, 2, 3].map(() => failure('alice@example.test')),
-      failure('bob@example.test'),
+      ...[1, 2, 3].map((n) => failure('alice@example.test', n)),
+      failure('bob@example.test', 4),
       '== listen',
       '10.0.0.6:22',
     ].join('\n');

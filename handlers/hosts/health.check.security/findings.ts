@@ -51,23 +51,35 @@ export function failedLoginsBySource(
  * The account is whatever the client sent: only names of address characters are kept, so a
  * hostile one never reaches an alarm's message.
  */
-const MAIL_FAILED = /\sauth(?:-worker\(\d+\))?: Info: [a-z-]+\(([^,()\s]+),[^)]*\): (?:Password mismatch|unknown user)/;
+const MAIL_FAILED = /\sauth(?:-worker\(\d+\))?: Info: [a-z-]+\(([^,()\s]+),([^)]*)\): (?:Password mismatch|unknown user)/;
 const ACCOUNT = /^[A-Za-z0-9._%+@-]{1,254}$/;
 
-/** Failed mail logins per account within the window. */
+/**
+ * Failed mail logins per account within the window. dovecot logs one line per password database
+ * it asked, so one login is counted once per session (`<…>`, where the line has one); the
+ * accounts in `ignore` (up's own probe, whose login the mail check watches) are not counted.
+ */
 export function failedMailLoginsByAccount(
   lines: string[],
   hostNow: Date,
   hostOffsetMinutes: number,
   windowMinutes: number,
+  ignore: readonly string[] = [],
 ): Map<string, number> {
   const since = hostNow.getTime() - windowMinutes * 60_000;
   const counts = new Map<string, number>();
+  const sessions = new Set<string>();
   for (const line of lines) {
-    const account = MAIL_FAILED.exec(line)?.[1]?.toLowerCase();
-    if (!account || !ACCOUNT.test(account)) continue;
+    const match = MAIL_FAILED.exec(line);
+    const account = match?.[1]?.toLowerCase();
+    if (!account || !ACCOUNT.test(account) || ignore.includes(account)) continue;
     const at = lineTime(line, hostNow, hostOffsetMinutes);
     if (at !== null && at < since) continue;
+    const session = /<[^>]+>/.exec(match![2])?.[0];
+    if (session) {
+      if (sessions.has(`${account} ${session}`)) continue;
+      sessions.add(`${account} ${session}`);
+    }
     counts.set(account, (counts.get(account) ?? 0) + 1);
   }
   return counts;

@@ -5,6 +5,7 @@ import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { probe } from '../../runtime/probe.ts';
 import { listUpgradable, parseUpgradable } from '../host.update/apt-list.ts';
+import { PROBE_USER } from '../../mail/probe-mailbox.ts';
 import { failedLoginsBySource, failedMailLoginsByAccount, offsetMinutes, parseListeners, unexplainedPorts } from './findings.ts';
 
 type Payload = PayloadOf<typeof healthCheckSecurity>;
@@ -81,7 +82,9 @@ export function judgeSecurity(output: string, p: Payload, host: string): { probl
 
   let mailFailures = 0;
   if (p.mailAuth) {
-    const byAccount = failedMailLoginsByAccount(found.get('mail-auth') ?? [], now, offsetMinutes(zone), p.mailAuth.windowMinutes);
+    const byAccount = failedMailLoginsByAccount(found.get('mail-auth') ?? [], now, offsetMinutes(zone), p.mailAuth.windowMinutes, [
+      PROBE_USER,
+    ]);
     mailFailures = [...byAccount.values()].reduce((a, b) => a + b, 0);
     const loudAccounts = [...byAccount].filter(([, n]) => n >= p.mailAuth!.failedLogins).sort((a, b) => b[1] - a[1]);
     if (loudAccounts.length) {

@@ -37,7 +37,7 @@ import {
   SUMS_FILE,
   USERS_FILE,
 } from '../maps.ts';
-import { ensureProbeMailbox, PROBE_USERS_FILE } from '../probe-mailbox.ts';
+import { ensureProbeMailbox, PROBE_USER, PROBE_USERS_FILE } from '../probe-mailbox.ts';
 
 type Payload = PayloadOf<typeof mailApply>;
 
@@ -90,7 +90,7 @@ export function wantedFiles(payload: Pick<Payload, 'layout' | 'state'>, signable
     },
     {
       path: '/etc/dovecot/dovecot.conf',
-      content: render('nginx', 'mail/dovecot.conf.mustache', { ...layout, probe: { usersFile: PROBE_USERS_FILE } }),
+      content: render('nginx', 'mail/dovecot.conf.mustache', { ...layout, probe: { usersFile: PROBE_USERS_FILE, user: PROBE_USER } }),
       mode: '0644',
       group: 'root',
       reload: 'dovecot',
