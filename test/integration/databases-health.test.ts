@@ -35,6 +35,20 @@ describe('database servers: checked, repaired, alarmed; MariaDB grants compared 
     lab.db('health').where({ resource_type: type, resource_key: key }).first();
   const causesOf = (row: Json | undefined): string[] => (row?.problems ?? []).map((p: Json) => p.cause);
   const explain = (type: string, key: string) => async () => JSON.stringify(await healthOf(type, key));
+  /** A repair job of the server succeeded, saying it did `change` (its row may be recorded a moment after the server is back). */
+  const repairedBy = (server: string, change: string) =>
+    eventually(
+      `a repair of ${server} that says '${change}'`,
+      async () => {
+        const repairs = await lab.db('jobs').where({ op: 'health.repair.db-server', target: `db-server/${server}`, status: 'succeeded' });
+        return repairs.some((j: Json) => j.result.changed.includes(change));
+      },
+      {
+        ...WAIT,
+        explain: async () =>
+          JSON.stringify(await lab.db('jobs').where({ op: 'health.repair.db-server' }).select('status', 'result', 'error')),
+      },
+    );
 
   test('both servers are healthy: TLS with the installed certificate on their address, sessions and free disk measured; tenants do not see them', async () => {
     for (const engine of ['postgresql', 'mariadb'] as const) {
@@ -73,11 +87,7 @@ describe('database servers: checked, repaired, alarmed; MariaDB grants compared 
       },
     );
     await eventually('the renewed certificate served', async () => (await lab.servedFingerprint('postgresql')) === renewed, WAIT);
-    const repairs = await lab.db('jobs').where({ op: 'health.repair.db-server', target: 'db-server/pg1', status: 'succeeded' });
-    assert.ok(
-      repairs.some((j: Json) => j.result.changed.includes('certificate reloaded')),
-      JSON.stringify(repairs.map((j: Json) => j.result)),
-    );
+    await repairedBy('pg1', 'certificate reloaded');
     await eventually('pg1 healthy again', async () => (await healthOf('db-server', 'pg1'))?.state === 'healthy', WAIT);
   });
 
@@ -94,11 +104,7 @@ describe('database servers: checked, repaired, alarmed; MariaDB grants compared 
     );
     assert.ok(causesOf(down).includes('tls-down'), JSON.stringify(down.problems));
     await eventually('my1 answering with TLS again', async () => (await lab.servedFingerprint('mariadb')) !== null, WAIT);
-    const repairs = await lab.db('jobs').where({ op: 'health.repair.db-server', target: 'db-server/my1', status: 'succeeded' });
-    assert.ok(
-      repairs.some((j: Json) => j.result.changed.includes('started')),
-      JSON.stringify(repairs.map((j: Json) => j.result)),
-    );
+    await repairedBy('my1', 'started');
     await eventually('my1 healthy again', async () => (await healthOf('db-server', 'my1'))?.state === 'healthy', WAIT);
   });
 
