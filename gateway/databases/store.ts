@@ -65,5 +65,16 @@ export async function grantsOf(db: Knex, databaseId: string): Promise<Grant[]> {
   return rows;
 }
 
+/** Every database's grants (database id → grants, as grantsOf orders them): one query for a whole health round. */
+export async function grantsByDatabase(db: Knex): Promise<Map<string, Grant[]>> {
+  const rows: { databaseId: string; user: string; access: 'rw' | 'ro' }[] = await db('database_grants as g')
+    .join('database_users as u', 'u.id', 'g.user_id')
+    .orderBy('u.full_name')
+    .select('g.database_id as databaseId', 'u.full_name as user', 'g.access');
+  const byDatabase = new Map<string, Grant[]>();
+  for (const { databaseId, user, access } of rows) byDatabase.set(databaseId, [...(byDatabase.get(databaseId) ?? []), { user, access }]);
+  return byDatabase;
+}
+
 /** The server-side name: the tenant's name, `_`, the name the tenant chose. */
 export const fullName = (tenant: string, name: string) => `${tenant}_${name}`;

@@ -33,26 +33,37 @@ export function withUserLines(text: string, user: string, userLines: readonly st
 
 const HBA_FILE = /^\/etc\/postgresql\/[0-9]{1,3}\/[a-z0-9][a-z0-9_-]{0,31}\/pg_hba\.conf$/;
 
-/** Sets the user's networks in pg_hba.conf (none: remove its lines) and reloads when it changed. */
+/**
+ * Sets the user's networks in pg_hba.conf (none: remove its lines) and reloads when it changed.
+ * `hbaFile`: the server's, when the caller read it already. A file that needs no change is
+ * left without taking the server's lock (the common case: a user limited to no network).
+ */
 export async function pgApplyNetworks(
   exec: Executor,
   server: DbServerRef,
   user: string,
   networks: readonly Network[],
   signal?: AbortSignal,
+  hbaFile?: string,
 ): Promise<boolean> {
-  const [file] = await psql(exec, server, 'postgres', `SELECT current_setting('hba_file');\n`, signal);
+  const file = hbaFile ?? (await psql(exec, server, 'postgres', `SELECT current_setting('hba_file');\n`, signal))[0];
   if (!HBA_FILE.test(file ?? '')) throw new PermanentError(`${exec.host}: unexpected hba_file ${JSON.stringify(file)}`);
+  const lines = pgHbaLines(user, networks);
+  /** The file as it should be; the same text when it needs no change. */
+  const wanted = (text: string): string => {
+    const next = withUserLines(text, user, lines);
+    if (next !== null) return next;
+    if (!lines.length) return text;
+    throw new RetryableError(`${exec.host}: ${file} predates client-network limits: set the server up again (up hosts prepare)`, {
+      code: 'HBA_OUTDATED',
+    });
+  };
+  const seen = (await exec.readFile(file))?.toString() ?? '';
+  if (wanted(seen) === seen) return false;
   return exec.withLock('db-server-postgresql', async () => {
     const text = (await exec.readFile(file))?.toString() ?? '';
-    const lines = pgHbaLines(user, networks);
-    const next = withUserLines(text, user, lines);
-    if (next === null) {
-      if (!lines.length) return false;
-      throw new RetryableError(`${exec.host}: ${file} predates client-network limits: set the server up again (up hosts prepare)`, {
-        code: 'HBA_OUTDATED',
-      });
-    }
+    const next = wanted(text);
+    if (next === text) return false;
     const { changed } = await exec.putFile(file, next, { owner: 'postgres', group: 'postgres', mode: 0o640 });
     if (!changed) return false;
     const errors = await psql(

@@ -7,6 +7,8 @@ import databaseUserApply from './database.user.apply/handler.ts';
 import databaseUserDelete from './database.user.delete/handler.ts';
 import healthCheckDatabase from './health.check.database/handler.ts';
 import healthRepairDatabase from './health.repair.database/handler.ts';
+import healthCheckDbServer from './health.check.db-server/handler.ts';
+import healthRepairDbServer from './health.repair.db-server/handler.ts';
 import dbServerSetup from './database.server.setup/handler.ts';
 
 /** The handlers of the databases domain, one per operation. */
@@ -20,4 +22,6 @@ export const databasesHandlers: readonly Handler[] = [
   databaseImport,
   healthCheckDatabase,
   healthRepairDatabase,
+  healthCheckDbServer,
+  healthRepairDbServer,
 ];

@@ -5,13 +5,14 @@
  */
 import type { Executor } from '../../lib/exec/index.ts';
 import type { DbServerRef, Grant } from '../../queues/databases/ops.ts';
+import { accessByUser, parseGrantee } from './mariadb-access.ts';
 import { checkedName, mariadb, ownerRole, psql, psqlSet, quoteText } from './sql.ts';
 
 export interface Observed {
   exists: boolean;
   ownerOk: boolean;
-  /** user → access as the server has it. */
-  grants: Map<string, 'rw' | 'ro'>;
+  /** user → access as the server has it: `rw`, `ro`, or (MariaDB) the privileges it has instead. */
+  grants: Map<string, string>;
   users: Set<string>;
   sizeBytes: number;
 }
@@ -25,7 +26,7 @@ export async function inspectDatabase(
 ): Promise<Observed> {
   const db = checkedName(name, server.engine, 'database');
   const names = expected.map((g) => checkedName(g.user, server.engine, 'user'));
-  const grants = new Map<string, 'rw' | 'ro'>();
+  const grants = new Map<string, string>();
   if (server.engine === 'postgresql') {
     const lines = await psql(
       exec,
@@ -60,17 +61,26 @@ SELECT 'user ' || rolname FROM pg_roles WHERE rolname = ANY (string_to_array(:'u
     server,
     `SELECT 'exists', COUNT(*) FROM information_schema.schemata WHERE schema_name = ${quoteText(db)};
 SELECT 'size', COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables WHERE table_schema = ${quoteText(db)};
-SELECT 'grant', User, Insert_priv FROM mysql.db WHERE REPLACE(Db, '\\\\_', '_') = ${quoteText(db)};
-SELECT DISTINCT 'user', User FROM mysql.user;`,
+SELECT 'privilege', GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES WHERE REPLACE(TABLE_SCHEMA, '\\\\_', '_') = ${quoteText(db)};
+SELECT 'levels', COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'db' AND COLUMN_NAME LIKE '%\\_priv' AND COLUMN_NAME <> 'Grant_priv';
+SELECT 'user', User, Host FROM mysql.user;`,
     signal,
   );
-  for (const r of rows.filter((r) => r[0] === 'grant')) grants.set(r[1], r[2] === 'Y' ? 'rw' : 'ro');
+  const privileges = rows
+    .filter((r) => r[0] === 'privilege')
+    .flatMap((r) => {
+      const grantee = parseGrantee(r[1]);
+      return grantee ? [{ ...grantee, privilege: r[2], grantable: r[3] === 'YES' }] : [];
+    });
+  const accounts = rows.filter((r) => r[0] === 'user').map((r) => ({ user: r[1], host: r[2] }));
+  for (const [user, access] of accessByUser(privileges, accounts, Number(rows.find((r) => r[0] === 'levels')?.[1])))
+    grants.set(user, access);
   const wanted = new Set(names);
   return {
     exists: rows.find((r) => r[0] === 'exists')?.[1] === '1',
     ownerOk: true,
     grants,
-    users: new Set(rows.filter((r) => r[0] === 'user' && wanted.has(r[1])).map((r) => r[1])),
+    users: new Set(accounts.filter((a) => wanted.has(a.user)).map((a) => a.user)),
     sizeBytes: Number(rows.find((r) => r[0] === 'size')?.[1] ?? 0),
   };
 }

@@ -18,11 +18,27 @@ const PRIVILEGES = { rw: 'ALL PRIVILEGES', ro: 'SELECT, SHOW VIEW' } as const;
 /** Accounts up manages: a tenant's user name, a host part up writes (`%`, an address, address/netmask). */
 const managed = (a: { user: string; host: string }) => /^[a-z][a-z0-9_]{0,79}$/.test(a.user) && /^(%|[0-9a-fA-F.:/]{2,80})$/.test(a.host);
 
-/** Who holds privileges on the schema now (the grant tables, wildcards unescaped). */
-async function grantees(exec: Executor, server: DbServerRef, db: string, signal?: AbortSignal): Promise<{ user: string; host: string }[]> {
-  const rows = await mariadb(exec, server, `SELECT User, Host FROM mysql.db WHERE REPLACE(Db, '\\\\_', '_') = ${quoteText(db)};`, signal);
-  return rows.map(([user, host]) => ({ user, host })).filter(managed);
+/** Who holds privileges on the schema now (the grant tables, wildcards unescaped), and whether with GRANT OPTION. */
+async function grantees(
+  exec: Executor,
+  server: DbServerRef,
+  db: string,
+  signal?: AbortSignal,
+): Promise<{ user: string; host: string; grantOption: boolean }[]> {
+  const rows = await mariadb(
+    exec,
+    server,
+    `SELECT User, Host, Grant_priv FROM mysql.db WHERE REPLACE(Db, '\\\\_', '_') = ${quoteText(db)};`,
+    signal,
+  );
+  return rows.map(([user, host, grant]) => ({ user, host, grantOption: grant === 'Y' })).filter(managed);
 }
+
+/** Everything the account holds on the schema goes: GRANT OPTION (which ALL PRIVILEGES leaves) first, while its row is there. */
+const revokeAll = (db: string, g: { user: string; host: string; grantOption: boolean }) => [
+  ...(g.grantOption ? [`REVOKE GRANT OPTION ON ${quoteGrantSchema(db)}.* FROM ${account(g.user, g.host)};`] : []),
+  `REVOKE ALL PRIVILEGES ON ${quoteGrantSchema(db)}.* FROM ${account(g.user, g.host)};`,
+];
 
 export async function myApplyDatabase(
   exec: Executor,
@@ -42,7 +58,7 @@ export async function myApplyDatabase(
   const current = await grantees(exec, server, db, signal);
   const statements = [`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db)};`];
   // Every current grant goes (rw → ro must lose what ro lacks), then the stored ones come back.
-  for (const g of current) statements.push(`REVOKE ALL PRIVILEGES ON ${quoteGrantSchema(db)}.* FROM ${account(g.user, g.host)};`);
+  for (const g of current) statements.push(...revokeAll(db, g));
   const missing = grants.filter((g) => !accounts.some((a) => a.user === g.user)).map((g) => g.user);
   for (const g of grants)
     for (const a of accounts.filter((a) => a.user === g.user))
@@ -59,9 +75,7 @@ export async function myDeleteDatabase(exec: Executor, server: DbServerRef, name
     `SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ${quoteText(db)};`,
     signal,
   );
-  const revokes = (await grantees(exec, server, db, signal)).map(
-    (g) => `REVOKE ALL PRIVILEGES ON ${quoteGrantSchema(db)}.* FROM ${account(g.user, g.host)};`,
-  );
+  const revokes = (await grantees(exec, server, db, signal)).flatMap((g) => revokeAll(db, g));
   await mariadb(exec, server, [...revokes, `DROP DATABASE IF EXISTS ${quoteIdent(db)};`].join('\n'), signal);
   return exists[0] !== '0';
 }

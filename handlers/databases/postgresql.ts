@@ -29,7 +29,9 @@ export async function pgApplyDatabase(
     psqlSet('grants', JSON.stringify(grants)),
     psqlSet('control', PG_CONTROL_ROLE),
   ].join('\n');
-  const cluster = await psql(
+  // One psql session, one round trip: the cluster's part in `postgres`, then (\connect) the
+  // database's own: its public schema is its owner's and its ro grantees' only.
+  const out = await psql(
     exec,
     server,
     'postgres',
@@ -59,15 +61,7 @@ SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %1$I TO %2$I; GRANT %3$I TO 
 SELECT format('GRANT CONNECT ON DATABASE %I TO %I', :'db', g."user") FROM up_grants g JOIN pg_roles r ON r.rolname = g."user" WHERE g.access = 'ro' \\gexec
 SELECT 'created:' || :'created';
 SELECT 'missing:' || g."user" FROM up_grants g WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = g."user");
-`,
-    signal,
-  );
-  // Inside the database: its public schema is its owner's and its ro grantees' only.
-  await psql(
-    exec,
-    server,
-    db,
-    `${vars}
+\\connect :"db"
 ${GRANTS_TABLE}
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 SELECT DISTINCT format('REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %1$I; REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM %1$I; REVOKE ALL ON SCHEMA public FROM %1$I; ALTER DEFAULT PRIVILEGES FOR ROLE %2$I IN SCHEMA public REVOKE ALL ON TABLES FROM %1$I; ALTER DEFAULT PRIVILEGES FOR ROLE %2$I IN SCHEMA public REVOKE ALL ON SEQUENCES FROM %1$I', r.rolname, :'owner')
@@ -79,8 +73,8 @@ SELECT format('GRANT USAGE ON SCHEMA public TO %1$I; GRANT SELECT ON ALL TABLES 
 `,
     signal,
   );
-  const missing = cluster.filter((l) => l.startsWith('missing:')).map((l) => l.slice('missing:'.length));
-  return { created: cluster.includes('created:t') || cluster.includes('created:true'), missing };
+  const missing = out.filter((l) => l.startsWith('missing:')).map((l) => l.slice('missing:'.length));
+  return { created: out.includes('created:t') || out.includes('created:true'), missing };
 }
 
 export async function pgDeleteDatabase(exec: Executor, server: DbServerRef, name: string, signal?: AbortSignal): Promise<boolean> {
@@ -123,10 +117,12 @@ CREATE ROLE :"u" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPAS
 ALTER ROLE :"u" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'verifier';
 \\endif
 SELECT 'created:' || :'created';
+SELECT 'hba:' || current_setting('hba_file');
 `,
     signal,
   );
-  await pgApplyNetworks(exec, server, user, networks, signal);
+  const hbaFile = out.find((l) => l.startsWith('hba:'))?.slice('hba:'.length);
+  await pgApplyNetworks(exec, server, user, networks, signal, hbaFile);
   return out.includes('created:t');
 }
 

@@ -9,7 +9,7 @@ import { CommandError, sh, type Executor } from '../../lib/exec/index.ts';
 import { RetryableError } from '../../lib/errors.ts';
 import type { DbServerRef } from '../../queues/databases/ops.ts';
 import { HBA_USERS_BEGIN, HBA_USERS_END, hbaUserLines } from './hba.ts';
-import { MARIADB_SOCKET, PG_CONTROL_ROLE, PG_IMPORT_GROUP, PG_SOCKET_DIR } from './sql.ts';
+import { MARIADB_SOCKET, mariadb, PG_CONTROL_ROLE, PG_IMPORT_GROUP, PG_SOCKET_DIR, psql, quoteText } from './sql.ts';
 
 export interface Tls {
   cert: string;
@@ -193,8 +193,33 @@ export async function setupMariadb(
       changed.push('restarted');
     }
     await until(alive, 'MariaDB did not answer on its socket', exec.host);
+    if (await tlsProbeAccount(exec, server, listen)) changed.push(`account ${MARIADB_TLS_PROBE}@${listen} created`);
     return { version, changed };
   });
+}
+
+/**
+ * MariaDB answers a client whose address no account names with an error instead of its
+ * greeting, so before any tenant account exists nothing could start TLS with it, not even the
+ * health check on the host itself. A locked account for the server's own address (a name no
+ * tenant's can be: `-` is in none) makes it greet that one address; nobody can log in with it.
+ * Accounts of this name for other addresses (a listen address changed) go.
+ */
+export const MARIADB_TLS_PROBE = 'up-tls-probe';
+
+async function tlsProbeAccount(exec: Executor, server: DbServerRef, listen: string): Promise<boolean> {
+  const hosts = (await mariadb(exec, server, `SELECT Host FROM mysql.user WHERE User = ${quoteText(MARIADB_TLS_PROBE)};`)).map((r) => r[0]);
+  const statements = hosts.filter((h) => h !== listen).map((h) => `DROP USER IF EXISTS ${quoteText(MARIADB_TLS_PROBE)}@${quoteText(h)};`);
+  if (!hosts.includes(listen))
+    statements.push(`CREATE USER IF NOT EXISTS ${quoteText(MARIADB_TLS_PROBE)}@${quoteText(listen)} REQUIRE SSL ACCOUNT LOCK;`);
+  if (statements.length) await mariadb(exec, server, statements.join('\n'));
+  return !hosts.includes(listen);
+}
+
+/** Makes a running server read its certificate and key again (PostgreSQL: on reload; MariaDB: FLUSH SSL). */
+export async function reloadTls(exec: Executor, server: DbServerRef): Promise<void> {
+  if (server.engine === 'postgresql') await psql(exec, server, 'postgres', 'SELECT pg_reload_conf();');
+  else await mariadb(exec, server, 'FLUSH SSL;');
 }
 
 async function runOrExplain(exec: Executor, cmd: ReturnType<typeof sh>, what: string): Promise<void> {

@@ -2,7 +2,7 @@ import { ALLOW_FROM_MAX, NETWORK_PATTERN } from './addresses.ts';
 import { Type } from 'typebox';
 import { CheckedResource, defineCheck } from '../health/checks.ts';
 import { defineOperation } from '../operation.ts';
-import { DB_IDENTIFIER, DbServerRef, Grant, VERIFIER_PATTERNS, databaseApply } from './ops.ts';
+import { DB_IDENTIFIER, DbServerRef, Grant, VERIFIER_PATTERNS, databaseApply, dbServerSetup } from './ops.ts';
 import { UUID_PATTERN } from '../../lib/ids.ts';
 import { hostName } from '../tenant-view.ts';
 
@@ -67,4 +67,39 @@ export const healthRepairDatabase = defineOperation({
     database,
     grants,
   }),
+});
+
+/** More sessions than this share of max_connections, or less free disk than this share of the data directory's, is a problem. */
+export const DB_SERVER_LIMITS = { connectionsMaxPercent: 90, diskMinFreePercent: 10 };
+
+export const healthCheckDbServer = defineCheck({
+  name: 'health.check.db-server',
+  summary:
+    'Does the database server answer on its socket and with TLS on its address, serving the certificate up installed; are its sessions under max_connections and its data directory not full?',
+  payload: Type.Object(
+    {
+      resource: CheckedResource,
+      server: DbServerRef,
+      listen: dbServerSetup.payload.properties.listen,
+      tls: dbServerSetup.payload.properties.tls,
+      limits: Type.Object(
+        {
+          connectionsMaxPercent: Type.Integer({ minimum: 1, maximum: 100 }),
+          diskMinFreePercent: Type.Integer({ minimum: 0, maximum: 99 }),
+        },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false, $id: 'HealthCheckDbServerPayload' },
+  ),
+});
+
+/** database.server.setup, then a reload, so that a certificate replaced on disk is the one served. */
+export const healthRepairDbServer = defineOperation({
+  name: 'health.repair.db-server',
+  summary: 'Set the database server up again (configuration, TLS, control account, started), then make it load the installed certificate.',
+  payload: Type.Object(dbServerSetup.payload.properties, { additionalProperties: false, $id: 'HealthRepairDbServerPayload' }),
+  result: Type.Object(dbServerSetup.result.properties, { additionalProperties: false, $id: 'HealthRepairDbServerResult' }),
+  retry: { maxAttempts: 2, tiersMs: [2_000] },
+  timeoutMs: 180_000,
 });

@@ -1,5 +1,5 @@
 import type { Operation } from '../operation.ts';
-import { healthCheckDatabase, healthRepairDatabase } from './health.ts';
+import { healthCheckDatabase, healthCheckDbServer, healthRepairDatabase, healthRepairDbServer } from './health.ts';
 import {
   databaseApply,
   databaseDelete,
@@ -21,4 +21,6 @@ export const databasesOperations: readonly Operation[] = [
   databaseImport,
   healthCheckDatabase,
   healthRepairDatabase,
+  healthCheckDbServer,
+  healthRepairDbServer,
 ];

@@ -85,8 +85,8 @@ export function hostSpec(host: LabHost, extra: Partial<HostSpec> = {}): HostSpec
   };
 }
 
-/** Registers a lab host with `up` as the admin's `up hosts add` would, with these roles. */
-export async function registerLabHost(db: Knex, host: LabHost, roles: string[]): Promise<void> {
+/** Registers a lab host with `up` as the admin's `up hosts add` would, with these roles (and labels). */
+export async function registerLabHost(db: Knex, host: LabHost, roles: string[], labels?: Record<string, string>): Promise<void> {
   await db('hosts').insert({
     id: crypto.randomUUID(),
     name: host.name,
@@ -95,6 +95,7 @@ export async function registerLabHost(db: Knex, host: LabHost, roles: string[]):
     ssh_user: host.user,
     host_key_sha256: host.hostKeySha256,
     roles,
+    ...(labels ? { labels: JSON.stringify(labels) } : {}),
   });
 }
 

@@ -199,6 +199,22 @@ const EXAMPLES: Record<string, unknown[]> = {
       users: [{ name: 'alice_app', verifier: `*${'B'.repeat(40)}` }],
     },
   ],
+  'health.check.db-server': [
+    {
+      resource: { type: 'db-server', key: 'pg1' },
+      server: { name: 'pg1', engine: 'postgresql', host: HOST, port: 5433, cluster: 'main' },
+      listen: '10.92.0.30',
+      tls: { cert: '/etc/up/tls/postgresql/fullchain.pem', key: '/etc/up/tls/postgresql/privkey.pem' },
+      limits: { connectionsMaxPercent: 90, diskMinFreePercent: 10 },
+    },
+  ],
+  'health.repair.db-server': [
+    {
+      server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3307, cluster: 'main' },
+      listen: '10.92.0.31',
+      tls: { cert: '/etc/up/tls/mariadb/fullchain.pem', key: '/etc/up/tls/mariadb/privkey.pem' },
+    },
+  ],
   'database.delete': [
     { server: { name: 'my1', engine: 'mariadb', host: HOST, port: 3307, cluster: 'main' }, database: { id: SITE.id, name: 'alice_shop' } },
   ],

@@ -4,18 +4,11 @@ import { healthCheckMailHost } from '../../../queues/mail/health.ts';
 import type { PayloadOf } from '../../../queues/operation.ts';
 import { defineHandler } from '../../runtime/define.ts';
 import { fields, probe } from '../../runtime/probe.ts';
+import { tlsProbe } from '../../runtime/tls-probe.ts';
 import { DKIM_PENDING_FILE, DOVECOT_PID, GENERATION_FILE, OPENDKIM_PID, SUMS_FILE } from '../maps.ts';
 import { probeLogin } from '../probe-mailbox.ts';
 
 type Layout = PayloadOf<typeof healthCheckMailHost>['layout'];
-
-/** The SHA-256 fingerprint of the certificate served on `port` (STARTTLS for smtp), and of the one installed. */
-function tlsProbe(name: string, port: number, starttls: boolean, installed: string): Command {
-  const connect = starttls
-    ? sh`timeout 10 openssl s_client -starttls smtp -connect ${`127.0.0.1:${port}`} </dev/null 2>/dev/null`
-    : sh`timeout 10 openssl s_client -connect ${`127.0.0.1:${port}`} </dev/null 2>/dev/null`;
-  return sh`served=$(${connect} | openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); want=$(openssl x509 -in ${installed} -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2); [ -n "$served" ] || served=none; [ -n "$want" ] || want=none; echo ${`tls-${name}`} "$served" "$want"`;
-}
 
 /**
  * One round trip: daemons (postfix, dovecot, opendkim), TLS on 25/587/993, a login over IMAPS as
@@ -31,9 +24,9 @@ export function mailProbe(layout: Layout): Command {
     sh`echo generation $(cat ${GENERATION_FILE} 2>/dev/null || echo none)`,
     sh`if [ -s ${SUMS_FILE} ] && sha256sum -c --quiet ${SUMS_FILE} >/dev/null 2>&1; then echo files ok; else echo files drift; fi`,
     sh`echo queue $(postqueue -j 2>/dev/null | wc -l)`,
-    tlsProbe('smtp', layout.ports.smtp, true, cert('postfix')),
-    tlsProbe('submission', layout.ports.submission, true, cert('postfix')),
-    tlsProbe('imaps', layout.ports.imaps, false, cert('dovecot')),
+    tlsProbe('smtp', `127.0.0.1:${layout.ports.smtp}`, 'smtp', cert('postfix')),
+    tlsProbe('submission', `127.0.0.1:${layout.ports.submission}`, 'smtp', cert('postfix')),
+    tlsProbe('imaps', `127.0.0.1:${layout.ports.imaps}`, null, cert('dovecot')),
     probeLogin(layout.ports.imaps),
   );
 }
