@@ -25,7 +25,7 @@ import { HostConnector } from '../handlers/runtime/connector.ts';
 import { sha512Crypt } from '../lib/password-hash.ts';
 import { sh } from '../lib/exec/index.ts';
 import { labHosts, registerLabHost, type LabHost } from '../test/helpers/lab-hosts.ts';
-import { MAIL_PRIVATE_DIRS, swaks } from '../test/helpers/mail.ts';
+import { MAIL_PRIVATE_DIRS, sendFromOutside } from '../test/helpers/mail.ts';
 import { stackApi, type Json } from '../test/helpers/stack-api.ts';
 import { startStack } from '../test/helpers/stack.ts';
 import { tenantsWithTokens } from '../test/helpers/tenants.ts';
@@ -63,18 +63,7 @@ async function untilDelivered(host: LabHost, home: string, count: number, timeou
 }
 
 const sendOne = async (host: LabHost, to: string) => {
-  const sent = await swaks([
-    '--server',
-    host.address,
-    '--port',
-    '25',
-    '--ehlo',
-    'client.example',
-    '--from',
-    'sender@example.org',
-    '--to',
-    to,
-  ]);
+  const sent = await sendFromOutside(host.address, { from: 'sender@example.org', to });
   if (sent.code !== 0)
     throw new Error(
       `swaks to ${to}: ${sent.out

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { HostConnector } from '../../handlers/runtime/connector.ts';
 import type { HostRef } from '../../queues/host-ref.ts';
 import { labHosts, type Lab, type LabHost, type LabOptions } from './lab-hosts.ts';
-import { imap, installMailCertificate, MAIL_PRIVATE_DIRS, swaks } from './mail.ts';
+import { imap, installMailCertificate, MAIL_PRIVATE_DIRS, sendFromOutside } from './mail.ts';
 import { stackApi } from './stack-api.ts';
 import { startStack } from './stack.ts';
 import { tenantsWithTokens } from './tenants.ts';
@@ -61,23 +61,7 @@ export async function startMailLab(
         .update(Buffer.from(readFileSync(made.cert, 'utf8').split('-----')[2].replace(/\s+/g, ''), 'base64'))
         .digest('hex'),
       /** swaks from outside to port 25: every line of the dialogue, and its exit code. */
-      send: (mail: { from: string; to: string; subject: string; body?: string }) =>
-        swaks([
-          '--server',
-          host.address,
-          '--port',
-          '25',
-          '--ehlo',
-          'client.example',
-          '--from',
-          mail.from,
-          '--to',
-          mail.to,
-          '--header',
-          `Subject: ${mail.subject}`,
-          '--body',
-          mail.body ?? 'hello',
-        ]),
+      send: (mail: { from: string; to: string; subject: string; body?: string }) => sendFromOutside(host.address, mail),
       /** The subjects a mailbox holds, once `subject` is among them or 4 s passed (delivery follows 250). */
       async inbox(user: string, password: string, subject?: string): Promise<string[]> {
         for (let i = 0; ; i++) {

@@ -40,6 +40,29 @@ export async function swaks(args: string[]): Promise<{ code: number; out: string
   }
 }
 
+/** A mail sent from outside to port 25 of `address` (no login), as any other server would: every line of the dialogue. */
+export function sendFromOutside(
+  address: string,
+  mail: { from: string; to: string; subject?: string; body?: string },
+  extra: string[] = [],
+): Promise<{ code: number; out: string }> {
+  return swaks([
+    '--server',
+    address,
+    '--port',
+    '25',
+    '--ehlo',
+    'client.example',
+    '--from',
+    mail.from,
+    '--to',
+    mail.to,
+    ...(mail.subject === undefined ? [] : ['--header', `Subject: ${mail.subject}`]),
+    ...(mail.body === undefined && mail.subject === undefined ? [] : ['--body', mail.body ?? 'hello']),
+    ...extra,
+  ]);
+}
+
 const IMAP_PY = String.raw`
 import imaplib, json, socket, ssl, sys, time, hashlib
 from email.header import decode_header, make_header

@@ -18,7 +18,7 @@ import healthCheckHandler from '../../handlers/mail/health.check.mail-host/handl
 import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/handler.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import type { LabHost } from '../helpers/lab-hosts.ts';
-import { swaks } from '../helpers/mail.ts';
+import { sendFromOutside, swaks } from '../helpers/mail.ts';
 import { startMailLab, type MailLab } from '../helpers/mail-lab.ts';
 
 const run = promisify(execFile);
@@ -358,22 +358,12 @@ describe('DKIM signing on real postfix and opendkim, published in a real zone', 
 
   test('only authenticated mail is signed, and only with the login’s own domain', async () => {
     // Port 25, From forged as alice: accepted for her mailbox, never signed.
-    const forged = await swaks([
-      '--server',
-      host.address,
-      '--port',
-      '25',
-      '--ehlo',
-      'client.example',
-      '--from',
-      `alice@${ALICE_DOMAIN}`,
-      '--to',
-      `alice@${ALICE_DOMAIN}`,
-      '--header',
-      'Subject: forged-from-outside',
-      '--body',
-      'x',
-    ]);
+    const forged = await sendFromOutside(host.address, {
+      from: `alice@${ALICE_DOMAIN}`,
+      to: `alice@${ALICE_DOMAIN}`,
+      subject: 'forged-from-outside',
+      body: 'x',
+    });
     assert.match(forged.out, /250 2\.0\.0 Ok: queued/, forged.out);
     assert.deepEqual(signatures(await delivered(`alice@${ALICE_DOMAIN}`, 'forged-from-outside')), []);
 

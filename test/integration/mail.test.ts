@@ -16,7 +16,7 @@ import healthCheckHandler from '../../handlers/mail/health.check.mail-host/handl
 import healthRepairHandler from '../../handlers/mail/health.repair.mail-host/handler.ts';
 import { labBind, tsigKeysDir, type LabBind } from '../helpers/bind.ts';
 import type { LabHost } from '../helpers/lab-hosts.ts';
-import { imap, swaks } from '../helpers/mail.ts';
+import { imap, sendFromOutside, swaks } from '../helpers/mail.ts';
 import { startMailLab, type MailLab } from '../helpers/mail-lab.ts';
 
 const UP = fileURLToPath(new URL('../../bin/up.js', import.meta.url));
@@ -95,23 +95,7 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
 
   const server = () => ({ address: host.address, name: MX, ca });
   const send = (to: string, subject: string, extra: string[] = []) =>
-    swaks([
-      '--server',
-      host.address,
-      '--port',
-      '25',
-      '--ehlo',
-      'client.example',
-      '--from',
-      'sender@example.org',
-      '--to',
-      to,
-      '--header',
-      `Subject: ${subject}`,
-      '--body',
-      'hello',
-      ...extra,
-    ]);
+    sendFromOutside(host.address, { from: 'sender@example.org', to, subject }, extra);
   /** The subjects a mailbox holds, once `subject` is among them (delivery is asynchronous after 250). */
   async function inbox(user: string, password: string, subject?: string): Promise<string[]> {
     for (let i = 0; ; i++) {
@@ -232,22 +216,7 @@ describe('mail on real postfix, dovecot and mlmmj', { timeout: 360_000 }, () => 
     assert.deepEqual([shown.policy, shown.members, shown.status], ['members-only', 2, 'ready']);
 
     const post = (from: string, subject: string) =>
-      swaks([
-        '--server',
-        host.address,
-        '--port',
-        '25',
-        '--ehlo',
-        'client.example',
-        '--from',
-        from,
-        '--to',
-        'devs@alice-mail.test',
-        '--header',
-        `Subject: ${subject}`,
-        '--body',
-        'to the list',
-      ]);
+      sendFromOutside(host.address, { from, to: 'devs@alice-mail.test', subject, body: 'to the list' });
     assert.match((await post('sender@example.org', 'outsider-post')).out, /250 2\.0\.0 Ok: queued/);
     assert.match((await post('alice@alice-mail.test', 'member-post')).out, /250 2\.0\.0 Ok: queued/);
     const carol = await inbox('carol@alice-mail.test', `${ALICE_PASSWORD}-c`, 'member-post');
