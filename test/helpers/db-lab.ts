@@ -15,7 +15,7 @@ import { LocalExecutor } from '../../lib/exec/index.ts';
 import { labHosts, registerLabHost, type Lab, type LabHost, type LabOptions } from './lab-hosts.ts';
 import { onHost } from './podman-lab.ts';
 import { startStack } from './stack.ts';
-import { stackApi } from './stack-api.ts';
+import { type Api, type Json, stackApi } from './stack-api.ts';
 import { tenantsWithTokens } from './tenants.ts';
 
 const run = promisify(execFile);
@@ -200,6 +200,7 @@ export async function dbLab(options: LabOptions & { tenants: string[]; env?: Rec
   return {
     ...calls,
     stack: started,
+    tokens,
     db: started.database!.knex,
     hosts,
     caDir,
@@ -217,3 +218,18 @@ export async function dbLab(options: LabOptions & { tenants: string[]; env?: Rec
 }
 
 export type DbLab = Awaited<ReturnType<typeof dbLab>>;
+
+/**
+ * The lab's calls for a test to name before its `before` has started the lab: each reaches
+ * the lab only when called.
+ */
+export function dbLabCalls(labOf: () => DbLab) {
+  return {
+    api:
+      (who: string): Api =>
+      (method, path, body) =>
+        labOf().api(who)(method, path, body),
+    settled: (job: Json, who?: string): Promise<Json> => labOf().settled(job, who),
+    succeeded: (response: { status: number; body: Json }, who?: string): Promise<Json> => labOf().succeeded(response, who),
+  };
+}

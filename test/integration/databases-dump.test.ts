@@ -1,237 +1,58 @@
 /**
  * Database dumps and imports end to end on real PostgreSQL 15 and MariaDB 10.11 servers in lab
- * hosts (set up as in databases.test.ts): rows put in with the real clients, dumped through the
+ * hosts (test/helpers/db-lab.ts): rows put in with the real clients, dumped through the
  * API and the CLI, imported into a second database and read back; another tenant gets 404
  * everywhere; hostile imports (other databases, shell escapes, COPY … PROGRAM, files) fail and
  * change nothing; dumps are collected after their day; no secret lands in a job row.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { collectDatabaseFiles } from '../../gateway/databases/transfer.ts';
 import { DATABASE_FILES_TTL_MS } from '../../queues/databases/files.ts';
-import { installServiceCertificate } from '../../handlers/certificates/service.ts';
-import { LocalExecutor } from '../../lib/exec/index.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
+import { DB_ENGINES, type DbEngine, dbLab, dbLabCalls, type DbLab, type Login } from '../helpers/db-lab.ts';
 import { runUp } from '../helpers/processes.ts';
-import { startStack } from '../helpers/stack.ts';
-import { tenantsWithTokens } from '../helpers/tenants.ts';
+import type { Json } from '../helpers/stack-api.ts';
 
-const run = promisify(execFile);
-const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['ddalice', 'ddbob'];
-const ENGINES = ['postgresql', 'mariadb'] as const;
-type Engine = (typeof ENGINES)[number];
-const PRIVATE = [
-  '/etc/postgresql',
-  '/var/lib/postgresql',
-  '/run/postgresql',
-  '/var/log/postgresql',
-  '/etc/mysql',
-  '/var/lib/mysql',
-  '/run/mysqld',
-  '/var/log/mysql',
-];
-
-type Stack = Awaited<ReturnType<typeof startStack>>;
-type Json = Record<string, any>;
 
 describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout: 400_000 }, () => {
-  let lab: Lab;
-  let stack: Stack;
-  let caDir: string;
-  const hosts = {} as Record<Engine, LabHost>;
-  const tokens: Record<string, string> = {};
+  let lab: DbLab;
   /** Every password this test used: none may be stored anywhere by up. */
   const passwords = new Set<string>();
-
-  const api = (who: string) => async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
-  };
+  const { api, settled, succeeded } = dbLabCalls(() => lab);
   const admin = api('admin');
   const alice = api('ddalice');
   const bob = api('ddbob');
   let contentDir: string;
 
-  async function settle(jobs: Json[], who: string): Promise<Json[]> {
-    return Promise.all(
-      jobs.map(async (job) => {
-        for (let i = 0; i < 1200; i++) {
-          const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
-          if (FINAL.has(body.status)) return body;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        throw new Error(`job ${job.id} did not finish`);
-      }),
-    );
-  }
-
-  async function succeeded(response: { status: number; body: Json }, who: string): Promise<Json> {
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    for (const job of await settle(response.body.jobs, who))
-      assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
-    return response.body;
-  }
-
-  /** A real client over TLS, verifying the server's certificate; `tls: false` tries without. */
-  async function client(
-    engine: Engine,
-    login: { user: string; password: string },
-    database: string,
-    sql: string,
-    tls = true,
-  ): Promise<{ ok: boolean; out: string }> {
-    const address = hosts[engine].address;
-    const ca = join(caDir, 'ca.pem');
-    try {
-      const { stdout } =
-        engine === 'postgresql'
-          ? await run(
-              'psql',
-              [
-                '-X',
-                '-q',
-                '-A',
-                '-t',
-                '-v',
-                'ON_ERROR_STOP=1',
-                `host=${address} port=5432 dbname=${database} user=${login.user} connect_timeout=5 ${tls ? `sslmode=verify-full sslrootcert=${ca}` : 'sslmode=disable'}`,
-                '-c',
-                sql,
-              ],
-              { env: { ...process.env, PGPASSWORD: login.password } },
-            )
-          : await run('mariadb', [
-              '--no-defaults',
-              `--host=${address}`,
-              '--port=3306',
-              `--user=${login.user}`,
-              `--password=${login.password}`,
-              '--connect-timeout=5',
-              ...(tls ? ['--ssl', `--ssl-ca=${ca}`, '--ssl-verify-server-cert'] : ['--skip-ssl']),
-              '-N',
-              '-B',
-              '-e',
-              sql,
-              database,
-            ]);
-      return { ok: true, out: stdout.trim() };
-    } catch (error) {
-      return { ok: false, out: String((error as { stderr?: string }).stderr ?? error) };
-    }
-  }
-
-  /** A self-signed CA and, for each host, a certificate for its address, installed as `up certs create --service` does. */
-  async function certificates(): Promise<void> {
-    caDir = mkdtempSync(join(tmpdir(), 'up-dbd-ca-'));
-    const ssl = (...args: string[]) => run('openssl', args, { cwd: caDir });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=up-db-test-ca');
-    for (const engine of ENGINES) {
-      const host = hosts[engine];
-      await ssl('req', ...ec, '-keyout', `${engine}.key`, '-out', `${engine}.csr`, '-subj', `/CN=${host.address}`);
-      await run(
-        'sh',
-        [
-          '-c',
-          `printf 'subjectAltName=IP:%s\\n' "$1" > "$2.ext" && openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$2.pem" -days 2 -extfile "$2.ext" 2>/dev/null`,
-          'sh',
-          host.address,
-          engine,
-        ],
-        { cwd: caDir },
-      );
-      const pem = {
-        cert: (await run('cat', [join(caDir, `${engine}.pem`)])).stdout,
-        key: (await run('cat', [join(caDir, `${engine}.key`)])).stdout,
-      };
-      await installServiceCertificate(new LocalExecutor(), join(host.dir, 'tls'), engine, pem);
-    }
-  }
-
   before(async () => {
-    lab = await labHosts(2, { prefix: 'up-dbd', subnet: '10.77.62', bridge: 'uplab62', privateDirs: PRIVATE });
-    hosts.postgresql = lab.hosts[0];
-    hosts.mariadb = lab.hosts[1];
-    // A fresh machine: the copies of this machine's own cluster and data directory go, so that
-    // database.server.setup creates them as a package's postinst would have.
-    for (const host of lab.hosts)
-      await run('sh', [
-        '-c',
-        'for d in etc/postgresql var/lib/postgresql var/lib/mysql run/mysqld run/postgresql; do find "$1/private/$d" -mindepth 1 -delete; done',
-        'sh',
-        host.dir,
-      ]);
-    await certificates();
-    process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
     contentDir = mkdtempSync(join(tmpdir(), 'up-dbd-content-'));
     process.env.UP_CONTENT_DIR = contentDir;
-    stack = await startStack();
-    const db = stack.database!.knex;
-    for (const engine of ENGINES) {
-      const host = hosts[engine];
-      await db('hosts').insert({
-        id: crypto.randomUUID(),
-        name: host.name,
-        address: host.address,
-        port: host.port,
-        ssh_user: host.user,
-        host_key_sha256: host.hostKeySha256,
-        roles: [`db-${engine}`],
-        labels: JSON.stringify({ 'certs.deploy-dir': join(host.dir, 'tls') }),
-      });
-    }
-    Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
-    await Promise.all(
-      ENGINES.map(async (engine) =>
-        succeeded(
-          await admin('POST', '/v1/db-servers', {
-            name: engine === 'postgresql' ? 'pg1' : 'my1',
-            host: hosts[engine].name,
-            engine,
-            address: hosts[engine].address,
-            default: true,
-          }),
-          'admin',
-        ),
-      ),
-    );
+    lab = await dbLab({ prefix: 'up-dbd', subnet: '10.77.62', bridge: 'uplab62', tenants: TENANTS });
   });
 
   after(async () => {
-    await stack?.shutdown();
     await lab?.down();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
     delete process.env.UP_CONTENT_DIR;
     if (contentDir) rmSync(contentDir, { recursive: true, force: true });
   });
 
   /** A raw request: an SQL body (gzip or plain), or a download. */
   async function raw(who: string, method: string, path: string, body?: Buffer, type = 'application/sql') {
-    const res = await fetch(`${stack.url}${path}`, {
+    const res = await fetch(`${lab.stack.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': type } : {}) },
+      headers: { authorization: `Bearer ${lab.tokens[who]}`, ...(body ? { 'content-type': type } : {}) },
       body,
     });
     return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
   }
 
   /** An import of `sql` into alice's database `db`: the job, finished. */
-  async function importInto(engine: Engine, db: string, sql: string, gzip = false): Promise<Json> {
+  async function importInto(engine: DbEngine, db: string, sql: string, gzip = false): Promise<Json> {
     const res = await raw(
       'ddalice',
       'POST',
@@ -242,14 +63,13 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
     assert.equal(res.status, 202, `${engine}: ${res.bytes.toString()}`);
     const job = JSON.parse(res.bytes.toString());
     assert.equal(job.op, 'database.import');
-    const [done] = await settle([job], 'ddalice');
-    return done;
+    return settled(job, 'ddalice');
   }
 
-  const logins = {} as Record<Engine, { alice: { user: string; password: string }; bob: { user: string; password: string } }>;
+  const logins = {} as Record<DbEngine, { alice: Login; bob: Login }>;
   const MARKERS = ['/tmp/up-dbd-pwned-shell', '/tmp/up-dbd-pwned-program', '/tmp/up-dbd-pwned-outfile'];
 
-  for (const engine of ENGINES) {
+  for (const engine of DB_ENGINES) {
     const x = engine === 'postgresql' ? 'p' : 'm';
     test(`${engine}: rows dumped through the API, imported into a second database, read back with the real client`, async () => {
       const pw = () => {
@@ -268,10 +88,10 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
       await succeeded(await bob('POST', '/v1/database-users', { name: `own${x}`, engine, password: own.password }), 'ddbob');
       await succeeded(await bob('POST', '/v1/databases', { name: `data${x}`, engine }), 'ddbob');
       await succeeded(await bob('PUT', `/v1/databases/data${x}/users`, { user: `own${x}`, access: 'rw' }), 'ddbob');
-      const bobs = await client(engine, own, `ddbob_data${x}`, "CREATE TABLE t (s varchar(20)); INSERT INTO t VALUES ('secret');");
+      const bobs = await lab.client(engine, own, `ddbob_data${x}`, "CREATE TABLE t (s varchar(20)); INSERT INTO t VALUES ('secret');");
       assert.ok(bobs.ok, bobs.out);
 
-      const put = await client(
+      const put = await lab.client(
         engine,
         app,
         `ddalice_src${x}`,
@@ -283,7 +103,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
       const started = await alice('POST', `/v1/databases/src${x}/dump`);
       assert.equal(started.status, 202, JSON.stringify(started.body));
       assert.equal(started.body.op, 'database.dump');
-      const [dump] = await settle([started.body], 'ddalice');
+      const dump = await settled(started.body, 'ddalice');
       assert.equal(dump.status, 'succeeded', JSON.stringify(dump.error));
       const { sha256, bytes } = dump.result;
       assert.match(sha256, /^[0-9a-f]{64}$/);
@@ -312,7 +132,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
       assert.ok(imported.result.bytes >= sql.length - 200, JSON.stringify(imported.result));
       const plain = await importInto(engine, `dst${x}`, "INSERT INTO items VALUES (9, 'nine');");
       assert.equal(plain.status, 'succeeded', JSON.stringify(plain.error));
-      const back = await client(engine, app, `ddalice_dst${x}`, 'SELECT n, label FROM items ORDER BY n');
+      const back = await lab.client(engine, app, `ddalice_dst${x}`, 'SELECT n, label FROM items ORDER BY n');
       assert.ok(back.ok, back.out);
       assert.deepEqual(
         back.out.split('\n').map((l) => l.split(/[|\t]/)),
@@ -359,17 +179,24 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
       }
       for (const marker of MARKERS) assert.equal(existsSync(marker), false, `${marker} was not created`);
       const { alice: app, bob: own } = logins[engine];
-      assert.deepEqual(await client(engine, own, `ddbob_data${x}`, 'SELECT s FROM t'), { ok: true, out: 'secret' }, "bob's data untouched");
-      assert.deepEqual(await client(engine, app, `ddalice_dst${x}`, 'SELECT count(*) FROM items'), { ok: true, out: '3' });
+      assert.deepEqual(
+        await lab.client(engine, own, `ddbob_data${x}`, 'SELECT s FROM t'),
+        { ok: true, out: 'secret' },
+        "bob's data untouched",
+      );
+      assert.deepEqual(await lab.client(engine, app, `ddalice_dst${x}`, 'SELECT count(*) FROM items'), { ok: true, out: '3' });
       if (engine === 'postgresql') {
         // One transaction: the INSERT before the refused \connect did not stay.
-        assert.deepEqual(await client(engine, app, `ddalice_dst${x}`, 'SELECT count(*) FROM items WHERE n = 100'), { ok: true, out: '0' });
+        assert.deepEqual(await lab.client(engine, app, `ddalice_dst${x}`, 'SELECT count(*) FROM items WHERE n = 100'), {
+          ok: true,
+          out: '0',
+        });
       }
       // The temporary logins are gone: nothing but bob's and alice's own users can be seen.
       const logins2 =
         engine === 'postgresql'
-          ? await client(engine, app, `ddalice_dst${x}`, "SELECT count(*) FROM pg_roles WHERE rolname LIKE '%-imp'")
-          : await client(
+          ? await lab.client(engine, app, `ddalice_dst${x}`, "SELECT count(*) FROM pg_roles WHERE rolname LIKE '%-imp'")
+          : await lab.client(
               engine,
               app,
               `ddalice_dst${x}`,
@@ -380,7 +207,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
   }
 
   test('the CLI: dump to a file (never to a terminal), import from a file', async () => {
-    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.ddalice, UP_LOG_LEVEL: 'silent' };
+    const env = { UP_URL: lab.stack.url!, UP_TOKEN: lab.tokens.ddalice, UP_LOG_LEVEL: 'silent' };
     const dir = mkdtempSync(join(tmpdir(), 'up-dbd-cli-'));
     try {
       const out = join(dir, 'src.sql.gz');
@@ -398,7 +225,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
       const failed = await runUp(['databases', 'import', 'dstp', sqlFile], env);
       assert.equal(failed.code, 1, failed.stderr);
       assert.match(failed.stderr, /nowhere/);
-      const bobs = await runUp(['databases', 'dump', 'srcp', '--out', out], { ...env, UP_TOKEN: tokens.ddbob });
+      const bobs = await runUp(['databases', 'dump', 'srcp', '--out', out], { ...env, UP_TOKEN: lab.tokens.ddbob });
       assert.equal(bobs.code, 1);
       assert.match(bobs.stderr, /404/);
     } finally {
@@ -425,7 +252,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
 
   test('dumps and uploads are collected after a day; then the download is 404', async () => {
     const started = await alice('POST', '/v1/databases/srcp/dump');
-    const [dump] = await settle([started.body], 'ddalice');
+    const dump = await settled(started.body, 'ddalice');
     assert.equal(dump.status, 'succeeded');
     assert.equal((await raw('ddalice', 'GET', `/v1/databases/srcp/dumps/${dump.result.sha256}`)).status, 200);
     assert.deepEqual(await collectDatabaseFiles(), [], 'nothing is a day old yet');
@@ -439,7 +266,7 @@ describe('database dumps and imports on real PostgreSQL and MariaDB', { timeout:
   });
 
   test('no secret in the job rows: no temporary password, no tenant password', async () => {
-    const db = stack.database!.knex;
+    const db = lab.db;
     const rows = await db('jobs').whereIn('op', ['database.dump', 'database.import']).select('id', 'payload', 'result', 'error');
     assert.ok(rows.length >= 20, `${rows.length} jobs`);
     const events = await db('job_events')

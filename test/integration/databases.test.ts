@@ -1,215 +1,43 @@
 /**
  * Databases end to end on real servers: PostgreSQL 15 and MariaDB 10.11 set up by
- * database.server.setup in lab hosts (network namespaces with sshd, private state directories),
- * the pipeline in-process, and the checks a tenant would make with `psql` and `mariadb` over
- * TLS (the CA is the test's: the certificate sits where `up certs create --service` installs it).
+ * database.server.setup in lab hosts (test/helpers/db-lab.ts), the pipeline in-process, and the
+ * checks a tenant would make with `psql` and `mariadb` over TLS (the CA is the test's: the
+ * certificate sits where `up certs create --service` installs it).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { installServiceCertificate } from '../../handlers/certificates/service.ts';
-import { LocalExecutor } from '../../lib/exec/index.ts';
-import { labHosts, type Lab, type LabHost } from '../helpers/lab-hosts.ts';
+import { DB_ENGINES, dbLab, dbLabCalls, type DbLab, SERVER_NAMES } from '../helpers/db-lab.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { runUp } from '../helpers/processes.ts';
-import { startStack } from '../helpers/stack.ts';
-import { tenantsWithTokens } from '../helpers/tenants.ts';
+import type { Json } from '../helpers/stack-api.ts';
 
-const run = promisify(execFile);
-const FINAL = new Set(['succeeded', 'failed', 'dead', 'superseded']);
 const TENANTS = ['dbalice', 'dbbob'];
-const ENGINES = ['postgresql', 'mariadb'] as const;
-type Engine = (typeof ENGINES)[number];
-const PRIVATE = [
-  '/etc/postgresql',
-  '/var/lib/postgresql',
-  '/run/postgresql',
-  '/var/log/postgresql',
-  '/etc/mysql',
-  '/var/lib/mysql',
-  '/run/mysqld',
-  '/var/log/mysql',
-];
-
-type Stack = Awaited<ReturnType<typeof startStack>>;
-type Json = Record<string, any>;
+/** How long a change may take to show on a server, and how often to look. */
+const SOON = { timeoutMs: 10_000, intervalMs: 500 };
+const LATER = { timeoutMs: 60_000, intervalMs: 500 };
 
 describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () => {
-  let lab: Lab;
-  let stack: Stack;
-  let caDir: string;
-  const hosts = {} as Record<Engine, LabHost>;
-  const tokens: Record<string, string> = {};
+  let lab: DbLab;
   /** Every password this test used: none may be stored anywhere by up. */
   const passwords = new Set<string>();
-
-  const api = (who: string) => async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${who === 'admin' ? stack.adminToken : tokens[who]}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : null) as Json };
-  };
+  const { api, settled, succeeded } = dbLabCalls(() => lab);
   const admin = api('admin');
   const alice = api('dbalice');
   const bob = api('dbbob');
 
-  async function settle(jobs: Json[], who: string): Promise<Json[]> {
-    return Promise.all(
-      jobs.map(async (job) => {
-        for (let i = 0; i < 1200; i++) {
-          const { body } = await api(who)('GET', `/v1/jobs/${job.id}`);
-          if (FINAL.has(body.status)) return body;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        throw new Error(`job ${job.id} did not finish`);
-      }),
-    );
-  }
-
-  async function succeeded(response: { status: number; body: Json }, who: string): Promise<Json> {
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    for (const job of await settle(response.body.jobs, who))
-      assert.equal(job.status, 'succeeded', `${job.op} on ${job.target}: ${JSON.stringify(job.error)}`);
-    return response.body;
-  }
-
-  /** A real client over TLS, verifying the server's certificate; `tls: false` tries without. */
-  async function client(
-    engine: Engine,
-    login: { user: string; password: string },
-    database: string,
-    sql: string,
-    tls = true,
-  ): Promise<{ ok: boolean; out: string }> {
-    const address = hosts[engine].address;
-    const ca = join(caDir, 'ca.pem');
-    try {
-      const { stdout } =
-        engine === 'postgresql'
-          ? await run(
-              'psql',
-              [
-                '-X',
-                '-q',
-                '-A',
-                '-t',
-                '-v',
-                'ON_ERROR_STOP=1',
-                `host=${address} port=5432 dbname=${database} user=${login.user} connect_timeout=5 ${tls ? `sslmode=verify-full sslrootcert=${ca}` : 'sslmode=disable'}`,
-                '-c',
-                sql,
-              ],
-              { env: { ...process.env, PGPASSWORD: login.password } },
-            )
-          : await run('mariadb', [
-              '--no-defaults',
-              `--host=${address}`,
-              '--port=3306',
-              `--user=${login.user}`,
-              `--password=${login.password}`,
-              '--connect-timeout=5',
-              ...(tls ? ['--ssl', `--ssl-ca=${ca}`, '--ssl-verify-server-cert'] : ['--skip-ssl']),
-              '-N',
-              '-B',
-              '-e',
-              sql,
-              database,
-            ]);
-      return { ok: true, out: stdout.trim() };
-    } catch (error) {
-      return { ok: false, out: String((error as { stderr?: string }).stderr ?? error) };
-    }
-  }
-
-  /** A self-signed CA and, for each host, a certificate for its address, installed as `up certs create --service` does. */
-  async function certificates(): Promise<void> {
-    caDir = mkdtempSync(join(tmpdir(), 'up-db-ca-'));
-    const ssl = (...args: string[]) => run('openssl', args, { cwd: caDir });
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=up-db-test-ca');
-    for (const engine of ENGINES) {
-      const host = hosts[engine];
-      await ssl('req', ...ec, '-keyout', `${engine}.key`, '-out', `${engine}.csr`, '-subj', `/CN=${host.address}`);
-      await run(
-        'sh',
-        [
-          '-c',
-          `printf 'subjectAltName=IP:%s\\n' "$1" > "$2.ext" && openssl x509 -req -in "$2.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$2.pem" -days 2 -extfile "$2.ext" 2>/dev/null`,
-          'sh',
-          host.address,
-          engine,
-        ],
-        { cwd: caDir },
-      );
-      const pem = {
-        cert: (await run('cat', [join(caDir, `${engine}.pem`)])).stdout,
-        key: (await run('cat', [join(caDir, `${engine}.key`)])).stdout,
-      };
-      await installServiceCertificate(new LocalExecutor(), join(host.dir, 'tls'), engine, pem);
-    }
-  }
-
   before(async () => {
-    lab = await labHosts(2, { prefix: 'up-dbt', subnet: '10.77.61', bridge: 'uplab61', privateDirs: PRIVATE });
-    hosts.postgresql = lab.hosts[0];
-    hosts.mariadb = lab.hosts[1];
-    // A fresh machine: the copies of this machine's own cluster and data directory go, so that
-    // database.server.setup creates them as a package's postinst would have.
-    for (const host of lab.hosts)
-      await run('sh', [
-        '-c',
-        'for d in etc/postgresql var/lib/postgresql var/lib/mysql run/mysqld run/postgresql; do find "$1/private/$d" -mindepth 1 -delete; done',
-        'sh',
-        host.dir,
-      ]);
-    await certificates();
-    process.env.UP_SSH_KEY_FILE = lab.hosts[0].privateKeyFile;
     // Health rounds every second: the drift test below waits for a check, a repair and the next check.
-    stack = await startStack({ env: { UP_HEALTH_INTERVAL_MS: '1000' } });
-    const db = stack.database!.knex;
-    for (const engine of ENGINES) {
-      const host = hosts[engine];
-      await db('hosts').insert({
-        id: crypto.randomUUID(),
-        name: host.name,
-        address: host.address,
-        port: host.port,
-        ssh_user: host.user,
-        host_key_sha256: host.hostKeySha256,
-        roles: [`db-${engine}`],
-        labels: JSON.stringify({ 'certs.deploy-dir': join(host.dir, 'tls') }),
-      });
-    }
-    Object.assign(tokens, await tenantsWithTokens(db, TENANTS));
-    await Promise.all(
-      ENGINES.map(async (engine) =>
-        succeeded(
-          await admin('POST', '/v1/db-servers', {
-            name: engine === 'postgresql' ? 'pg1' : 'my1',
-            host: hosts[engine].name,
-            engine,
-            address: hosts[engine].address,
-            default: true,
-          }),
-          'admin',
-        ),
-      ),
-    );
+    lab = await dbLab({
+      prefix: 'up-dbt',
+      subnet: '10.77.61',
+      bridge: 'uplab61',
+      tenants: TENANTS,
+      env: { UP_HEALTH_INTERVAL_MS: '1000' },
+    });
   });
 
   after(async () => {
-    await stack?.shutdown();
     await lab?.down();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
   });
 
   test('the servers listen on the admin address with TLS required; setup run again changes nothing', async () => {
@@ -223,12 +51,12 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     );
     for (const name of ['pg1', 'my1']) {
       const again = await succeeded(await admin('POST', `/v1/db-servers/${name}/setup`), 'admin');
-      const [job] = await settle(again.jobs, 'admin');
+      const job = await settled(again.jobs[0], 'admin');
       assert.deepEqual(job.result.changed, [], `${name}: a second setup changes nothing`);
     }
   });
 
-  for (const engine of ENGINES) {
+  for (const engine of DB_ENGINES) {
     test(`${engine}: two databases, three users paired rw/ro, real clients over TLS, refused where not granted`, async () => {
       const pw = (label: string) => {
         const p = `${engine}-${label}-${crypto.randomUUID().slice(0, 8)}`;
@@ -272,10 +100,10 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
 
       // rw writes (over TLS: the session says so), ro reads and cannot write.
       const tlsProbe = engine === 'postgresql' ? '\\conninfo' : "SHOW STATUS LIKE 'Ssl_version'";
-      const probe = await client(engine, app, 'dbalice_shop', tlsProbe);
+      const probe = await lab.client(engine, app, 'dbalice_shop', tlsProbe);
       assert.ok(probe.ok, probe.out);
       assert.match(probe.out, engine === 'postgresql' ? /SSL connection \(protocol: TLSv1\.[23]/ : /TLSv1\.[23]/);
-      const write = await client(
+      const write = await lab.client(
         engine,
         app,
         'dbalice_shop',
@@ -283,14 +111,14 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
       );
       assert.ok(write.ok, write.out);
       assert.equal(write.out, '7');
-      const read = await client(engine, rep, 'dbalice_shop', 'SELECT n FROM items');
+      const read = await lab.client(engine, rep, 'dbalice_shop', 'SELECT n FROM items');
       assert.deepEqual(read, { ok: true, out: '7' });
-      const roWrite = await client(engine, rep, 'dbalice_shop', 'INSERT INTO items VALUES (8)');
+      const roWrite = await lab.client(engine, rep, 'dbalice_shop', 'INSERT INTO items VALUES (8)');
       assert.equal(roWrite.ok, false, 'ro cannot write');
       assert.match(roWrite.out, /permission denied|command denied/i);
       // A table made later by a rw user is readable by ro (PostgreSQL: it is the database's, default privileges).
-      assert.ok((await client(engine, app, 'dbalice_shop', "CREATE TABLE later (s text); INSERT INTO later VALUES ('x');")).ok);
-      assert.deepEqual(await client(engine, rep, 'dbalice_shop', 'SELECT s FROM later'), { ok: true, out: 'x' });
+      assert.ok((await lab.client(engine, app, 'dbalice_shop', "CREATE TABLE later (s text); INSERT INTO later VALUES ('x');")).ok);
+      assert.deepEqual(await lab.client(engine, rep, 'dbalice_shop', 'SELECT s FROM later'), { ok: true, out: 'x' });
 
       // Refused where not granted: another database of alice's, bob's database, and bob into alice's.
       for (const [who, db] of [
@@ -300,23 +128,23 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
         [bobu, 'dbalice_shop'],
         [bobu, 'dbalice_blog'],
       ] as const) {
-        const refused = await client(engine, who, db, 'SELECT 1');
+        const refused = await lab.client(engine, who, db, 'SELECT 1');
         assert.equal(refused.ok, false, `${who.user} into ${db}`);
         assert.match(refused.out, /permission denied|access denied/i, `${who.user} into ${db}`);
       }
-      assert.deepEqual(await client(engine, bobu, 'dbbob_data', 'SELECT 1'), { ok: true, out: '1' });
+      assert.deepEqual(await lab.client(engine, bobu, 'dbbob_data', 'SELECT 1'), { ok: true, out: '1' });
       // Without TLS nobody gets in, even with the right password.
-      const plain = await client(engine, app, 'dbalice_shop', 'SELECT 1', false);
+      const plain = await lab.client(engine, app, 'dbalice_shop', 'SELECT 1', false);
       assert.equal(plain.ok, false, 'no TLS, no session');
       // MariaDB lists only what a user may use; PostgreSQL's catalog is the engine's, but CONNECT is refused (above).
       if (engine === 'mariadb') {
-        const seen = await client(engine, app, 'dbalice_shop', 'SHOW DATABASES');
+        const seen = await lab.client(engine, app, 'dbalice_shop', 'SHOW DATABASES');
         assert.deepEqual(
           seen.out.split('\n').filter((d) => d.startsWith('db')),
           ['dbalice_shop'],
         );
       } else {
-        const schema = await client(engine, bobu, 'dbbob_data', 'CREATE TABLE t (n int)');
+        const schema = await lab.client(engine, bobu, 'dbbob_data', 'CREATE TABLE t (n int)');
         assert.ok(schema.ok, `rw creates in its public schema: ${schema.out}`);
       }
 
@@ -331,23 +159,23 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
       // A password change: the old one is refused, the new one works.
       const next = pw('app2');
       await succeeded(await alice('POST', '/v1/database-users/app/password', { password: next }), 'dbalice');
-      assert.equal((await client(engine, app, 'dbalice_shop', 'SELECT 1')).ok, false, 'the old password is refused');
-      assert.deepEqual(await client(engine, { ...app, password: next }, 'dbalice_shop', 'SELECT 1'), { ok: true, out: '1' });
+      assert.equal((await lab.client(engine, app, 'dbalice_shop', 'SELECT 1')).ok, false, 'the old password is refused');
+      assert.deepEqual(await lab.client(engine, { ...app, password: next }, 'dbalice_shop', 'SELECT 1'), { ok: true, out: '1' });
 
       // Revoke: rep loses shop, keeps blog.
       await succeeded(await alice('DELETE', '/v1/databases/shop/users/rep'), 'dbalice');
-      assert.equal((await client(engine, rep, 'dbalice_shop', 'SELECT 1')).ok, false, 'revoked');
-      assert.equal((await client(engine, rep, 'dbalice_blog', 'SELECT 1')).ok, true, 'the other grant stays');
+      assert.equal((await lab.client(engine, rep, 'dbalice_shop', 'SELECT 1')).ok, false, 'revoked');
+      assert.equal((await lab.client(engine, rep, 'dbalice_blog', 'SELECT 1')).ok, true, 'the other grant stays');
 
       // Delete --with-users: shop goes, and app (which had only shop) with it; rep and adm stay.
       await succeeded(await alice('DELETE', '/v1/databases/shop?withUsers=true'), 'dbalice');
       assert.equal((await alice('GET', '/v1/databases/shop')).status, 404);
       assert.equal((await alice('GET', '/v1/database-users/app')).status, 404);
       assert.equal((await alice('GET', '/v1/database-users/rep')).status, 200);
-      const gone = await client(engine, { ...app, password: next }, 'dbalice_blog', 'SELECT 1');
+      const gone = await lab.client(engine, { ...app, password: next }, 'dbalice_blog', 'SELECT 1');
       assert.equal(gone.ok, false, 'the deleted user cannot log in');
-      assert.equal((await client(engine, adm, 'dbalice_blog', 'SELECT 1')).ok, true);
-      const listed = await client(
+      assert.equal((await lab.client(engine, adm, 'dbalice_blog', 'SELECT 1')).ok, true);
+      const listed = await lab.client(
         engine,
         adm,
         'dbalice_blog',
@@ -400,11 +228,11 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     // A name too long for the engine once prefixed (PostgreSQL: 57 for databases).
     const long = await alice('POST', '/v1/databases', { name: `a${'b'.repeat(31)}`, engine: 'postgresql' });
     assert.equal(long.status, 202, 'dbalice_ + 32 = 40 characters fit');
-    await settle(long.body.jobs, 'dbalice');
+    await Promise.all(long.body.jobs.map((job: Json) => settled(job, 'dbalice')));
     await succeeded(await alice('DELETE', `/v1/databases/a${'b'.repeat(31)}`), 'dbalice');
   });
 
-  for (const engine of ENGINES) {
+  for (const engine of DB_ENGINES) {
     test(`${engine}: allowFrom — a user limited to networks the client is not in is refused by the server; editable`, async () => {
       const x = engine === 'postgresql' ? 'p' : 'm';
       const net = { user: `dbalice_net${x}`, password: `${engine}-net-${crypto.randomUUID().slice(0, 8)}` };
@@ -432,13 +260,13 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
       assert.deepEqual(made.user.allowFrom, ['192.0.2.0/24', '198.51.100.7/32']);
       await succeeded(await alice('POST', '/v1/databases', { name: `netdb${x}`, engine }), 'dbalice');
       await succeeded(await alice('PUT', `/v1/databases/netdb${x}/users`, { user: `net${x}`, access: 'rw' }), 'dbalice');
-      const refused = await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
+      const refused = await lab.client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
       assert.equal(refused.ok, false, 'not from an allowed network');
       assert.match(refused.out, /no pg_hba\.conf entry|rejects connection|not allowed to connect|Access denied/i);
       // Editable: the lab's network added, the same client gets in (with its grant on every account).
       const edited = await succeeded(
         await alice('PATCH', `/v1/database-users/net${x}`, {
-          allowFrom: ['192.0.2.0/24', `${hosts[engine].address.split('.').slice(0, 3).join('.')}.0/24`],
+          allowFrom: ['192.0.2.0/24', `${lab.hosts[engine].address.split('.').slice(0, 3).join('.')}.0/24`],
         }),
         'dbalice',
       );
@@ -446,27 +274,27 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
       const allowed = await eventually(
         `${engine}: allowed after the edit`,
         async () => {
-          const res = await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
+          const res = await lab.client(engine, net, `dbalice_netdb${x}`, 'SELECT 1');
           return res.ok && res;
         },
-        10_000,
+        SOON,
       );
       assert.equal(allowed.out, '1');
       // Back to a network the client is not in: refused again; bob cannot edit alice's user.
       await succeeded(await alice('PATCH', `/v1/database-users/net${x}`, { allowFrom: ['203.0.113.0/24'] }), 'dbalice');
       // (PostgreSQL reloads pg_hba.conf on a signal: a moment after the job.)
-      await eventually(`${engine}: refused again`, async () => !(await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, 10_000);
+      await eventually(`${engine}: refused again`, async () => !(await lab.client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, SOON);
       assert.equal((await bob('PATCH', `/v1/database-users/net${x}`, { allowFrom: [] })).status, 404);
       // Anywhere again (an empty list), then gone with its database.
       await succeeded(await alice('PATCH', `/v1/database-users/net${x}`, { allowFrom: [] }), 'dbalice');
-      await eventually(`${engine}: anywhere again`, async () => (await client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, 10_000);
+      await eventually(`${engine}: anywhere again`, async () => (await lab.client(engine, net, `dbalice_netdb${x}`, 'SELECT 1')).ok, SOON);
       await succeeded(await alice('DELETE', `/v1/databases/netdb${x}?withUsers=true`), 'dbalice');
       assert.equal((await alice('GET', `/v1/database-users/net${x}`)).status, 404);
     });
   }
 
   test("the CLI: a tenant creates a user and a database, grants, and psql connects over TLS to the server's address", async () => {
-    const env = { UP_URL: stack.url!, UP_TOKEN: tokens.dbbob, UP_LOG_LEVEL: 'silent' };
+    const env = { UP_URL: lab.stack.url!, UP_TOKEN: lab.tokens.dbbob, UP_LOG_LEVEL: 'silent' };
     const user = await runUp(['database-users', 'create', 'cli', '--engine', 'postgresql', '--wait', '--json'], env);
     assert.equal(user.code, 0, user.stderr + user.stdout);
     const created = JSON.parse(user.stdout);
@@ -474,10 +302,10 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     const db = await runUp(['databases', 'create', 'clidb', '--engine', 'postgresql', '--wait', '--json'], env);
     assert.equal(db.code, 0, db.stderr + db.stdout);
     const database = JSON.parse(db.stdout).database;
-    assert.equal(database.address, hosts.postgresql.address);
+    assert.equal(database.address, lab.hosts.postgresql.address);
     const grant = await runUp(['databases', 'grant', 'clidb', 'cli', '--access', 'rw', '--wait', '--json'], env);
     assert.equal(grant.code, 0, grant.stderr + grant.stdout);
-    const session = await client(
+    const session = await lab.client(
       'postgresql',
       { user: created.user.fullName, password: created.password },
       database.fullName,
@@ -488,80 +316,61 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     assert.equal(removed.code, 0, removed.stderr);
   });
 
-  /** SQL as up's control account on the server's host (over SSH, the local socket): how drift is made by hand. */
-  async function onServer(engine: Engine, sql: string): Promise<void> {
-    const host = hosts[engine];
-    const client =
-      engine === 'postgresql' ? 'psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -U up -d postgres' : 'mariadb --no-defaults -u root';
-    await run('ssh', [
-      '-i',
-      host.privateKeyFile,
-      '-p',
-      String(host.port),
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'LogLevel=ERROR',
-      `${host.user}@${host.address}`,
-      `${client} <<'UPSQL'\n${sql}\nUPSQL`,
-    ]);
-  }
-
-  async function eventually<T>(what: string, probe: () => Promise<T | null | false | undefined>, ms = 60_000): Promise<T> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > until) throw new Error(`${what}: not within ${ms / 1000} s`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
   test('health: sizes are measured and shown; a dropped user and its grants come back from the stored verifier', async () => {
-    for (const engine of ENGINES) {
+    for (const engine of DB_ENGINES) {
       const x = engine === 'postgresql' ? 'p' : 'm';
-      const server = engine === 'postgresql' ? 'pg1' : 'my1';
+      const server = SERVER_NAMES[engine];
       const hu = { user: `dbalice_hu${x}`, password: `${engine}-health-${crypto.randomUUID().slice(0, 8)}` };
       passwords.add(hu.password);
       await succeeded(await alice('POST', '/v1/database-users', { name: `hu${x}`, engine, password: hu.password }), 'dbalice');
       await succeeded(await alice('POST', '/v1/databases', { name: `hdb${x}`, engine }), 'dbalice');
       await succeeded(await alice('PUT', `/v1/databases/hdb${x}/users`, { user: `hu${x}`, access: 'rw' }), 'dbalice');
-      assert.ok((await client(engine, hu, `dbalice_hdb${x}`, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)')).ok);
+      assert.ok((await lab.client(engine, hu, `dbalice_hdb${x}`, 'CREATE TABLE t (n int); INSERT INTO t VALUES (1)')).ok);
       // The size, as the checks measure it, is shown with the database.
-      const sized = await eventually(`${engine}: size shown`, async () => {
-        const { body } = await alice('GET', `/v1/databases/hdb${x}`);
-        return typeof body.sizeBytes === 'number' && body.sizeBytes > 0 && body;
-      });
+      const sized = await eventually(
+        `${engine}: size shown`,
+        async () => {
+          const { body } = await alice('GET', `/v1/databases/hdb${x}`);
+          return typeof body.sizeBytes === 'number' && body.sizeBytes > 0 && body;
+        },
+        LATER,
+      );
       assert.ok(sized.sizeAt);
       // Drift made by hand: the user is dropped on the server (its grants with it).
-      await onServer(
+      await lab.onServer(
         engine,
         engine === 'postgresql'
           ? 'REVOKE ALL ON DATABASE dbalice_hdbp FROM dbalice_hup; REVOKE "dbalice_hdbp-owner" FROM dbalice_hup; ALTER ROLE dbalice_hup IN DATABASE dbalice_hdbp RESET role; DROP ROLE dbalice_hup;'
           : "DROP USER 'dbalice_hum'@'%';",
       );
-      assert.equal((await client(engine, hu, `dbalice_hdb${x}`, 'SELECT 1')).ok, false, 'the drift is real');
+      assert.equal((await lab.client(engine, hu, `dbalice_hdb${x}`, 'SELECT 1')).ok, false, 'the drift is real');
       // The check sees it, the repair re-creates the user from its stored verifier and re-applies the grants:
       // the tenant's own password works again, and the data is still there.
-      const back = await eventually(`${engine}: repaired`, async () => {
-        const res = await client(engine, hu, `dbalice_hdb${x}`, 'SELECT n FROM t');
-        return res.ok && res;
-      });
+      const back = await eventually(
+        `${engine}: repaired`,
+        async () => {
+          const res = await lab.client(engine, hu, `dbalice_hdb${x}`, 'SELECT n FROM t');
+          return res.ok && res;
+        },
+        LATER,
+      );
       assert.equal(back.out, '1');
-      const db = stack.database!.knex;
+      const db = lab.db;
       const repairs = await db('jobs').where({
         op: 'health.repair.database',
         target: `database/dbalice_hdb${x}@${server}`,
       });
       assert.ok(repairs.length >= 1, 'a repair job did it');
-      await eventually(`${engine}: healthy again`, async () => {
-        const row = await db('health')
-          .where({ resource_type: 'database', resource_key: `dbalice_hdb${x}@${server}` })
-          .first();
-        return row?.state === 'healthy';
-      });
+      await eventually(
+        `${engine}: healthy again`,
+        async () => {
+          const row = await db('health')
+            .where({ resource_type: 'database', resource_key: `dbalice_hdb${x}@${server}` })
+            .first();
+          return row?.state === 'healthy';
+        },
+        LATER,
+      );
     }
   });
 
@@ -571,16 +380,21 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     const refused = await alice('POST', '/v1/databases', { name: 'more', engine: 'postgresql' });
     assert.equal(refused.status, 422, JSON.stringify(refused.body));
     assert.match(JSON.stringify(refused.body), /databaseMb/);
-    const db = stack.database!.knex;
-    await eventually('the size alarm', async () =>
-      db('alarms').where({ resource_type: 'database', resource_key: 'dbalice_hdbp@pg1', cause: 'size-over-limit', status: 'open' }).first(),
+    const db = lab.db;
+    await eventually(
+      'the size alarm',
+      async () =>
+        db('alarms')
+          .where({ resource_type: 'database', resource_key: 'dbalice_hdbp@pg1', cause: 'size-over-limit', status: 'open' })
+          .first(),
+      LATER,
     );
     await admin('PATCH', '/v1/users/dbalice', { limits: { databaseMb: 1024 } });
     for (const name of ['hdbp', 'hdbm']) await succeeded(await alice('DELETE', `/v1/databases/${name}?withUsers=true`), 'dbalice');
   });
 
   test('no password used here is stored anywhere: jobs, events, audit, every table', async () => {
-    const db = stack.database!.knex;
+    const db = lab.db;
     assert.ok(passwords.size >= 8, `${passwords.size} passwords used`);
     const tables: string[] = (
       await db('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).select('table_name')
