@@ -83,7 +83,13 @@ export async function startRoles(options: RoleOptions): Promise<Running> {
   // Secrets: the embedded default (everything in this process, nothing configured) keeps its key
   // in the data directory; elsewhere the gateway and the containers handlers share the file.
   if (!process.env.UP_SECRETS_KEY_FILE?.trim() && !config.databaseUrl && !config.amqpUrl && roles.has('gateway') && roles.has('handlers')) {
-    process.env.UP_SECRETS_KEY_FILE = ensureSecretsKeyFile(config.dataDir);
+    const file = ensureSecretsKeyFile(config.dataDir);
+    process.env.UP_SECRETS_KEY_FILE = file;
+    // This process's setting for as long as these roles run: roles started after them in the same process
+    // (tests, a restart) must not find a key file in a data directory that may be gone by then.
+    stops.push(async () => {
+      if (process.env.UP_SECRETS_KEY_FILE === file) delete process.env.UP_SECRETS_KEY_FILE;
+    });
   }
   // A key file that is there but wrong stops the start; none at all only disables secrets, said by the gateway.
   if (!loadSecretsKey() && roles.has('gateway')) {
