@@ -152,9 +152,10 @@ export async function resealAll(db: Knex): Promise<{ checked: number; resealed: 
           open(keys[0], aad, row.ciphertext);
           continue;
         } catch {}
+        // Not the current key's: one of those before it, or none.
         let value: Buffer;
         try {
-          value = openWithAny(keys, aad, row.ciphertext);
+          value = openWithAny(keys.slice(1), aad, row.ciphertext);
         } catch {
           report.unreadable.push(`${row.name} (owner ${row.owner_id})`);
           continue;

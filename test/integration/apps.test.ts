@@ -150,6 +150,21 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
   const appSite = (path = '/') => curlSite(`web-appalice.${WILDCARD}`, host.address, PORT, path);
   /** The same, a request that got no answer in time (see the rollout test) counted as status 0. */
   const appAnswer = (path = '/') => appSite(path).catch((error: Error) => ({ status: 0, body: error.message }));
+  /** The app's release, and what each serving replica's processes were given as the variable `name`. */
+  const replicasGiven = async (name: string) => {
+    const { body } = await alice('GET', '/v1/apps/web');
+    const values: string[] = [];
+    for (const replica of body.serving as Json[])
+      values.push(
+        (
+          await onHost(
+            host,
+            `podman exec ${replica.name}-appalice sh -c 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^${name}=//p" | sort -u'`,
+          )
+        ).trim(),
+      );
+    return { release: body.release as number, values };
+  };
 
   let v1 = '';
   let v2 = '';
@@ -331,19 +346,7 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     assert.match(added.stderr, /succeeded/);
     const listed = await runUp(['apps', 'secrets', 'list', 'web'], env);
     assert.equal(listed.stdout.trim(), 'token:APP_TOKEN');
-    /** What the replicas' processes were given as APP_TOKEN. */
-    const seen = async () => {
-      const { body } = await alice('GET', '/v1/apps/web');
-      const values = [];
-      for (const replica of body.serving as Json[])
-        values.push(
-          await onHost(
-            host,
-            `podman exec ${replica.name}-appalice sh -c 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^APP_TOKEN=//p" | sort -u'`,
-          ),
-        );
-      return { release: body.release, values: values.map((v) => v.trim()) };
-    };
+    const seen = () => replicasGiven('APP_TOKEN');
     const before = await seen();
     assert.deepEqual(before.values, [first]);
     assert.equal((await eventually(appAnswer, (r) => r.status === 200, 15_000)).body.trim(), 'v1');
@@ -428,21 +431,15 @@ describe('website routes to containers and apps, on real nginx and podman', { ti
     );
     assert.equal(attached.code, 0, attached.stderr + attached.stdout);
     const url = (pw: string) => `postgresql://appalice_shopapp:${encodeURIComponent(pw)}@10.77.80.250:5432/appalice_shop?sslmode=require`;
-    const given = async () => {
-      const { body } = await alice('GET', '/v1/apps/web');
-      return onHost(
-        host,
-        `podman exec ${body.serving[0].name}-appalice sh -c 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | sed -n "s/^DATABASE_URL=//p" | sort -u'`,
-      );
-    };
-    assert.equal((await given()).trim(), url(password));
+    const given = async () => (await replicasGiven('DATABASE_URL')).values[0];
+    assert.equal(await given(), url(password));
 
     // A new password in its secret: a new release with the new URL.
     const next = `${password}-2`;
     const changed = await alice('PUT', '/v1/secrets/shoppw', { value: next });
     assert.deepEqual(changed.body.secret.apps, ['web']);
     assert.equal((await lab.deployed('appalice', 'web')).deploy.state, 'succeeded');
-    assert.equal((await given()).trim(), url(next));
+    assert.equal(await given(), url(next));
     const kept = await alice('GET', '/v1/secrets/up-web-database-url');
     assert.equal(kept.status, 200);
     assert.deepEqual(kept.body.apps, ['web']);
