@@ -1,7 +1,7 @@
 /**
  * Databases on a real PostgreSQL 15, on a lab host of its own:
- * - request → usable: `POST /v1/database-users` + `POST /v1/databases` + `PUT …/users` (the
- *   grant) until `psql` logs in over TLS, next to the raw `CREATE ROLE` + `CREATE DATABASE` +
+ * - request → usable: `POST /v1/database-users`, then `POST /v1/databases` granting it (each
+ *   until its job succeeded) until `psql` logs in over TLS, next to the raw `CREATE ROLE` + `CREATE DATABASE` +
  *   `REVOKE`/`GRANT` sent by hand over the same SSH path (the handler's connector, psql as up's
  *   control role on the socket), then the same `psql` login; p50/p99 of each and their ratio;
  * - N databases created in a row through the API (default 1,000): from the first request to
@@ -164,8 +164,11 @@ export async function benchDatabases(options: { runs?: number; count?: number } 
       const password = `bench-password-${i}-${crypto.randomUUID().slice(0, 8)}`;
       const t = performance.now();
       await settle((await call('user', 'POST', '/v1/database-users', { name: `u${i}`, engine: 'postgresql', password })).jobs, 'user');
-      await settle((await call('user', 'POST', '/v1/databases', { name: `d${i}`, engine: 'postgresql' })).jobs, 'user');
-      await settle((await call('user', 'PUT', `/v1/databases/d${i}/users`, { user: `u${i}`, access: 'rw' })).jobs, 'user');
+      await settle(
+        (await call('user', 'POST', '/v1/databases', { name: `d${i}`, engine: 'postgresql', users: [{ user: `u${i}`, access: 'rw' }] }))
+          .jobs,
+        'user',
+      );
       await psqlLogin(`${TENANT}_u${i}`, password, `${TENANT}_d${i}`);
       viaUp.push(performance.now() - t);
     }

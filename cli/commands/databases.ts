@@ -59,14 +59,33 @@ const describeDatabase = (d: Json) =>
 const reportDatabase = (client: UpClient, change: { database: Json; jobs: Job[] }, argv: Args) =>
   reportFanOut(client, change, argv, `${change.database.name}: ${change.database.fullName} on ${change.database.server}`);
 
+/** `app` → rw, `app:ro` / `app:rw` → that access. */
+function grantOf(spec: string): { user: string; access: 'rw' | 'ro' } {
+  const [user, access = 'rw', ...rest] = spec.split(':');
+  if (!user || rest.length || (access !== 'rw' && access !== 'ro'))
+    throw new UsageError(`--user ${spec}: expected USER, USER:rw or USER:ro`, 'up databases create <name> --user USER[:ro]');
+  return { user, access };
+}
+
 const dbCreate: CommandModule<Common, Args> = {
   command: 'create <name>',
   describe: 'create a database (<you>_<name> on the server)',
-  builder: placeOptions,
+  builder: (y) =>
+    placeOptions(y).option('user', {
+      type: 'string',
+      array: true,
+      describe: 'USER[:ro] — grant one of your database users from the start (rw unless :ro); repeatable',
+    }),
   handler: async (argv) => {
     const client = UpClient.fromEnvironment();
+    const users = ((argv.user as string[] | undefined) ?? []).map(grantOf);
     const { body } = await client.request<{ database: Json; jobs: Job[] }>('POST', '/v1/databases', {
-      body: { name: argv.name, ...(argv.engine ? { engine: argv.engine } : {}), ...(argv.server ? { server: argv.server } : {}) },
+      body: {
+        name: argv.name,
+        ...(argv.engine ? { engine: argv.engine } : {}),
+        ...(argv.server ? { server: argv.server } : {}),
+        ...(users.length ? { users } : {}),
+      },
     });
     await reportDatabase(client, body, argv);
   },

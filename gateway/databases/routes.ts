@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Knex } from 'knex';
 import { Type } from 'typebox';
-import { NAME_LIMITS, type DbEngine } from '../../queues/databases/ops.ts';
+import { NAME_LIMITS, type DbEngine, type Grant } from '../../queues/databases/ops.ts';
 import { networkProblem } from '../../queues/databases/addresses.ts';
 import { parseNetwork, type Network } from '../../lib/validate/address.ts';
 import { checkAddress } from '../../lib/validate/web.ts';
@@ -144,6 +144,20 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       (await trx('databases').where({ server_id: serverId, full_name: full }).first('id')) ||
       (await trx('database_users').where({ server_id: serverId, full_name: full }).first('id'));
     if (taken) throw conflict(`the name ${full} is taken on this server: choose another`);
+  }
+
+  /** The users a new database is granted to from the start: the owner's, on its server, each once. */
+  async function granteesOn(server: DbServerRow, ownerId: string, grants: readonly Grant[]) {
+    const names = grants.map((g) => g.user);
+    const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+    if (duplicate) throw badRequest('body/users', `names ${duplicate} twice`);
+    const rows: DatabaseUserRow[] = names.length ? await db('database_users').where({ owner_id: ownerId }).whereIn('name', names) : [];
+    return grants.map(({ user: name, access }) => {
+      const user = rows.find((r) => r.name === name);
+      if (!user) throw badRequest('body/users', `names ${name}: you have no database user of that name`);
+      if (user.server_id !== server.id) throw conflict(`database user ${name} is on another server than ${server.name}`);
+      return { user, access };
+    });
   }
 
   // ---------------------------------------------------------------- servers (admin)
@@ -300,7 +314,8 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       schema: {
         operationId: 'createDatabase',
         tags: ['databases'],
-        summary: 'Create a database (<you>_<name> on the server); nobody may connect to it until you grant a user.',
+        summary:
+          'Create a database (<you>_<name> on the server); nobody may connect to it but the users granted here or later (PUT …/users).',
         body: refTo(DatabaseCreate),
         response: { 202: Type.Ref('DatabaseChange'), ...errorResponses(400, 401, 404, 409, 422) },
       },
@@ -310,6 +325,7 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
       const tenant = await tenantName(request.caller.userId);
       const full = fullName(tenant, request.body.name);
       checkLength(full, server.engine, 'database');
+      const grantees = await granteesOn(server, request.caller.userId, request.body.users ?? []);
       const id = randomUUID();
       const jobs = await outbox.submitPlans(requesterOf(request.caller), async (trx) => {
         await enforceLimit(trx, request.caller, 'databases', trx('databases').where({ owner_id: request.caller.userId }));
@@ -325,6 +341,8 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<GatewayContext> = async (
           owner_id: request.caller.userId,
           server_id: server.id,
         });
+        if (grantees.length)
+          await trx('database_grants').insert(grantees.map(({ user, access }) => ({ database_id: id, user_id: user.id, access })));
         return [await databaseApplyJob(trx, await trx('databases').where({ id }).first())];
       });
       return databaseChange(reply, await db('databases').where({ id }).first(), jobs, request.caller);

@@ -2,7 +2,7 @@
 import { Type, type TSchema } from 'typebox';
 import { ALLOW_FROM_MAX } from '../../queues/databases/addresses.ts';
 import { ACCESS, DB_ENGINES } from '../../queues/databases/ops.ts';
-import { exampleOf, JOB_EXAMPLE } from '../schemas.ts';
+import { exampleOf, JOB_EXAMPLE, refTo } from '../schemas.ts';
 import type { DatabaseRow, DatabaseUserRow, DbServerRow } from './store.ts';
 
 /** What a tenant names a database or a user: `<tenant>_` is put in front on the server. */
@@ -79,13 +79,31 @@ export const DbServerView = Type.Object(
   },
 );
 
+export const DatabaseGrant = Type.Object(
+  { user: Type.String({ pattern: SHORT_NAME, description: 'one of your database users, on the same server' }), access: Access },
+  { additionalProperties: false, $id: 'DatabaseGrant', examples: [{ user: 'app', access: 'rw' }] },
+);
+
 export const DatabaseCreate = Type.Object(
   {
     name: Type.String({ pattern: SHORT_NAME, description: 'on the server: <you>_<name>' }),
     engine: Type.Optional(Engine),
     server: Type.Optional(Type.String({ pattern: SERVER_NAME, description: "default: the engine's default server" })),
+    users: Type.Optional(
+      Type.Array(refTo(DatabaseGrant), {
+        maxItems: 20,
+        description: 'users of yours on the same server granted from the start, in the same job (as PUT …/users would)',
+      }),
+    ),
   },
-  { additionalProperties: false, $id: 'DatabaseCreate', examples: [{ name: 'shop', engine: 'postgresql' }] },
+  {
+    additionalProperties: false,
+    $id: 'DatabaseCreate',
+    examples: [
+      { name: 'shop', engine: 'postgresql' },
+      { name: 'shop', engine: 'postgresql', users: [{ user: 'app', access: 'rw' }] },
+    ],
+  },
 );
 
 export const DatabaseView = Type.Object(
@@ -183,11 +201,6 @@ export const DatabasePassword = Type.Object(
 export const DatabaseUserEdit = Type.Object(
   { allowFrom: AllowFrom },
   { additionalProperties: false, $id: 'DatabaseUserEdit', examples: [{ allowFrom: ['192.0.2.0/24', '2001:db8::7/128'] }] },
-);
-
-export const DatabaseGrant = Type.Object(
-  { user: Type.String({ pattern: SHORT_NAME, description: 'one of your database users, on the same server' }), access: Access },
-  { additionalProperties: false, $id: 'DatabaseGrant', examples: [{ user: 'app', access: 'rw' }] },
 );
 
 export const DbServerChange = Type.Object(

@@ -95,8 +95,10 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
       );
       // Bob's own pair.
       await succeeded(await bob('POST', '/v1/database-users', { name: 'own', engine, password: bobu.password }), 'dbbob');
-      await succeeded(await bob('POST', '/v1/databases', { name: 'data', engine }), 'dbbob');
-      await succeeded(await bob('PUT', '/v1/databases/data/users', { user: 'own', access: 'rw' }), 'dbbob');
+      // Bob's database is granted to his user as it is created: one request, one job.
+      const data = await bob('POST', '/v1/databases', { name: 'data', engine, users: [{ user: 'own', access: 'rw' }] });
+      assert.equal(data.body.jobs.length, 1, JSON.stringify(data.body));
+      await succeeded(data, 'dbbob');
 
       // rw writes (over TLS: the session says so), ro reads and cannot write.
       const tlsProbe = engine === 'postgresql' ? '\\conninfo' : "SHOW STATUS LIKE 'Ssl_version'";
@@ -223,6 +225,25 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     assert.match(JSON.stringify(engine.body), /body\/engine/);
     const owner = await alice('POST', '/v1/databases', { name: 'ok', engine: 'postgresql', owner: 'dbbob' });
     assert.equal(owner.status, 400);
+    // Users granted at creation: only the caller's own, each once, by a valid name; nothing is made otherwise.
+    for (const [users, field] of [
+      [[{ user: 'own', access: 'rw' }], /body\/users.*own: you have no database user/], // bob's
+      [[{ user: 'nobody', access: 'rw' }], /body\/users.*nobody/],
+      [[{ user: 'x";drop', access: 'rw' }], /body\/users\/0\/user/],
+      [[{ user: 'app', access: 'all' }], /body\/users\/0\/access/],
+      [
+        [
+          { user: 'app', access: 'rw' },
+          { user: 'app', access: 'ro' },
+        ],
+        /body\/users.*app twice/,
+      ],
+    ] as const) {
+      const res = await alice('POST', '/v1/databases', { name: 'granted', engine: 'postgresql', users });
+      assert.equal(res.status, 400, JSON.stringify(users));
+      assert.match(JSON.stringify(res.body), field);
+    }
+    assert.equal((await alice('GET', '/v1/databases/granted')).status, 404, 'nothing was made');
     // The path: a name with quoting tricks never matches a route parameter.
     assert.equal((await alice('GET', `/v1/databases/${encodeURIComponent('x"y')}`)).status, 400);
     // A name too long for the engine once prefixed (PostgreSQL: 57 for databases).
@@ -299,19 +320,21 @@ describe('databases on real PostgreSQL and MariaDB', { timeout: 300_000 }, () =>
     assert.equal(user.code, 0, user.stderr + user.stdout);
     const created = JSON.parse(user.stdout);
     passwords.add(created.password);
-    const db = await runUp(['databases', 'create', 'clidb', '--engine', 'postgresql', '--wait', '--json'], env);
+    const db = await runUp(['databases', 'create', 'clidb', '--engine', 'postgresql', '--user', 'cli', '--wait', '--json'], env);
     assert.equal(db.code, 0, db.stderr + db.stdout);
     const database = JSON.parse(db.stdout).database;
     assert.equal(database.address, lab.hosts.postgresql.address);
-    const grant = await runUp(['databases', 'grant', 'clidb', 'cli', '--access', 'rw', '--wait', '--json'], env);
+    const login = { user: created.user.fullName, password: created.password };
+    const session = await lab.client('postgresql', login, database.fullName, 'CREATE TABLE t (n int); SELECT current_database()');
+    assert.deepEqual(session, { ok: true, out: 'dbbob_clidb' }, 'granted rw as the database was created');
+    const bad = await runUp(['databases', 'create', 'clidb2', '--engine', 'postgresql', '--user', 'cli:all'], env);
+    assert.equal(bad.code, 64, bad.stderr);
+    assert.match(bad.stderr, /--user cli:all: expected USER, USER:rw or USER:ro/);
+    const grant = await runUp(['databases', 'grant', 'clidb', 'cli', '--access', 'ro', '--wait', '--json'], env);
     assert.equal(grant.code, 0, grant.stderr + grant.stdout);
-    const session = await lab.client(
-      'postgresql',
-      { user: created.user.fullName, password: created.password },
-      database.fullName,
-      'SELECT current_database()',
-    );
-    assert.deepEqual(session, { ok: true, out: 'dbbob_clidb' });
+    const write = await lab.client('postgresql', login, database.fullName, 'INSERT INTO t VALUES (1)');
+    assert.equal(write.ok, false, 'ro now');
+    assert.match(write.out, /permission denied/);
     const removed = await runUp(['databases', 'delete', 'clidb', '--with-users', '--yes', '--wait'], env);
     assert.equal(removed.code, 0, removed.stderr);
   });
