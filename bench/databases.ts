@@ -110,15 +110,15 @@ export async function benchDatabases(options: { runs?: number; count?: number } 
       if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
       return json;
     };
+    /** Until each job ended, as `up … --wait` follows one: long polls the recorder wakes. */
     const settle = async (jobs: { id: string }[], who: 'admin' | 'user') => {
       for (const job of jobs)
         for (;;) {
-          const row = await call(who, 'GET', `/v1/jobs/${job.id}`);
+          const row = await call(who, 'GET', `/v1/jobs/${job.id}?waitMs=20000`);
           if (FINAL.has(row.status)) {
             if (row.status !== 'succeeded') throw new Error(`${row.op} ${row.status}: ${JSON.stringify(row.error)}`);
             break;
           }
-          await new Promise((r) => setTimeout(r, 20));
         }
     };
     await settle(

@@ -51,15 +51,12 @@ export async function startRecorder(options: RecorderOptions): Promise<Recorder>
   const stopped = new AbortController();
   /** Waits before trying a write again; false when the recorder stops meanwhile. */
   const pause = (ms: number) => sleep(ms, true, { signal: stopped.signal }).catch(() => false);
-  // The finished jobs of the batches of 20 ms share one NOTIFY: small batches (moderate load)
-  // would otherwise pay a statement each.
-  const announcements = new Batcher<string[], void>(
-    async (lists) => {
-      await notifyJobsFinished(db, lists.flat());
-      return lists.map(() => undefined);
-    },
-    { lingerMs: 20 },
-  );
+  // The jobs that finish while one NOTIFY is being sent share the next. No linger: a client
+  // waiting on its job (`--wait`) hears of it at once, and under load the batches form anyway.
+  const announcements = new Batcher<string[], void>(async (lists) => {
+    await notifyJobsFinished(db, lists.flat());
+    return lists.map(() => undefined);
+  });
   /** Deliveries with their events (a delivery holds one event or a handler's batch of them). */
   let pending: { delivery: Delivery; events: ResultEvent[] }[] = [];
   let writing: Promise<void> | null = null;

@@ -33,10 +33,27 @@ export function withUserLines(text: string, user: string, userLines: readonly st
 
 const HBA_FILE = /^\/etc\/postgresql\/[0-9]{1,3}\/[a-z0-9][a-z0-9_-]{0,31}\/pg_hba\.conf$/;
 
+/** What a psql session already saw of pg_hba.conf: its path, and how many of its lines name the user. */
+export interface HbaSeen {
+  file: string;
+  userLines: number;
+}
+
+/** SQL printing `hba:<file>` and `hba-lines:<n>` for the user in psql variable `u` (read by `hbaSeenIn`). */
+export const HBA_SEEN_SQL = `SELECT 'hba:' || current_setting('hba_file');
+SELECT 'hba-lines:' || count(*) FROM pg_hba_file_rules WHERE :'u' = ANY (user_name);`;
+
+export function hbaSeenIn(out: readonly string[]): HbaSeen | undefined {
+  const file = out.find((l) => l.startsWith('hba:'))?.slice('hba:'.length);
+  const lines = out.find((l) => l.startsWith('hba-lines:'))?.slice('hba-lines:'.length);
+  return file && lines !== undefined ? { file, userLines: Number(lines) } : undefined;
+}
+
 /**
  * Sets the user's networks in pg_hba.conf (none: remove its lines) and reloads when it changed.
- * `hbaFile`: the server's, when the caller read it already. A file that needs no change is
- * left without taking the server's lock (the common case: a user limited to no network).
+ * `seen`: what the caller's session read of it already; a user limited to no network and named
+ * on no line (the common case) needs nothing more. A file that needs no change is left without
+ * taking the server's lock.
  */
 export async function pgApplyNetworks(
   exec: Executor,
@@ -44,9 +61,10 @@ export async function pgApplyNetworks(
   user: string,
   networks: readonly Network[],
   signal?: AbortSignal,
-  hbaFile?: string,
+  seen?: HbaSeen,
 ): Promise<boolean> {
-  const file = hbaFile ?? (await psql(exec, server, 'postgres', `SELECT current_setting('hba_file');\n`, signal))[0];
+  if (seen && seen.userLines === 0 && networks.length === 0) return false;
+  const file = seen?.file ?? (await psql(exec, server, 'postgres', `SELECT current_setting('hba_file');\n`, signal))[0];
   if (!HBA_FILE.test(file ?? '')) throw new PermanentError(`${exec.host}: unexpected hba_file ${JSON.stringify(file)}`);
   const lines = pgHbaLines(user, networks);
   /** The file as it should be; the same text when it needs no change. */
@@ -58,8 +76,8 @@ export async function pgApplyNetworks(
       code: 'HBA_OUTDATED',
     });
   };
-  const seen = (await exec.readFile(file))?.toString() ?? '';
-  if (wanted(seen) === seen) return false;
+  const current = (await exec.readFile(file))?.toString() ?? '';
+  if (wanted(current) === current) return false;
   return exec.withLock('db-server-postgresql', async () => {
     const text = (await exec.readFile(file))?.toString() ?? '';
     const next = wanted(text);

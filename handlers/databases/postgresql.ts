@@ -9,7 +9,7 @@ import type { Executor } from '../../lib/exec/index.ts';
 import { RetryableError } from '../../lib/errors.ts';
 import type { DbServerRef, Grant } from '../../queues/databases/ops.ts';
 import type { Network } from '../../lib/validate/address.ts';
-import { pgApplyNetworks, pgRemoveNetworks } from './hba.ts';
+import { HBA_SEEN_SQL, hbaSeenIn, pgApplyNetworks, pgRemoveNetworks } from './hba.ts';
 import { PG_CONTROL_ROLE, checkedName, checkedVerifier, ownerRole, psql, psqlSet } from './sql.ts';
 
 const GRANTS_TABLE = `CREATE TEMP TABLE up_grants AS SELECT "user", access FROM jsonb_to_recordset(:'grants'::jsonb) AS g("user" text, access text);`;
@@ -117,12 +117,11 @@ CREATE ROLE :"u" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPAS
 ALTER ROLE :"u" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'verifier';
 \\endif
 SELECT 'created:' || :'created';
-SELECT 'hba:' || current_setting('hba_file');
+${HBA_SEEN_SQL}
 `,
     signal,
   );
-  const hbaFile = out.find((l) => l.startsWith('hba:'))?.slice('hba:'.length);
-  await pgApplyNetworks(exec, server, user, networks, signal, hbaFile);
+  await pgApplyNetworks(exec, server, user, networks, signal, hbaSeenIn(out));
   return out.includes('created:t');
 }
 

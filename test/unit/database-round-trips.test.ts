@@ -56,22 +56,29 @@ test('database.apply on PostgreSQL: one psql session (the cluster, then \\connec
   assert.ok(script.indexOf('\\connect :"db"') < script.indexOf('REVOKE ALL ON SCHEMA public FROM PUBLIC'));
 });
 
-test('database.user.apply on PostgreSQL, no networks: one psql (which also names pg_hba.conf), one read, no lock, no write', async () => {
-  const { exec, calls } = countingHost(`created:t\nhba:${HBA}\n`);
-  assert.equal(
-    await pgApplyUser(exec, SERVER, 'alice_app', `SCRAM-SHA-256$4096:${'a'.repeat(22)}==$${'b'.repeat(43)}=:${'c'.repeat(43)}=`, []),
-    true,
-  );
+const VERIFIER = `SCRAM-SHA-256$4096:${'a'.repeat(22)}==$${'b'.repeat(43)}=:${'c'.repeat(43)}=`;
+
+test('database.user.apply on PostgreSQL, no networks and no pg_hba.conf line naming the user: one psql, nothing else', async () => {
+  const { exec, calls } = countingHost(`created:t\nhba:${HBA}\nhba-lines:0\n`);
+  assert.equal(await pgApplyUser(exec, SERVER, 'alice_app', VERIFIER, []), true);
   assert.deepEqual(
     { run: calls.run, readFile: calls.readFile, lock: calls.lock, putFile: calls.putFile },
-    { run: 1, readFile: 1, lock: 0, putFile: 0 },
+    { run: 1, readFile: 0, lock: 0, putFile: 0 },
   );
+  assert.match(calls.scripts[0], /pg_hba_file_rules WHERE :'u' = ANY \(user_name\)/);
+});
+
+test('database.user.apply on PostgreSQL, no networks but a line naming the user: the file is read and the line goes', async () => {
+  const hba = `local all up peer map=up\n${HBA_USERS_BEGIN}\nhostssl all "alice_app" 192.0.2.0/24 reject\n${HBA_USERS_END}\n`;
+  const { exec, calls } = countingHost(`created:f\nhba:${HBA}\nhba-lines:1\n`, hba);
+  await pgApplyUser(exec, SERVER, 'alice_app', VERIFIER, []);
+  assert.deepEqual({ readFile: calls.readFile, lock: calls.lock, putFile: calls.putFile }, { readFile: 2, lock: 1, putFile: 1 });
 });
 
 test('database.user.apply on PostgreSQL, a network to add: under the lock, read again, written, reloaded', async () => {
-  const { exec, calls } = countingHost(`created:t\nhba:${HBA}\n`);
+  const { exec, calls } = countingHost(`created:t\nhba:${HBA}\nhba-lines:0\n`);
   const net = { text: '192.0.2.0/24', address: '192.0.2.0', prefix: 24, family: 4 } as never;
-  await pgApplyUser(exec, SERVER, 'alice_app', `SCRAM-SHA-256$4096:${'a'.repeat(22)}==$${'b'.repeat(43)}=:${'c'.repeat(43)}=`, [net]);
+  await pgApplyUser(exec, SERVER, 'alice_app', VERIFIER, [net]);
   assert.deepEqual(
     { readFile: calls.readFile, lock: calls.lock, putFile: calls.putFile, run: calls.run },
     { readFile: 2, lock: 1, putFile: 1, run: 2 },
