@@ -110,8 +110,9 @@ export interface EntryOverride {
 }
 
 /**
- * `podman create` of the spec: nothing the tenant says can become an option (the command comes
- * after the image). Its secrets are mounted read-only at /run/secrets/<name>.
+ * `podman create` of the spec, or `podman run -d` when it is to run (one process where create
+ * and start are two): nothing the tenant says can become an option (the command comes after the
+ * image). Its secrets are mounted read-only at /run/secrets/<name>.
  */
 export function createCommand(spec: ContainerSpec, entry: EntryOverride | null = null): Command {
   const { tenant, limits } = spec;
@@ -135,7 +136,8 @@ export function createCommand(spec: ContainerSpec, entry: EntryOverride | null =
         ]
       : []),
   ];
-  return sh`podman create ${options.reduce((all, o) => sh`${all} ${o}`)} ${spec.image} ${entry ? entry.args : spec.command} >/dev/null`;
+  const verb = spec.running ? sh`podman run -d` : sh`podman create`;
+  return sh`${verb} ${options.reduce((all, o) => sh`${all} ${o}`)} ${spec.image} ${entry ? entry.args : spec.command} >/dev/null`;
 }
 
 /** One line about the container and the generation this host last converged it to. */

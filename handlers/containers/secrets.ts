@@ -148,6 +148,14 @@ export function envWrapper(spec: ContainerSpec, entry: ImageEntry): EntryOverrid
  */
 export function sweepSecrets(tenant: ContainerSpec['tenant']): Command {
   const prefix = podmanSecretName(tenant.name, '');
-  // When listing what is used fails, nothing is removed: a secret in use must never go.
-  return sh`if used=" $(podman ps -a -q --filter ${`label=up.owner=${tenant.name}`} | xargs -r podman container inspect --format '{{range .Config.Secrets}}{{.Name}} {{end}}') "; then for s in $(podman secret ls --format '{{.Name}}'); do case "$s" in ${prefix}*) case "$used" in *" $s "*) ;; *) podman secret rm "$s" >/dev/null || true ;; esac ;; esac; done; fi`;
+  // When listing what is used fails, nothing is removed: a secret in use must never go. A tenant
+  // with no secret on the host (the common case) costs one listing, not three.
+  return script(
+    sh`if names=$(podman secret ls --format '{{.Name}}'); then`,
+    sh`  mine=''; for s in $names; do case "$s" in ${prefix}*) mine="$mine $s" ;; esac; done`,
+    sh`  if [ -n "$mine" ] && used=" $(podman ps -a -q --filter ${`label=up.owner=${tenant.name}`} | xargs -r podman container inspect --format '{{range .Config.Secrets}}{{.Name}} {{end}}') "; then`,
+    sh`    for s in $mine; do case "$used" in *" $s "*) ;; *) podman secret rm "$s" >/dev/null || true ;; esac; done`,
+    sh`  fi`,
+    sh`fi`,
+  );
 }

@@ -94,7 +94,6 @@ async function collectStatic(exec: Executor, payload: PayloadOf<typeof appBuild>
   const name = `up-collect-${app.key}`;
   const map = `0:${app.tenant.subidStart}:${RANGE}`;
   const env = Object.entries(collect?.env ?? {}).map(([k, v]) => sh`--env ${`${k}=${v}`}`);
-  await exec.run(sh`podman rm -f ${name} >/dev/null 2>&1 || true`, { signal: ctx.signal });
   let collected = '';
   let copied: ExecResult;
   try {
@@ -103,7 +102,7 @@ async function collectStatic(exec: Executor, payload: PayloadOf<typeof appBuild>
       const log = `${dir}/collect.log`;
       const ran = await exec.runScript(
         script(
-          sh`rc=0; podman run --name ${name} --pull=never --network none --uidmap ${map} --gidmap ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --memory 512m --pids-limit 256 --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} ${env.length ? env.reduce((all, e) => sh`${all} ${e}`) : sh``} ${image} ${collect.command} > ${log} 2>&1 || rc=$?`,
+          sh`rc=0; podman run --replace --name ${name} --pull=never --network none --uidmap ${map} --gidmap ${map} --cap-drop all --cap-add ${DEFAULT_CAPABILITIES.join(',')} --security-opt no-new-privileges --memory 512m --pids-limit 256 --label ${`${LABEL_MANAGED}=true`} --label ${`up.owner=${app.tenant.name}`} ${env.length ? env.reduce((all, e) => sh`${all} ${e}`) : sh``} ${image} ${collect.command} > ${log} 2>&1 || rc=$?`,
           sh`tail -c 8000 ${log}; rm -f ${log}; echo; echo "exit $rc"`,
         ),
         { signal: ctx.signal, timeoutMs: 300_000 },
@@ -114,7 +113,7 @@ async function collectStatic(exec: Executor, payload: PayloadOf<typeof appBuild>
           code: 'COLLECT_FAILED',
         });
       collected = ran.stdout.replace(/\nexit \d+\s*$/, '');
-    } else await exec.run(sh`podman create --name ${name} --pull=never ${image} true >/dev/null`, { signal: ctx.signal });
+    } else await exec.run(sh`podman create --replace --name ${name} --pull=never ${image} true >/dev/null`, { signal: ctx.signal });
     copied = await exec.runScript(
       script(
         sh`rm -rf ${out} && install -d -m 0700 ${out}`,

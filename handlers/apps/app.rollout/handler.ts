@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PermanentError } from '../../../lib/errors.ts';
 import { script, sh, type Executor } from '../../../lib/exec/index.ts';
 import { appRollout, LOG_TAIL_BYTES } from '../../../queues/apps/ops.ts';
@@ -8,14 +7,13 @@ import { convergeContainer, withContainerLock } from '../../containers/container
 import { writeGeneration } from '../../containers/podman.ts';
 import { defineHandler, type HandlerContext } from '../../runtime/define.ts';
 
-const POLL_MS = 500;
-const STOPPED_GRACE_MS = 5_000;
+const STOPPED_GRACE_SECONDS = 5;
 
 /**
  * Starts every replica of the release (ordinary tenant containers, converged as container.apply
- * does) and waits until each is ready: its healthcheck passes when it has one (run here: podman
- * schedules healthchecks through systemd timers, which a host need not have), else its published
- * port accepts a connection. The replicas serving now are not touched: nginx switches to these
+ * does) and waits until each is ready: it answers HTTP on its published port, and its
+ * healthcheck passes when it has one (run here: podman schedules healthchecks through systemd
+ * timers, which a host need not have). The replicas serving now are not touched: nginx switches to these
  * only after this job succeeded. When one is not ready in time, all of them go (with their logs
  * in the error) and the old release keeps serving.
  */
@@ -43,32 +41,47 @@ export async function rollOut(payload: PayloadOf<typeof appRollout>, ctx: Handle
   };
 }
 
+/**
+ * Waits on the host, in one round trip, until the replica is ready: it answers HTTP on its
+ * published port below 500, as the app's check wants it (curl from the host every 100 ms), then
+ * its healthcheck passes. The healthcheck is a process in the container, under the replica's CPU
+ * share, and `podman inspect` a process of its own: run at every poll they would slow the boot
+ * they wait for, so the healthcheck runs once the app answers and the state is read about once
+ * a second. A replica that stays down for STOPPED_GRACE_SECONDS (its restart policy gave up, or
+ * it exits at once) will not be ready.
+ */
 async function waitReady(exec: Executor, spec: ContainerSpec, deadline: number, ctx: HandlerContext): Promise<void> {
   const port = spec.ports[0];
-  const probe = spec.healthcheck
-    ? sh`podman healthcheck run ${spec.key} >/dev/null 2>&1`
-    : port
-      ? sh`timeout 2 bash -c ${`exec 3<>/dev/tcp/${port.address}/${port.host}`} 2>/dev/null`
-      : sh`true`;
-  let stoppedSince: number | null = null;
-  for (;;) {
-    const state = await exec.runScript(
-      script(
-        sh`echo "state $(podman container inspect --format '{{.State.Status}}' ${spec.key} 2>/dev/null || echo missing)"`,
-        sh`if ${probe}; then echo ready; fi`,
-      ),
-      { signal: ctx.signal, timeoutMs: 30_000 },
-    );
-    if (/^ready$/m.test(state.stdout) && /^state running$/m.test(state.stdout)) return;
-    // A replica that stays down (its restart policy gave up, or it exits at once) will not be ready.
-    if (/^state (exited|stopped|missing)$/m.test(state.stdout)) {
-      stoppedSince ??= Date.now();
-      if (Date.now() - stoppedSince > STOPPED_GRACE_MS) throw new Error(`${spec.key} stopped`);
-    } else stoppedSince = null;
-    if (Date.now() > deadline)
-      throw new Error(`${spec.key} was not ready in time (${/^state (\S+)$/m.exec(state.stdout)?.[1] ?? 'unknown'})`);
-    await sleep(POLL_MS, undefined, { signal: ctx.signal });
-  }
+  const url = port && `http://${port.address.includes(':') ? `[${port.address}]` : port.address}:${port.host}/`;
+  const state = sh`podman container inspect --format '{{.State.Status}}' ${spec.key} 2>/dev/null || echo missing`;
+  const answering = url
+    ? sh`code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 3 ${url} 2>/dev/null || true); [ "$code" -ge 100 ] && [ "$code" -lt 500 ]`
+    : sh`[ "$(${state})" = running ]`;
+  const healthy = spec.healthcheck ? sh`podman healthcheck run ${spec.key} >/dev/null 2>&1` : sh`true`;
+  const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+  const { stdout } = await exec.runScript(
+    script(
+      sh`now() { date +%s; }`,
+      sh`end=$(( $(now) + ${seconds} )); down_since=''; round=0; state=unknown`,
+      sh`while :; do`,
+      sh`  if ${answering} && ${healthy}; then echo ready; exit 0; fi`,
+      sh`  if [ $(( round % 10 )) -eq 0 ]; then`,
+      sh`    state=$(${state})`,
+      sh`    case "$state" in`,
+      sh`      exited|stopped|missing) if [ -z "$down_since" ]; then down_since=$(now); fi`,
+      sh`        if [ $(( $(now) - down_since )) -ge ${STOPPED_GRACE_SECONDS} ]; then echo "stopped $state"; exit 0; fi ;;`,
+      sh`      *) down_since='' ;;`,
+      sh`    esac`,
+      sh`  fi`,
+      sh`  if [ "$(now)" -ge "$end" ]; then echo "late $state"; exit 0; fi`,
+      sh`  round=$(( round + 1 )); sleep 0.1`,
+      sh`done`,
+    ),
+    { signal: ctx.signal, timeoutMs: seconds * 1000 + 30_000 },
+  );
+  const [outcome, last = 'unknown'] = stdout.trim().split(/\s+/);
+  if (outcome === 'ready') return;
+  throw new Error(outcome === 'stopped' ? `${spec.key} stopped (${last})` : `${spec.key} was not ready in time (${last})`);
 }
 
 /** Removes what this release started (its generation files stay, as after a delete) and returns their logs' tails. */

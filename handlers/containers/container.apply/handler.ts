@@ -71,7 +71,7 @@ export async function convergeContainer(
       ...clearStaleForwards(spec),
       createCommand(spec, entry),
       sweepSecrets(spec.tenant),
-      ...(spec.running ? [sh`podman start ${spec.key} >/dev/null`, afterStart(spec)] : []),
+      ...(spec.running ? [afterStart(spec)] : []),
     ]);
   };
   // A new container needs its network (the last container's delete removes it) and its secrets (a sweep removes unused ones) to stay while it is made.
