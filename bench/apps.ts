@@ -27,9 +27,9 @@ import { DEFAULT_CONTAINER_LIMITS } from '../gateway/containers/store.ts';
 import { loadAppTemplate, renderContainerfile } from '../lib/app-templates.ts';
 import { appLab, type AppLab, type Json } from '../test/helpers/app-lab.ts';
 import { buildDjangoBaseImage } from '../test/helpers/django-image.ts';
-import type { LabHost } from '../test/helpers/lab-hosts.ts';
 import { onHost } from '../test/helpers/podman-lab.ts';
 import { runUp } from '../test/helpers/processes.ts';
+import { ensureFreshCli } from './cli.ts';
 import { line, percentiles, round } from './stats.ts';
 
 const run = promisify(execFile);
@@ -122,6 +122,8 @@ export async function benchApps(options: { runs?: number; seconds?: number; conc
   const runs = options.runs ?? Number(process.env.UP_BENCH_APP_RUNS ?? 3);
   const seconds = options.seconds ?? Number(process.env.UP_BENCH_APP_SECONDS ?? 5);
   const concurrency = options.concurrency ?? Number(process.env.UP_BENCH_APP_CONCURRENCY ?? 16);
+  // `up apps deploy` is timed from the CLI's start.
+  await ensureFreshCli();
   const work = mkdtempSync(join(tmpdir(), 'up-bench-apps-'));
   let lab: AppLab | undefined;
   try {
