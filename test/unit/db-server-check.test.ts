@@ -53,25 +53,33 @@ test('a server within its bounds, serving the installed certificate, is healthy,
   assert.deepEqual(result.measurements, { connections: 12, maxConnections: 100, diskFreeBytes: 50, diskBytes: 100 });
 });
 
-test('over 90% of max_connections is connections-high, naming the counts; 90% itself is not', async () => {
-  assert.equal((await judge(probeOutput({ connections: 90 }))).healthy, true);
-  const result = await judge(probeOutput({ connections: 91 }));
-  assert.deepEqual(
-    result.problems.map((p) => p.cause),
-    ['connections-high'],
-  );
-  assert.match(result.problems[0].message, /postgresql server pg1 on db1 has 91 sessions of its 100 \(over 90%\)/);
-});
+const BOUNDS = [
+  {
+    what: 'over 90% of max_connections is connections-high, naming the counts; 90% itself is not',
+    edge: { connections: 90 },
+    over: { connections: 91 },
+    cause: 'connections-high',
+    message: /postgresql server pg1 on db1 has 91 sessions of its 100 \(over 90%\)/,
+  },
+  {
+    what: 'under 10% free in the data directory is disk-low, naming the bytes; 10% itself is not',
+    edge: { free: 10 },
+    over: { free: 9 },
+    cause: 'disk-low',
+    message: /has 9 bytes free of 100 \(under 10%\)/,
+  },
+];
 
-test('under 10% free in the data directory is disk-low, naming the bytes; 10% itself is not', async () => {
-  assert.equal((await judge(probeOutput({ free: 10 }))).healthy, true);
-  const result = await judge(probeOutput({ free: 9 }));
-  assert.deepEqual(
-    result.problems.map((p) => p.cause),
-    ['disk-low'],
-  );
-  assert.match(result.problems[0].message, /has 9 bytes free of 100 \(under 10%\)/);
-});
+for (const bound of BOUNDS)
+  test(bound.what, async () => {
+    assert.equal((await judge(probeOutput(bound.edge))).healthy, true);
+    const result = await judge(probeOutput(bound.over));
+    assert.deepEqual(
+      result.problems.map((p) => p.cause),
+      [bound.cause],
+    );
+    assert.match(result.problems[0].message, bound.message);
+  });
 
 test('a server that does not answer on its socket is down, and nothing is measured for it', async () => {
   const result = await judge('server down\ntls-server none AA:BB\n');
